@@ -1,0 +1,251 @@
+//! GitHub's app endpoints: installation lookup, token create and revoke, repository listing and the bot user.
+//!
+//! It knows nothing of GitHub Actions. Shapes follow GitHub's REST description; the
+//! permissions maps are read as maps (not a fixed struct) so that permissions GitHub
+//! adds later are kept rather than dropped.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use http::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::http::{ApiError, Auth, Client, Retry};
+use crate::permissions::Permissions;
+
+/// At most this many requests in flight when many are needed.
+pub const MAX_IN_FLIGHT: usize = 16;
+/// GitHub's largest page.
+pub const PAGE_SIZE: usize = 100;
+
+/// How to find the installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Repository { owner: String, repo: String },
+    Account(String),
+    Id(u64),
+}
+
+impl std::fmt::Display for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lookup::Repository { owner, repo } => write!(f, "the repository {owner}/{repo}"),
+            Lookup::Account(owner) => write!(f, "the account {owner}"),
+            Lookup::Id(id) => write!(f, "installation {id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub login: String,
+}
+
+/// An app installation, as the lookup endpoints give it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Installation {
+    pub id: u64,
+    pub app_slug: String,
+    pub account: Option<Account>,
+    #[serde(default)]
+    pub permissions: BTreeMap<String, Value>,
+    pub repository_selection: Option<String>,
+    pub suspended_at: Option<String>,
+}
+
+impl Installation {
+    /// The installation's permissions as name → level (non-string entries are skipped).
+    pub fn granted(&self) -> Permissions {
+        self.permissions
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect()
+    }
+}
+
+/// A repository as token and listing answers give it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Repo {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub full_name: String,
+}
+
+/// An installation token, as `POST /app/installations/{id}/access_tokens` gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Token {
+    pub token: String,
+    pub expires_at: String,
+    #[serde(default)]
+    pub permissions: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub repositories: Vec<Repo>,
+    pub repository_selection: Option<String>,
+}
+
+impl Token {
+    pub fn granted(&self) -> Permissions {
+        self.permissions
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect()
+    }
+}
+
+/// What a token request asks for.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest<'a> {
+    pub repositories: Option<&'a [String]>,
+    pub repository_ids: Option<&'a [u64]>,
+    pub permissions: Option<&'a Permissions>,
+}
+
+impl TokenRequest<'_> {
+    pub fn body(&self) -> Value {
+        let mut body = serde_json::Map::new();
+        if let Some(names) = self.repositories {
+            body.insert("repositories".into(), json!(names));
+        }
+        if let Some(ids) = self.repository_ids {
+            body.insert("repository_ids".into(), json!(ids));
+        }
+        if let Some(p) = self.permissions {
+            body.insert("permissions".into(), json!(p));
+        }
+        Value::Object(body)
+    }
+}
+
+fn api_error(e: &anyhow::Error) -> Option<&ApiError> {
+    e.downcast_ref::<ApiError>()
+}
+
+/// The HTTP status of a failed call, when GitHub answered.
+pub fn status_of(e: &anyhow::Error) -> Option<u16> {
+    api_error(e).and_then(|a| a.status)
+}
+
+/// GitHub's message of a failed call.
+pub fn message_of(e: &anyhow::Error) -> String {
+    api_error(e)
+        .map(|a| a.message.clone())
+        .unwrap_or_else(|| format!("{e:#}"))
+}
+
+fn is_suspension(e: &anyhow::Error) -> bool {
+    status_of(e) == Some(403) && message_of(e).to_ascii_lowercase().contains("suspended")
+}
+
+/// Finds the app's installation.
+pub async fn installation(client: &Client, lookup: &Lookup) -> anyhow::Result<Installation> {
+    let path = match lookup {
+        Lookup::Repository { owner, repo } => format!("/repos/{owner}/{repo}/installation"),
+        Lookup::Account(owner) => format!("/users/{owner}/installation"),
+        Lookup::Id(id) => format!("/app/installations/{id}"),
+    };
+    let found: anyhow::Result<Installation> = client
+        .json(Method::GET, &path, Auth::App, None, Retry::Idempotent)
+        .await;
+    match found {
+        Ok(inst) if inst.suspended_at.is_some() => anyhow::bail!(
+            "the app's installation on {lookup} is suspended (since {}); an owner of the account must unsuspend it",
+            inst.suspended_at.unwrap_or_default()
+        ),
+        Ok(inst) => Ok(inst),
+        Err(e) if status_of(&e) == Some(404) => Err(e.context(format!(
+            "the app is not installed on {lookup} (or the app-id and private-key belong to another app)"
+        ))),
+        Err(e) if status_of(&e) == Some(401) => Err(e.context(
+            "GitHub did not accept the app's JWT: check that app-id (or client-id) and private-key belong to the same app",
+        )),
+        Err(e) => Err(e.context(format!("looking up the app's installation on {lookup}"))),
+    }
+}
+
+/// Mints an installation token.
+pub async fn create_token(
+    client: &Client,
+    installation_id: u64,
+    request: &TokenRequest<'_>,
+) -> anyhow::Result<Token> {
+    let path = format!("/app/installations/{installation_id}/access_tokens");
+    let body = request.body();
+    match client
+        .json::<Token>(Method::POST, &path, Auth::App, Some(&body), Retry::Create)
+        .await
+    {
+        Ok(token) => Ok(token),
+        Err(e) if is_suspension(&e) => Err(e.context(format!(
+            "installation {installation_id} is suspended; an owner of the account must unsuspend it"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Revokes an installation token.
+pub async fn revoke_token(client: &Client, token: &str) -> anyhow::Result<()> {
+    client
+        .send(
+            Method::DELETE,
+            "/installation/token",
+            Auth::Token(token),
+            None,
+            Retry::Idempotent,
+        )
+        .await
+        .map(|_| ())
+        .map_err(Into::into)
+}
+
+#[derive(Deserialize)]
+struct RepoPage {
+    total_count: usize,
+    repositories: Vec<Repo>,
+}
+
+/// Every repository an installation token can reach, paged, at most [`MAX_IN_FLIGHT`] pages at once.
+pub async fn installation_repositories(client: &Client, token: &str) -> anyhow::Result<Vec<Repo>> {
+    let page = |n: usize| async move {
+        let path = format!("/installation/repositories?per_page={PAGE_SIZE}&page={n}");
+        client
+            .json::<RepoPage>(
+                Method::GET,
+                &path,
+                Auth::Token(token),
+                None,
+                Retry::Idempotent,
+            )
+            .await
+    };
+    let first = page(1).await?;
+    let pages = first.total_count.div_ceil(PAGE_SIZE).max(1);
+    let mut repos = first.repositories;
+    let rest: Vec<RepoPage> = stream::iter(2..=pages)
+        .map(page)
+        .buffered(MAX_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    for p in rest {
+        repos.extend(p.repositories);
+    }
+    Ok(repos)
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: u64,
+}
+
+/// The user id of the app's bot account, `<slug>[bot]`.
+pub async fn bot_user_id(client: &Client, slug: &str, token: Option<&str>) -> anyhow::Result<u64> {
+    let path = format!("/users/{slug}%5Bbot%5D");
+    let auth = token.map(Auth::Token).unwrap_or(Auth::None);
+    let user: User = client
+        .json(Method::GET, &path, auth, None, Retry::Idempotent)
+        .await
+        .with_context(|| format!("looking up the bot user {slug}[bot]"))?;
+    Ok(user.id)
+}

@@ -1,0 +1,221 @@
+//! The app's private key and its JWT: normalising the PEM, parsing it, and signing RS256 claims on a corrected clock.
+//!
+//! No error from here ever contains the key or any line of it.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+
+/// How far in the past `iat` is set, to absorb small clock differences.
+pub const IAT_BACKDATE_SECS: i64 = 60;
+/// `exp - iat`: GitHub accepts at most 10 minutes.
+pub const LIFETIME_SECS: i64 = 600;
+
+/// The claims GitHub reads from an app JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+}
+
+/// Turns the `private-key` input into PEM text: surrounding whitespace and quotes trimmed,
+/// literal `\n` escapes (keys pasted into one-line variables) and CRLF turned into newlines.
+pub fn normalize_pem(raw: &str) -> String {
+    let trimmed = raw.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+    let text = trimmed
+        .replace("\\r\\n", "\n")
+        .replace("\\n", "\n")
+        .replace("\r\n", "\n");
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut pem = lines.join("\n");
+    pem.push('\n');
+    pem
+}
+
+/// Parses the app's private key, PKCS#1 or PKCS#8, and proves it can sign.
+pub fn parse_key(raw: &str) -> Result<EncodingKey, String> {
+    let pem = normalize_pem(raw);
+    let first = pem.lines().next().unwrap_or_default();
+    match first {
+        "-----BEGIN RSA PRIVATE KEY-----" | "-----BEGIN PRIVATE KEY-----" => {}
+        "-----BEGIN OPENSSH PRIVATE KEY-----" => {
+            return Err(
+                "is an OpenSSH key; use the PEM private key that GitHub generated for the app"
+                    .into(),
+            )
+        }
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----" => {
+            return Err(
+                "is encrypted; use the unencrypted PEM key that GitHub generated for the app"
+                    .into(),
+            )
+        }
+        l if l.starts_with("-----BEGIN ") && l.contains("PUBLIC KEY") => {
+            return Err("is a public key; the private key is needed".into())
+        }
+        _ => {
+            return Err(
+                "is not a PEM private key: it must start with `-----BEGIN RSA PRIVATE KEY-----` \
+                 or `-----BEGIN PRIVATE KEY-----`"
+                    .into(),
+            )
+        }
+    }
+    let key = EncodingKey::from_rsa_pem(pem.as_bytes())
+        .map_err(|_| "does not parse as an RSA private key (PKCS#1 or PKCS#8 PEM)".to_string())?;
+    // Some malformed keys only fail when they sign: find out now, before any request.
+    let probe = Claims {
+        iat: 0,
+        exp: LIFETIME_SECS,
+        iss: "probe".into(),
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &probe, &key)
+        .map_err(|_| "cannot sign with this key: it is not a usable RSA private key".to_string())?;
+    Ok(key)
+}
+
+/// Seconds since the epoch on this machine's clock.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Signs app JWTs on a clock that can be corrected by the offset to GitHub's.
+pub struct Signer {
+    key: EncodingKey,
+    issuer: String,
+    /// GitHub's clock minus ours, in seconds, learnt from a rejected JWT's `Date`.
+    offset: AtomicI64,
+}
+
+impl Signer {
+    pub fn new(key: EncodingKey, issuer: impl Into<String>) -> Self {
+        Self {
+            key,
+            issuer: issuer.into(),
+            offset: AtomicI64::new(0),
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        self.offset.load(Ordering::Relaxed)
+    }
+
+    pub fn set_offset(&self, seconds: i64) {
+        self.offset.store(seconds, Ordering::Relaxed);
+    }
+
+    /// The claims for a JWT signed now.
+    pub fn claims(&self, now: i64) -> Claims {
+        let iat = now + self.offset() - IAT_BACKDATE_SECS;
+        Claims {
+            iat,
+            exp: iat + LIFETIME_SECS,
+            iss: self.issuer.clone(),
+        }
+    }
+
+    /// A fresh JWT.
+    pub fn sign(&self) -> anyhow::Result<String> {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::RS256),
+            &self.claims(unix_now()),
+            &self.key,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot sign the app JWT: {e}"))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A 2048-bit test key, PKCS#1. Generated for these tests only.
+    pub const TEST_KEY_PKCS1: &str = include_str!("../tests/fixtures/test-key-pkcs1.pem");
+    pub const TEST_KEY_PKCS8: &str = include_str!("../tests/fixtures/test-key-pkcs8.pem");
+    pub const TEST_PUBLIC: &str = include_str!("../tests/fixtures/test-key-public.pem");
+
+    fn decode(jwt: &str) -> Claims {
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(TEST_PUBLIC.as_bytes()).unwrap();
+        let mut v = jsonwebtoken::Validation::new(Algorithm::RS256);
+        v.validate_exp = false;
+        v.required_spec_claims.clear();
+        jsonwebtoken::decode::<Claims>(jwt, &key, &v)
+            .unwrap()
+            .claims
+    }
+
+    #[test]
+    fn both_pem_formats_parse() {
+        assert!(parse_key(TEST_KEY_PKCS1).is_ok());
+        assert!(parse_key(TEST_KEY_PKCS8).is_ok());
+    }
+
+    #[test]
+    fn escaped_newlines_and_whitespace_are_accepted() {
+        let one_line = TEST_KEY_PKCS1.trim().replace('\n', "\\n");
+        assert!(parse_key(&format!("  \"{one_line}\"  \n")).is_ok());
+        let crlf = TEST_KEY_PKCS8.replace('\n', "\r\n");
+        assert!(parse_key(&format!("\n\n{crlf}\n")).is_ok());
+        let indented: String = TEST_KEY_PKCS1
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect();
+        assert!(parse_key(&indented).is_ok());
+    }
+
+    #[test]
+    fn errors_never_echo_the_key() {
+        let body_line = TEST_KEY_PKCS1.lines().nth(3).unwrap();
+        let broken = TEST_KEY_PKCS1.replace(body_line, &body_line[..body_line.len() / 2]);
+        for bad in [
+            broken.as_str(),
+            body_line,
+            "",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n",
+        ] {
+            let e = parse_key(bad).unwrap_err();
+            assert!(!e.contains(&body_line[..20]), "{e}");
+            assert!(!e.contains("AAAA"), "{e}");
+        }
+        assert!(parse_key("-----BEGIN PUBLIC KEY-----\nx\n")
+            .unwrap_err()
+            .contains("public key"));
+        assert!(parse_key(TEST_PUBLIC).unwrap_err().contains("public key"));
+    }
+
+    #[test]
+    fn claims_backdate_iat_and_live_ten_minutes() {
+        let signer = Signer::new(parse_key(TEST_KEY_PKCS1).unwrap(), "123");
+        let c = signer.claims(1_000_000);
+        assert_eq!(
+            c,
+            Claims {
+                iat: 1_000_000 - 60,
+                exp: 1_000_000 - 60 + 600,
+                iss: "123".into()
+            }
+        );
+        signer.set_offset(-300);
+        assert_eq!(signer.claims(1_000_000).iat, 1_000_000 - 300 - 60);
+    }
+
+    #[test]
+    fn signed_jwts_verify_with_the_public_key() {
+        let signer = Signer::new(parse_key(TEST_KEY_PKCS8).unwrap(), "Iv1.abc");
+        let before = unix_now();
+        let claims = decode(&signer.sign().unwrap());
+        assert_eq!(claims.iss, "Iv1.abc");
+        assert!(claims.iat >= before - 60 && claims.iat <= unix_now() - 60);
+        assert_eq!(claims.exp - claims.iat, 600);
+    }
+}

@@ -1,0 +1,448 @@
+//! Minting: from "these repositories of this owner, with these permissions" to revocable tokens, with the fewest sequential round trips.
+//!
+//! Per owner: find the installation; resolve names to ids with a short-lived helper
+//! token (`metadata: read`, the named repositories) whose answer lists their ids;
+//! mint the final token with `repository_ids`; revoke the helper while the final
+//! request is in flight. The bot user is looked up alongside. No helper token
+//! outlives this module, and on failure no final token does either.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use futures::future::join_all;
+use tokio::sync::OnceCell;
+
+use crate::github::{self, Installation, Lookup, Repo, Token, TokenRequest};
+use crate::http::{Client, Log};
+use crate::permissions::{self, Permissions};
+use crate::repositories::OwnerRepos;
+
+/// Which repositories one owner's token covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every repository the installation can access (no list is sent).
+    All,
+    /// Exactly these.
+    Only(OwnerRepos),
+}
+
+/// One token to mint.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub owner: String,
+    pub lookup: Lookup,
+    pub selection: Selection,
+    pub permissions: Option<Permissions>,
+}
+
+/// A minted token and what it can do.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    pub owner: String,
+    pub installation_id: u64,
+    pub app_slug: String,
+    pub token: String,
+    pub expires_at: String,
+    pub permissions: Permissions,
+    pub repositories: Vec<Repo>,
+    pub repository_selection: String,
+}
+
+/// The git identity of the app's bot account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+impl Identity {
+    pub fn new(slug: &str, user_id: u64) -> Self {
+        Self {
+            name: format!("{slug}[bot]"),
+            email: format!("{user_id}+{slug}[bot]@users.noreply.github.com"),
+        }
+    }
+}
+
+/// Everything minted, plus notes for the log.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub tokens: Vec<Minted>,
+    pub identity: Option<Identity>,
+    pub warnings: Vec<String>,
+}
+
+const HELPER_PERMISSIONS: [(&str, &str); 1] = [("metadata", "read")];
+
+fn helper_permissions() -> Permissions {
+    HELPER_PERMISSIONS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+struct Minter<'a> {
+    client: &'a Client,
+    log: Log,
+    /// The bot user lookup, shared by every owner's task: the app is the same.
+    bot: OnceCell<Option<u64>>,
+    warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl Minter<'_> {
+    fn warn(&self, text: String) {
+        (self.log)(&text);
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(text);
+        }
+    }
+
+    async fn revoke_quietly(&self, token: &str, what: &str) {
+        if let Err(e) = github::revoke_token(self.client, token).await {
+            self.warn(format!(
+                "could not revoke the {what} token: {e:#}; it expires within the hour"
+            ));
+        }
+    }
+
+    /// The bot user's id, looked up without a token (it is public); `None` if that failed
+    /// (rate limits, private Enterprise Servers), to be tried again with a minted token.
+    async fn bot_id(&self, slug: &str) -> Option<u64> {
+        *self
+            .bot
+            .get_or_init(|| async { github::bot_user_id(self.client, slug, None).await.ok() })
+            .await
+    }
+
+    /// Names the requested repositories the installation cannot reach, using a listing
+    /// made with a throwaway `metadata: read` token that is revoked before returning.
+    async fn inaccessible(
+        &self,
+        installation_id: u64,
+        names: &[String],
+        ids: &[u64],
+    ) -> anyhow::Result<Vec<String>> {
+        let helper_perms = helper_permissions();
+        let request = TokenRequest {
+            permissions: Some(&helper_perms),
+            ..Default::default()
+        };
+        let probe = github::create_token(self.client, installation_id, &request).await?;
+        let listed = github::installation_repositories(self.client, &probe.token).await;
+        self.revoke_quietly(&probe.token, "diagnostic").await;
+        let listed = listed?;
+        let mut missing: Vec<String> = names
+            .iter()
+            .filter(|n| !listed.iter().any(|r| r.name.eq_ignore_ascii_case(n)))
+            .cloned()
+            .collect();
+        missing.extend(
+            ids.iter()
+                .filter(|id| !listed.iter().any(|r| r.id == **id))
+                .map(|id| format!("id {id}")),
+        );
+        Ok(missing)
+    }
+
+    /// Turns a 422 from a token request into an error that says what is wrong.
+    async fn explain_422(
+        &self,
+        err: anyhow::Error,
+        owner: &str,
+        inst: Option<&Installation>,
+        req: &Request,
+    ) -> anyhow::Error {
+        let message = github::message_of(&err).to_ascii_lowercase();
+        if message.contains("permission") {
+            if let (Some(inst), Some(requested)) = (inst, &req.permissions) {
+                let lacking = permissions::lacking(requested, &inst.granted());
+                if !lacking.is_empty() {
+                    return err.context(format!(
+                        "the app's installation on {owner} lacks: {}",
+                        lacking
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            return err.context(format!(
+                "GitHub refused the requested permissions for {owner}"
+            ));
+        }
+        let (names, ids) = match &req.selection {
+            Selection::Only(r) => (r.names.clone(), r.ids.clone()),
+            Selection::All => return err,
+        };
+        let Some(inst) = inst else { return err };
+        match self.inaccessible(inst.id, &names, &ids).await {
+            Ok(missing) if !missing.is_empty() => anyhow!(
+                "these repositories do not exist or the app's installation on {owner} cannot access them: {}",
+                missing.join(", ")
+            ),
+            Ok(_) => err.context(format!("GitHub refused the repositories requested for {owner}")),
+            Err(diag) => err.context(format!("GitHub refused the repositories requested for {owner} (and listing them failed: {diag:#})")),
+        }
+    }
+
+    async fn mint_one(&self, req: &Request) -> anyhow::Result<Minted> {
+        let owner = req.owner.as_str();
+        // With a known installation id the lookup runs alongside the token request
+        // (it only feeds app-slug and error messages); otherwise the id comes from it.
+        let (inst, installation_id) = match &req.lookup {
+            Lookup::Id(id) => (None, *id),
+            lookup => {
+                let inst = github::installation(self.client, lookup).await?;
+                let id = inst.id;
+                (Some(inst), id)
+            }
+        };
+        if let (Some(inst), Some(requested)) = (&inst, &req.permissions) {
+            let lacking = permissions::lacking(requested, &inst.granted());
+            if !lacking.is_empty() {
+                bail!(
+                    "the app's installation on {owner} lacks: {} (grant them in the app's settings, then the owner accepts the new permissions)",
+                    lacking.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+
+        let lookup_by_id = async {
+            match &req.lookup {
+                Lookup::Id(_) => Some(github::installation(self.client, &req.lookup).await),
+                _ => None,
+            }
+        };
+        let bot = async {
+            if let Some(inst) = &inst {
+                self.bot_id(&inst.app_slug).await;
+            }
+        };
+        let (late_inst, (), minted) = tokio::join!(
+            lookup_by_id,
+            bot,
+            self.final_token(installation_id, inst.as_ref(), req)
+        );
+        let inst = match (inst, late_inst) {
+            (Some(i), _) => i,
+            (None, Some(Ok(i))) => i,
+            (None, Some(Err(e))) => {
+                if let Ok(token) = &minted {
+                    self.revoke_quietly(&token.token, "new").await;
+                }
+                return Err(e);
+            }
+            (None, None) => unreachable!("an installation is looked up one way or the other"),
+        };
+        let token = match minted {
+            Ok(t) => t,
+            Err(e) if github::status_of(&e) == Some(422) => {
+                return Err(self.explain_422(e, owner, Some(&inst), req).await)
+            }
+            Err(e) => return Err(e),
+        };
+        if matches!(req.lookup, Lookup::Id(_)) {
+            self.bot_id(&inst.app_slug).await;
+        }
+        Ok(Minted {
+            owner: inst
+                .account
+                .as_ref()
+                .map(|a| a.login.clone())
+                .unwrap_or_else(|| owner.to_string()),
+            installation_id,
+            app_slug: inst.app_slug,
+            expires_at: token.expires_at.clone(),
+            permissions: token.granted(),
+            repository_selection: token.repository_selection.clone().unwrap_or_default(),
+            repositories: token.repositories.clone(),
+            token: token.token,
+        })
+    }
+
+    /// The final token: names resolved to ids first (by a helper token) when there are names.
+    async fn final_token(
+        &self,
+        installation_id: u64,
+        inst: Option<&Installation>,
+        req: &Request,
+    ) -> anyhow::Result<Token> {
+        let perms = req.permissions.as_ref();
+        let repos = match &req.selection {
+            Selection::All => {
+                return github::create_token(
+                    self.client,
+                    installation_id,
+                    &TokenRequest {
+                        permissions: perms,
+                        ..Default::default()
+                    },
+                )
+                .await
+            }
+            Selection::Only(repos) => repos,
+        };
+        if repos.names.is_empty() {
+            let request = TokenRequest {
+                repository_ids: Some(&repos.ids),
+                permissions: perms,
+                ..Default::default()
+            };
+            return github::create_token(self.client, installation_id, &request).await;
+        }
+        let helper_perms = helper_permissions();
+        let helper_request = TokenRequest {
+            repositories: Some(&repos.names),
+            permissions: Some(&helper_perms),
+            ..Default::default()
+        };
+        let helper = match github::create_token(self.client, installation_id, &helper_request).await
+        {
+            Ok(h) => h,
+            Err(e) if github::status_of(&e) == Some(422) => {
+                let names_only = Request {
+                    selection: Selection::Only(OwnerRepos {
+                        names: repos.names.clone(),
+                        ids: vec![],
+                    }),
+                    permissions: None,
+                    ..req.clone()
+                };
+                return Err(self.explain_422(e, &req.owner, inst, &names_only).await);
+            }
+            Err(e) => return Err(e.context("resolving repository names")),
+        };
+        let mut ids = repos.ids.clone();
+        for repo in &helper.repositories {
+            if !ids.contains(&repo.id) {
+                ids.push(repo.id);
+            }
+        }
+        let request = TokenRequest {
+            repository_ids: Some(&ids),
+            permissions: perms,
+            ..Default::default()
+        };
+        let (minted, ()) = tokio::join!(
+            github::create_token(self.client, installation_id, &request),
+            self.revoke_quietly(&helper.token, "helper")
+        );
+        minted
+    }
+}
+
+/// Mints one token per request, concurrently. If any fails, the ones that were minted are revoked.
+pub async fn mint(client: &Client, requests: &[Request], log: Log) -> anyhow::Result<Outcome> {
+    let minter = Minter {
+        client,
+        log,
+        bot: OnceCell::new(),
+        warnings: Default::default(),
+    };
+    let results = join_all(requests.iter().map(|r| minter.mint_one(r))).await;
+    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    let tokens: Vec<Minted> = ok.into_iter().filter_map(Result::ok).collect();
+    if !failed.is_empty() {
+        join_all(
+            tokens
+                .iter()
+                .map(|t| minter.revoke_quietly(&t.token, "already minted")),
+        )
+        .await;
+        let errors: Vec<String> = failed
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| format!("{e:#}"))
+            .collect();
+        bail!("{}", errors.join("\n"));
+    }
+    let mut identity = None;
+    if let Some(first) = tokens.first() {
+        let id = match minter.bot.get().copied().flatten() {
+            Some(id) => Some(id),
+            // The anonymous lookup failed: once more with the new token.
+            None => match github::bot_user_id(client, &first.app_slug, Some(&first.token)).await {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    minter.warn(format!("no git identity: {e:#}"));
+                    None
+                }
+            },
+        };
+        identity = id.map(|id| Identity::new(&first.app_slug, id));
+    }
+    let warnings = minter
+        .warnings
+        .lock()
+        .map(|w| w.clone())
+        .unwrap_or_default();
+    Ok(Outcome {
+        tokens,
+        identity,
+        warnings,
+    })
+}
+
+/// Revokes tokens, concurrently; gives back one message per failure.
+pub async fn revoke_all(client: &Client, tokens: &[String]) -> Vec<String> {
+    let results = join_all(tokens.iter().map(|t| github::revoke_token(client, t))).await;
+    results
+        .into_iter()
+        .filter_map(Result::err)
+        .map(|e| format!("{e:#}"))
+        .collect()
+}
+
+/// The ids of the repositories a token covers.
+pub fn repository_ids(m: &Minted) -> Vec<u64> {
+    m.repositories.iter().map(|r| r.id).collect()
+}
+
+/// Owner → token, for the `tokens` output.
+pub fn tokens_by_owner(tokens: &[Minted]) -> BTreeMap<String, String> {
+    tokens
+        .iter()
+        .map(|t| (t.owner.clone(), t.token.clone()))
+        .collect()
+}
+
+/// Keeps a log sink alive across tasks.
+pub fn log_sink(f: impl Fn(&str) + Send + Sync + 'static) -> Log {
+    Arc::new(f)
+}
+
+/// What a request asks for, for the log (never secrets).
+pub fn context_note(req: &Request) -> String {
+    let repos = match &req.selection {
+        Selection::All => "all repositories the installation can access".to_string(),
+        Selection::Only(r) => {
+            let mut parts: Vec<String> = r.names.clone();
+            parts.extend(r.ids.iter().map(|i| format!("id {i}")));
+            parts.join(", ")
+        }
+    };
+    let perms = req
+        .permissions
+        .as_ref()
+        .map(permissions::describe)
+        .unwrap_or_else(|| "the installation's permissions".into());
+    format!(
+        "owner: {}; repositories: {repos}; permissions: {perms}",
+        req.owner
+    )
+}
+
+impl Minted {
+    pub fn describe_repositories(&self) -> String {
+        if self.repository_selection == "all" && self.repositories.is_empty() {
+            return "all".into();
+        }
+        self.repositories
+            .iter()
+            .map(|r| r.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

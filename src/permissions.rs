@@ -1,0 +1,384 @@
+//! App permissions: parsing the `permissions` input, validating names and levels, and comparing grants.
+//!
+//! The list of permissions is generated at build time from the repository's copy of
+//! GitHub's REST description (`github-api/app-token-endpoints.json`), never typed by hand.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One app permission and the levels GitHub allows for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    pub name: &'static str,
+    pub levels: &'static [&'static str],
+    pub description: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/app_permissions.rs"));
+
+/// A requested or granted set of permissions, in GitHub's `snake_case` names.
+pub type Permissions = BTreeMap<String, String>;
+
+/// Looks a permission up by GitHub's name.
+pub fn find(name: &str) -> Option<&'static Permission> {
+    APP_PERMISSIONS.iter().find(|p| p.name == name)
+}
+
+/// GitHub's form of a permission name: lower case, `_` for `-`.
+pub fn normalize_name(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('-', "_")
+}
+
+/// The rank of a level, for "is this grant enough?" questions: read < write < admin.
+fn rank(level: &str) -> u8 {
+    match level {
+        "read" => 1,
+        "write" => 2,
+        "admin" => 3,
+        _ => 0,
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The nearest valid permission name, if one is close enough to be a likely typo.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let name = normalize_name(name);
+    let (best, distance) = APP_PERMISSIONS
+        .iter()
+        .map(|p| (p.name, edit_distance(&name, p.name)))
+        .min_by_key(|(_, d)| *d)?;
+    let limit = (name.chars().count() / 3).max(2);
+    (distance <= limit).then_some(best)
+}
+
+/// Checks one `name: level` pair and gives it back in GitHub's form.
+pub fn validate(name: &str, level: &str) -> Result<(String, String), String> {
+    let key = normalize_name(name);
+    let Some(permission) = find(&key) else {
+        let hint = match suggest(&key) {
+            Some(s) => format!(" Did you mean `{s}`?"),
+            None => " See GitHub's list of app permissions.".to_string(),
+        };
+        return Err(format!("unknown permission `{}`.{hint}", name.trim()));
+    };
+    let level_norm = level.trim().to_ascii_lowercase();
+    if !permission.levels.contains(&level_norm.as_str()) {
+        return Err(format!(
+            "`{}` cannot be `{}`: allowed levels are {}",
+            permission.name,
+            level.trim(),
+            permission.levels.join(", ")
+        ));
+    }
+    Ok((key, level_norm))
+}
+
+fn insert(out: &mut Permissions, name: &str, level: &str) -> Result<(), String> {
+    let (key, level) = validate(name, level)?;
+    if let Some(previous) = out.get(&key) {
+        if *previous != level {
+            return Err(format!(
+                "`{key}` is given twice, as `{previous}` and as `{level}`"
+            ));
+        }
+    }
+    out.insert(key, level);
+    Ok(())
+}
+
+fn scalar_text(value: &serde_yaml_ng::Value) -> Option<String> {
+    match value {
+        serde_yaml_ng::Value::String(s) => Some(s.clone()),
+        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
+        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses `name:level,name:level` (the short form for one-line inputs and flags).
+fn parse_pairs(text: &str) -> Result<Permissions, String> {
+    let mut out = Permissions::new();
+    for pair in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let Some((name, level)) = pair.split_once([':', '=']) else {
+            return Err(format!("`{pair}` is not `name: level`"));
+        };
+        insert(&mut out, name, level)?;
+    }
+    Ok(out)
+}
+
+/// Parses the `permissions` input: a YAML (or JSON) mapping of permission to level,
+/// or the short form `name:level,name:level`. Empty text means "no permissions given".
+pub fn parse(text: &str) -> Result<Option<Permissions>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mapping = match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+        Ok(serde_yaml_ng::Value::Mapping(m)) => m,
+        Ok(serde_yaml_ng::Value::Null) => return Ok(None),
+        Ok(serde_yaml_ng::Value::String(_)) | Err(_)
+            if !text.contains('\n') || !text.contains(": ") =>
+        {
+            return parse_pairs(text).map(Some);
+        }
+        Ok(_) => {
+            return Err("must be a mapping of permission to level, e.g. `contents: read`".into())
+        }
+        Err(e) => return Err(format!("is not valid YAML: {}", yaml_error_location(&e))),
+    };
+    let mut out = Permissions::new();
+    for (name, level) in &mapping {
+        let Some(name) = scalar_text(name) else {
+            return Err("every key must be a permission name".into());
+        };
+        let Some(level) = scalar_text(level) else {
+            return Err(format!(
+                "`{name}` must have a level such as `read` or `write`"
+            ));
+        };
+        insert(&mut out, &name, &level)?;
+    }
+    if out.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(out))
+}
+
+/// A YAML error's position without the offending text (which could be anything the user pasted).
+fn yaml_error_location(e: &serde_yaml_ng::Error) -> String {
+    match e.location() {
+        Some(l) => format!("error at line {}, column {}", l.line(), l.column()),
+        None => "it does not parse".to_string(),
+    }
+}
+
+/// Merges permission sets from several inputs; the same permission at two levels is an error.
+pub fn merge(sets: &[(&str, &Permissions)]) -> Result<Option<Permissions>, String> {
+    let mut out = Permissions::new();
+    let mut origin: BTreeMap<String, &str> = BTreeMap::new();
+    for (source, set) in sets {
+        for (name, level) in set.iter() {
+            match out.get(name) {
+                Some(existing) if existing != level => {
+                    return Err(format!(
+                        "`{name}` is `{existing}` in {} but `{level}` in {source}",
+                        origin[name]
+                    ));
+                }
+                _ => {
+                    out.insert(name.clone(), level.clone());
+                    origin.insert(name.clone(), source);
+                }
+            }
+        }
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
+/// A requested permission the installation does not have (at that level).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lacking {
+    pub name: String,
+    pub requested: String,
+    pub granted: Option<String>,
+}
+
+impl fmt::Display for Lacking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.granted {
+            Some(g) => write!(
+                f,
+                "{}: {} (the installation has {g})",
+                self.name, self.requested
+            ),
+            None => write!(
+                f,
+                "{}: {} (the installation has none)",
+                self.name, self.requested
+            ),
+        }
+    }
+}
+
+/// The requested permissions that `granted` does not cover.
+pub fn lacking(requested: &Permissions, granted: &Permissions) -> Vec<Lacking> {
+    requested
+        .iter()
+        .filter(|(name, level)| {
+            granted
+                .get(*name)
+                .map(|g| rank(g) < rank(level))
+                .unwrap_or(true)
+        })
+        .map(|(name, level)| Lacking {
+            name: name.clone(),
+            requested: level.clone(),
+            granted: granted.get(name).cloned(),
+        })
+        .collect()
+}
+
+/// `contents: write, issues: read` for log lines.
+pub fn describe(p: &Permissions) -> String {
+    p.iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perms(pairs: &[(&str, &str)]) -> Permissions {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_generated_table_has_every_permission() {
+        assert_eq!(APP_PERMISSIONS.len(), 55);
+        assert_eq!(find("workflows").unwrap().levels, ["write"]);
+        assert_eq!(
+            find("organization_projects").unwrap().levels,
+            ["read", "write", "admin"]
+        );
+    }
+
+    #[test]
+    fn yaml_with_dashes_and_underscores() {
+        let p = parse("contents: write\npull-requests: read\nsecurity_events: read\n").unwrap();
+        assert_eq!(
+            p,
+            Some(perms(&[
+                ("contents", "write"),
+                ("pull_requests", "read"),
+                ("security_events", "read")
+            ]))
+        );
+    }
+
+    #[test]
+    fn json_is_yaml() {
+        let p = parse(r#"{"contents":"read","Pull-Requests":"WRITE"}"#).unwrap();
+        assert_eq!(
+            p,
+            Some(perms(&[("contents", "read"), ("pull_requests", "write")]))
+        );
+    }
+
+    #[test]
+    fn short_pairs_form() {
+        assert_eq!(
+            parse("contents:write,issues:read").unwrap(),
+            Some(perms(&[("contents", "write"), ("issues", "read")]))
+        );
+        assert_eq!(
+            parse("contents: write").unwrap(),
+            Some(perms(&[("contents", "write")]))
+        );
+    }
+
+    #[test]
+    fn empty_means_none() {
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("  \n ").unwrap(), None);
+        assert_eq!(parse("{}").unwrap(), None);
+    }
+
+    #[test]
+    fn unknown_names_get_a_suggestion() {
+        let e = parse("contens: read").unwrap_err();
+        assert!(e.contains("unknown permission `contens`"), "{e}");
+        assert!(e.contains("Did you mean `contents`?"), "{e}");
+        let e = parse("pull-request: read").unwrap_err();
+        assert!(e.contains("`pull_requests`"), "{e}");
+        let e = parse("zzzzzzzzzzzzzzzzzzzz: read").unwrap_err();
+        assert!(!e.contains("Did you mean"), "{e}");
+    }
+
+    #[test]
+    fn levels_are_checked_per_permission() {
+        let e = parse("workflows: read").unwrap_err();
+        assert!(e.contains("allowed levels are write"), "{e}");
+        let e = parse("contents: admin").unwrap_err();
+        assert!(e.contains("read, write"), "{e}");
+        assert!(parse("organization_projects: admin").is_ok());
+    }
+
+    #[test]
+    fn non_mappings_and_bad_values_are_refused() {
+        assert!(parse("- contents\n- issues: read\n").is_err());
+        assert!(parse("contents:\n  - read\n")
+            .unwrap_err()
+            .contains("must have a level"));
+        assert!(parse("contents: write\ncontents: read\n").is_err());
+    }
+
+    #[test]
+    fn yaml_errors_do_not_echo_the_text() {
+        let e = parse("contents: write\n  bad: [unclosed: secret-looking\n").unwrap_err();
+        assert!(!e.contains("secret-looking"), "{e}");
+    }
+
+    #[test]
+    fn merge_detects_conflicts_and_names_both_sources() {
+        let a = perms(&[("contents", "write")]);
+        let b = perms(&[("contents", "read")]);
+        let e = merge(&[("permissions", &a), ("permission-contents", &b)]).unwrap_err();
+        assert!(
+            e.contains("`write` in permissions but `read` in permission-contents"),
+            "{e}"
+        );
+        let c = perms(&[("contents", "write"), ("issues", "read")]);
+        assert_eq!(
+            merge(&[("permissions", &a), ("x", &c)]).unwrap(),
+            Some(c.clone())
+        );
+        assert_eq!(merge(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn lacking_compares_levels() {
+        let granted = perms(&[
+            ("contents", "read"),
+            ("issues", "write"),
+            ("metadata", "read"),
+        ]);
+        let requested = perms(&[
+            ("contents", "write"),
+            ("issues", "read"),
+            ("actions", "read"),
+        ]);
+        let l = lacking(&requested, &granted);
+        assert_eq!(l.len(), 2);
+        assert_eq!(
+            l[0].to_string(),
+            "actions: read (the installation has none)"
+        );
+        assert_eq!(
+            l[1].to_string(),
+            "contents: write (the installation has read)"
+        );
+    }
+}

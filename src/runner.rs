@@ -1,0 +1,312 @@
+//! The GitHub Actions runner protocol: workflow commands, masking, file commands and escaping.
+//!
+//! This module knows nothing of GitHub's API. Every value it prints inside a
+//! workflow command is escaped, so that no input can start a command of its
+//! own, and every file command is written as a heredoc with a random delimiter.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+
+/// Escapes a workflow command's message (the part after `::`).
+pub fn escape_data(value: &str) -> String {
+    value
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value (`title=…`).
+pub fn escape_property(value: &str) -> String {
+    escape_data(value).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A random delimiter for a heredoc file command, 128 bits of entropy.
+pub fn random_delimiter() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for a delimiter: {e}"))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("ghadelimiter_{hex}"))
+}
+
+/// One `name<<DELIM … DELIM` entry of a file command.
+///
+/// Fails when the name is not a plain identifier, or when the delimiter occurs in
+/// the name or the value (it never does for a random one; checked all the same).
+pub fn heredoc_entry(name: &str, value: &str, delimiter: &str) -> Result<String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("file command name {name:?} must be letters, digits, '-' or '_'");
+    }
+    if value.contains(delimiter) {
+        bail!("the value of {name} contains the file command delimiter");
+    }
+    Ok(format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
+}
+
+/// Where the file commands go: the paths the runner gives in the environment.
+#[derive(Debug, Clone, Default)]
+pub struct FileCommands {
+    pub output: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
+}
+
+impl FileCommands {
+    /// Reads `GITHUB_OUTPUT`, `GITHUB_STATE` and `GITHUB_STEP_SUMMARY` from `env`.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Self {
+        let path = |name: &str| env(name).filter(|p| !p.is_empty()).map(PathBuf::from);
+        Self {
+            output: path("GITHUB_OUTPUT"),
+            state: path("GITHUB_STATE"),
+            summary: path("GITHUB_STEP_SUMMARY"),
+        }
+    }
+}
+
+/// Talks to the runner: log lines and workflow commands on `out`, file commands on disk.
+/// It can be shared between tasks: each line is written whole.
+pub struct Runner<W: Write> {
+    out: Mutex<W>,
+    files: FileCommands,
+    debug: bool,
+}
+
+impl Runner<io::Stdout> {
+    /// A runner on standard output, configured from the process environment.
+    pub fn from_process_env() -> Self {
+        let env = |name: &str| std::env::var(name).ok();
+        Runner::new(
+            io::stdout(),
+            FileCommands::from_env(&env),
+            env("RUNNER_DEBUG").as_deref() == Some("1"),
+        )
+    }
+}
+
+impl<W: Write> Runner<W> {
+    pub fn new(out: W, files: FileCommands, debug: bool) -> Self {
+        Self {
+            out: Mutex::new(out),
+            files,
+            debug,
+        }
+    }
+
+    /// Gives back the writer (tests read what was printed).
+    pub fn into_inner(self) -> W {
+        self.out
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn debug_enabled(&self) -> bool {
+        self.debug
+    }
+
+    fn line(&self, text: &str) {
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A log line that cannot be written (closed stdout) is not worth failing the step for.
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn command(&self, name: &str, properties: &[(&str, &str)], message: &str) {
+        let props: Vec<String> = properties
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", escape_property(v)))
+            .collect();
+        let props = if props.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", props.join(","))
+        };
+        self.line(&format!("::{name}{props}::{}", escape_data(message)));
+    }
+
+    /// Registers a secret with the runner, so that it is replaced by `***` in every later log line.
+    pub fn mask(&self, secret: &str) {
+        for part in secret.lines().map(str::trim).filter(|p| !p.is_empty()) {
+            self.command("add-mask", &[], part);
+        }
+    }
+
+    /// A plain log line. Newlines in it are escaped, so it stays one line and cannot start a command.
+    pub fn info(&self, message: &str) {
+        self.line(&escape_data(message));
+    }
+
+    pub fn debug(&self, message: &str) {
+        if self.debug {
+            self.command("debug", &[], message);
+        }
+    }
+
+    pub fn notice(&self, title: &str, message: &str) {
+        self.command("notice", &[("title", title)], message);
+    }
+
+    pub fn warning(&self, title: &str, message: &str) {
+        self.command("warning", &[("title", title)], message);
+    }
+
+    pub fn error(&self, title: &str, message: &str) {
+        self.command("error", &[("title", title)], message);
+    }
+
+    pub fn group(&self, title: &str) {
+        self.command("group", &[], title);
+    }
+
+    pub fn end_group(&self) {
+        self.line("::endgroup::");
+    }
+
+    fn append(path: &Option<PathBuf>, what: &str, text: &str) -> Result<()> {
+        let Some(path) = path else {
+            bail!("{what} is not set: this must run as a step of a GitHub Actions job (runner 2.297 or later)");
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {what} at {}", path.display()))?;
+        file.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write to {what} at {}", path.display()))
+    }
+
+    fn file_command(path: &Option<PathBuf>, what: &str, entries: &[(&str, &str)]) -> Result<()> {
+        let delimiter = random_delimiter()?;
+        let mut text = String::new();
+        for (name, value) in entries {
+            text.push_str(&heredoc_entry(name, value, &delimiter)?);
+        }
+        Self::append(path, what, &text)
+    }
+
+    /// Sets step outputs, all in one write to `GITHUB_OUTPUT`.
+    pub fn set_outputs(&self, entries: &[(&str, &str)]) -> Result<()> {
+        Self::file_command(&self.files.output, "GITHUB_OUTPUT", entries)
+    }
+
+    /// Saves state for the post step (it reads it back as `STATE_<name>`).
+    pub fn save_state(&self, entries: &[(&str, &str)]) -> Result<()> {
+        Self::file_command(&self.files.state, "GITHUB_STATE", entries)
+    }
+
+    /// Appends markdown to the job summary. A job without a summary file just gets none.
+    pub fn append_summary(&self, markdown: &str) -> Result<()> {
+        if self.files.summary.is_none() {
+            return Ok(());
+        }
+        Self::append(&self.files.summary, "GITHUB_STEP_SUMMARY", markdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_escaping_keeps_a_value_on_one_line() {
+        assert_eq!(escape_data("a\n::warning::x"), "a%0A::warning::x");
+        assert_eq!(escape_data("100%\r\n"), "100%25%0D%0A");
+    }
+
+    #[test]
+    fn property_escaping_covers_separators() {
+        assert_eq!(escape_property("a:b,c\n%"), "a%3Ab%2Cc%0A%25");
+    }
+
+    #[test]
+    fn delimiters_are_random_and_long() {
+        let a = random_delimiter().unwrap();
+        let b = random_delimiter().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), "ghadelimiter_".len() + 32);
+    }
+
+    #[test]
+    fn heredoc_entries_refuse_bad_names_and_embedded_delimiters() {
+        assert_eq!(
+            heredoc_entry("token", "v", "D").unwrap(),
+            "token<<D\nv\nD\n"
+        );
+        assert!(heredoc_entry("to\nken", "v", "D").is_err());
+        assert!(heredoc_entry("", "v", "D").is_err());
+        assert!(heredoc_entry("x", "a\nD\nb", "D").is_err());
+    }
+
+    fn runner(debug: bool) -> Runner<Vec<u8>> {
+        Runner::new(Vec::new(), FileCommands::default(), debug)
+    }
+
+    #[test]
+    fn commands_escape_their_message_and_title() {
+        let r = runner(false);
+        r.error("bad: input, really", "line1\n::warning::line2");
+        r.info("hello\n::error::x");
+        r.mask("ghs_secret");
+        let out = String::from_utf8(r.into_inner()).unwrap();
+        assert_eq!(
+            out,
+            "::error title=bad%3A input%2C really::line1%0A::warning::line2\n\
+             hello%0A::error::x\n::add-mask::ghs_secret\n"
+        );
+    }
+
+    #[test]
+    fn debug_lines_only_with_runner_debug() {
+        let quiet = runner(false);
+        quiet.debug("x");
+        assert!(quiet.into_inner().is_empty());
+        let loud = runner(true);
+        loud.debug("x");
+        assert_eq!(loud.into_inner(), b"::debug::x\n");
+    }
+
+    #[test]
+    fn outputs_go_to_the_output_file_as_heredocs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let files = FileCommands {
+            output: Some(path.clone()),
+            ..Default::default()
+        };
+        let r = Runner::new(Vec::new(), files, false);
+        r.set_outputs(&[("token", "abc"), ("multi", "a\nb")])
+            .unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let delim = text
+            .lines()
+            .next()
+            .unwrap()
+            .split("<<")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        assert!(delim.starts_with("ghadelimiter_"));
+        assert_eq!(
+            text,
+            format!("token<<{delim}\nabc\n{delim}\nmulti<<{delim}\na\nb\n{delim}\n")
+        );
+    }
+
+    #[test]
+    fn a_missing_output_file_is_an_error_and_a_missing_summary_is_not() {
+        let r = runner(false);
+        assert!(r.set_outputs(&[("token", "x")]).is_err());
+        assert!(r.append_summary("x").is_ok());
+    }
+}
