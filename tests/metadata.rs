@@ -49,7 +49,10 @@ fn action_yml_parses_and_names_exactly_the_inputs_the_code_reads() {
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
     let inputs = doc["inputs"].as_mapping().unwrap();
     let names: Vec<&str> = inputs.keys().filter_map(|k| k.as_str()).collect();
-    let permission_inputs = names.iter().filter(|n| n.starts_with("permission-")).count();
+    let permission_inputs = names
+        .iter()
+        .filter(|n| n.starts_with("permission-"))
+        .count();
     assert_eq!(permission_inputs, APP_PERMISSIONS.len());
     for core in [
         "app-id",
@@ -65,8 +68,14 @@ fn action_yml_parses_and_names_exactly_the_inputs_the_code_reads() {
         assert!(names.contains(&core), "action.yml lacks input {core}");
     }
     assert_eq!(doc["runs"]["using"].as_str(), Some("docker"));
-    assert_eq!(doc["runs"]["entrypoint"].as_str(), Some("/usr/local/bin/app-token"));
-    assert_eq!(doc["runs"]["post-entrypoint"].as_str(), Some("/usr/local/bin/app-token-post"));
+    assert_eq!(
+        doc["runs"]["entrypoint"].as_str(),
+        Some("/usr/local/bin/app-token")
+    );
+    assert_eq!(
+        doc["runs"]["post-entrypoint"].as_str(),
+        Some("/usr/local/bin/app-token-post")
+    );
 }
 
 #[test]

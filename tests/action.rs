@@ -1,0 +1,550 @@
+//! Runs the built binaries the way the Actions runner does: `INPUT_*` variables with hyphens
+//! kept, file commands in `GITHUB_OUTPUT`/`GITHUB_STATE`/`GITHUB_STEP_SUMMARY`, then post
+//! with `STATE_*`; checks what they wrote, printed and asked of a fake GitHub.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+use httpmock::prelude::*;
+use serde_json::{json, Value};
+
+struct Step {
+    _dir: tempfile::TempDir,
+    output: PathBuf,
+    state: PathBuf,
+    summary: PathBuf,
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Step {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("output");
+        let state = dir.path().join("state");
+        let summary = dir.path().join("summary");
+        Self {
+            _dir: dir,
+            output,
+            state,
+            summary,
+        }
+    }
+
+    fn env(&self, api: &str, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
+        // Every declared input arrives, blank when the workflow left it out; defaults filled in.
+        let mut env: BTreeMap<String, String> = [
+            "app-id",
+            "client-id",
+            "private-key",
+            "owner",
+            "repositories",
+            "permissions",
+            "installation-id",
+        ]
+        .iter()
+        .map(|n| (format!("INPUT_{}", n.to_uppercase()), String::new()))
+        .collect();
+        env.insert("INPUT_GITHUB-API-URL".into(), api.into());
+        env.insert("INPUT_SKIP-TOKEN-REVOKE".into(), "false".into());
+        env.insert("INPUT_APP-ID".into(), APP_ID.into());
+        env.insert("INPUT_PRIVATE-KEY".into(), KEY_PKCS1.into());
+        for (k, v) in inputs {
+            env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
+        }
+        for (k, v) in [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "acme/site"),
+            ("GITHUB_REPOSITORY_OWNER", "acme"),
+            ("GITHUB_API_URL", api),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+        env.insert("GITHUB_OUTPUT".into(), self.output.display().to_string());
+        env.insert("GITHUB_STATE".into(), self.state.display().to_string());
+        env.insert(
+            "GITHUB_STEP_SUMMARY".into(),
+            self.summary.display().to_string(),
+        );
+        env.into_iter().collect()
+    }
+
+    fn run(bin: &str, env: &[(String, String)]) -> Ran {
+        let out = Command::new(bin)
+            .env_clear()
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    fn main(&self, api: &str, inputs: &[(&str, &str)]) -> Ran {
+        Self::run(env!("CARGO_BIN_EXE_app-token"), &self.env(api, inputs))
+    }
+
+    /// Post, as the runner starts it: the same inputs, plus `STATE_<name>` from the state file.
+    fn post(&self, api: &str, inputs: &[(&str, &str)]) -> Ran {
+        let mut env = self.env(api, inputs);
+        for (k, v) in file_commands(&self.state) {
+            env.push((format!("STATE_{k}"), v));
+        }
+        Self::run(env!("CARGO_BIN_EXE_app-token-post"), &env)
+    }
+
+    fn outputs(&self) -> BTreeMap<String, String> {
+        file_commands(&self.output)
+    }
+
+    fn summary(&self) -> String {
+        std::fs::read_to_string(&self.summary).unwrap_or_default()
+    }
+}
+
+/// Parses `name<<DELIM\nvalue\nDELIM\n` file commands, checking the delimiters are random.
+fn file_commands(path: &PathBuf) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(head) = lines.next() {
+        let (name, delim) = head.split_once("<<").expect("heredoc form");
+        assert!(
+            delim.starts_with("ghadelimiter_") && delim.len() > 40,
+            "{delim}"
+        );
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delim {
+                break;
+            }
+            value.push(line);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+/// A mock that answers anything not otherwise mocked, to prove no request was made.
+fn catch_all(gh: &FakeGitHub) -> httpmock::Mock<'_> {
+    gh.server.mock(|_, then| {
+        then.status(599);
+    })
+}
+
+#[test]
+fn main_then_post_like_the_runner() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow(
+        "acme",
+        &["site", "api"],
+        &[9001],
+        &[(11, "site"), (12, "api")],
+        Some(json!({"contents": "write", "pull_requests": "read"})),
+    );
+    let step = Step::new();
+    let ran = step.main(
+        &gh.url(),
+        &[
+            ("repositories", "site\napi, 9001"),
+            ("permissions", "contents: write\npull-requests: read"),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+
+    // The mask comes before any other appearance of the token, in stdout or anywhere else.
+    let mask = format!("::add-mask::{FINAL_TOKEN}");
+    let first = ran.stdout.find(FINAL_TOKEN).unwrap();
+    assert_eq!(
+        ran.stdout[..first].rfind("::add-mask::"),
+        Some(first - "::add-mask::".len()),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(
+        ran.stdout.matches(FINAL_TOKEN).count(),
+        1,
+        "the token appears only in its mask line"
+    );
+    assert!(ran.stdout.contains(&mask));
+    assert!(!ran.stderr.contains(FINAL_TOKEN));
+    assert!(
+        !ran.stdout.contains(HELPER_TOKEN)
+            || ran.stdout.contains(&format!("::add-mask::{HELPER_TOKEN}"))
+    );
+    assert!(ran
+        .stdout
+        .contains("::group::Requesting a GitHub App installation token"));
+
+    let out = step.outputs();
+    assert_eq!(out["token"], FINAL_TOKEN);
+    assert_eq!(out["installation-id"], INSTALLATION.to_string());
+    assert_eq!(out["app-slug"], SLUG);
+    assert_eq!(out["expires-at"], "2099-01-01T00:00:00Z");
+    assert_eq!(out["git-user-name"], format!("{SLUG}[bot]"));
+    assert_eq!(
+        out["git-user-email"],
+        format!("{BOT_ID}+{SLUG}[bot]@users.noreply.github.com")
+    );
+    let ids: Vec<u64> = serde_json::from_str(&out["repository-ids"]).unwrap();
+    assert_eq!(ids, vec![9001, 11, 12]);
+    let perms: Value = serde_json::from_str(&out["permissions"]).unwrap();
+    assert_eq!(perms, json!({"contents": "write", "pull_requests": "read"}));
+    let tokens: Value = serde_json::from_str(&out["tokens"]).unwrap();
+    assert_eq!(tokens, json!({"acme": FINAL_TOKEN}));
+
+    let summary = step.summary();
+    assert!(summary.contains("| acme | 777 (`acme-bot`) |"), "{summary}");
+    assert!(!summary.contains("ghs_"), "the summary never holds a token");
+
+    flow.lookup.assert_calls(1);
+    flow.helper.as_ref().unwrap().assert_calls(1);
+    flow.final_token.assert_calls(1);
+    flow.revoke_helper.as_ref().unwrap().assert_calls(1);
+    flow.bot.assert_calls(1);
+    flow.revoke_final.assert_calls(0);
+
+    let post = step.post(&gh.url(), &[]);
+    assert_eq!(post.code, 0, "{}", post.stdout);
+    assert!(
+        post.stdout.contains("Revoked 1 installation token"),
+        "{}",
+        post.stdout
+    );
+    flow.revoke_final.assert_calls(1);
+    assert_eq!(
+        post.stdout.matches(FINAL_TOKEN).count(),
+        1,
+        "post only masks the token"
+    );
+}
+
+#[test]
+fn a_bad_input_fails_before_any_request_and_names_the_input() {
+    let gh = FakeGitHub::start();
+    let any = catch_all(&gh);
+    let step = Step::new();
+    for (inputs, named) in [
+        (vec![("permissions", "contens: read")], "permissions"),
+        (
+            vec![("repositories", "ok\n::warning::injected")],
+            "repositories",
+        ),
+        (vec![("app-id", "")], "app-id"),
+        (
+            vec![(
+                "private-key",
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretpart\n-----END RSA PRIVATE KEY-----",
+            )],
+            "private-key",
+        ),
+        (
+            vec![("github-api-url", "http://api.example.com")],
+            "github-api-url",
+        ),
+        (
+            vec![
+                ("permissions", "contents: write"),
+                ("permission-contents", "read"),
+            ],
+            "permissions",
+        ),
+    ] {
+        let ran = step.main(&gh.url(), &inputs);
+        assert_eq!(ran.code, 1, "{inputs:?}: {}", ran.stdout);
+        let error = ran
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("::error "))
+            .unwrap_or_else(|| panic!("{}", ran.stdout));
+        assert!(error.contains(&format!("input `{named}`")), "{error}");
+        assert!(!ran.stdout.contains("MIIEsecretpart"));
+        assert!(
+            !ran.stdout.lines().any(|l| l.starts_with("::warning::")),
+            "no injected command: {}",
+            ran.stdout
+        );
+    }
+    let ran = step.main(&gh.url(), &[("permissions", "contens: read")]);
+    assert!(
+        ran.stdout.contains("Did you mean `contents`?"),
+        "{}",
+        ran.stdout
+    );
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+}
+
+#[test]
+fn defaults_to_the_current_repository_only() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let ran = step.main(&gh.url(), &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    flow.final_token.assert_calls(1);
+    assert_eq!(step.outputs()["repository-ids"], "[11]");
+}
+
+#[test]
+fn owner_alone_asks_for_every_repository() {
+    let gh = FakeGitHub::start();
+    let lookup = gh.account_installation("widgets", INSTALLATION);
+    let token = gh.access_token(
+        INSTALLATION,
+        json!({}),
+        token_json(FINAL_TOKEN, &[], &installation_permissions()),
+    );
+    gh.bot_user();
+    let step = Step::new();
+    let ran = step.main(&gh.url(), &[("owner", "widgets")]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    lookup.assert_calls(1);
+    token.assert_calls(1);
+}
+
+#[test]
+fn client_id_wins_over_app_id() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    // The app-id is wrong on purpose: the fake GitHub only accepts JWTs issued by the client id.
+    let ran = step.main(&gh.url(), &[("app-id", "999"), ("client-id", CLIENT_ID)]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    flow.final_token.assert_calls(1);
+}
+
+#[test]
+fn permission_inputs_alone_and_with_permissions() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow(
+        "acme",
+        &["site"],
+        &[],
+        &[(11, "site")],
+        Some(json!({"contents": "write", "issues": "read"})),
+    );
+    let step = Step::new();
+    let ran = step.main(
+        &gh.url(),
+        &[
+            ("permission-contents", "write"),
+            ("permission-issues", "read"),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    let ran = step.main(
+        &gh.url(),
+        &[
+            ("permissions", "issues: read"),
+            ("permission-contents", "write"),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    flow.final_token.assert_calls(2);
+}
+
+#[test]
+fn several_owners_get_one_token_each_and_post_revokes_all() {
+    let gh = FakeGitHub::start();
+    let acme = gh.repo_installation("acme", "api", 1);
+    let widgets = gh.repo_installation("widgets", "web", 2);
+    gh.bot_user();
+    let helper = |inst: u64, name: &str, owner: &str, id: u64, token: &str| {
+        gh.access_token(
+            inst,
+            json!({"repositories": [name], "permissions": {"metadata": "read"}}),
+            token_json(
+                token,
+                &[repo_json(id, owner, name)],
+                &json!({"metadata": "read"}),
+            ),
+        );
+        gh.revoke(token)
+    };
+    let h1 = helper(1, "api", "acme", 101, "ghs_helperAcme");
+    let h2 = helper(2, "web", "widgets", 202, "ghs_helperWidgets");
+    let t1 = gh.access_token(
+        1,
+        json!({"repository_ids": [101]}),
+        token_json(
+            "ghs_tokenAcme",
+            &[repo_json(101, "acme", "api")],
+            &json!({}),
+        ),
+    );
+    let t2 = gh.access_token(
+        2,
+        json!({"repository_ids": [202]}),
+        token_json(
+            "ghs_tokenWidgets",
+            &[repo_json(202, "widgets", "web")],
+            &json!({}),
+        ),
+    );
+    let r1 = gh.revoke("ghs_tokenAcme");
+    let r2 = gh.revoke("ghs_tokenWidgets");
+
+    let step = Step::new();
+    let ran = step.main(&gh.url(), &[("repositories", "acme/api, widgets/web")]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    for t in ["ghs_tokenAcme", "ghs_tokenWidgets"] {
+        let mask = ran.stdout.find(&format!("::add-mask::{t}")).unwrap();
+        assert_eq!(ran.stdout.find(t), Some(mask + "::add-mask::".len()));
+    }
+    assert!(
+        ran.stdout.contains("::notice title=One token per owner::"),
+        "{}",
+        ran.stdout
+    );
+    let out = step.outputs();
+    assert!(
+        !out.contains_key("token"),
+        "no single token with several owners"
+    );
+    let tokens: Value = serde_json::from_str(&out["tokens"]).unwrap();
+    assert_eq!(
+        tokens,
+        json!({"acme": "ghs_tokenAcme", "widgets": "ghs_tokenWidgets"})
+    );
+    assert!(!step.summary().contains("ghs_"));
+    for m in [&acme, &widgets, &t1, &t2, &h1, &h2] {
+        m.assert_calls(1);
+    }
+    let post = step.post(&gh.url(), &[]);
+    assert!(
+        post.stdout.contains("Revoked 2 installation token"),
+        "{}",
+        post.stdout
+    );
+    r1.assert_calls(1);
+    r2.assert_calls(1);
+}
+
+#[test]
+fn inaccessible_repositories_are_named_and_nothing_stays_alive() {
+    let gh = FakeGitHub::start();
+    gh.repo_installation("acme", "site", INSTALLATION);
+    gh.bot_user();
+    let helper = gh.server.mock(|when, then| {
+        when.method(POST)
+            .path(format!("/app/installations/{INSTALLATION}/access_tokens"))
+            .json_body(json!({"repositories": ["site", "secret", "gone"], "permissions": {"metadata": "read"}}));
+        then.status(422).json_body(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
+    });
+    let probe = gh.access_token(
+        INSTALLATION,
+        json!({"permissions": {"metadata": "read"}}),
+        token_json("ghs_probe", &[], &json!({"metadata": "read"})),
+    );
+    let listing = gh.server.mock(|when, then| {
+        when.method(GET)
+            .path("/installation/repositories")
+            .header("authorization", "Bearer ghs_probe");
+        then.status(200)
+            .json_body(json!({"total_count": 1, "repositories": [repo_json(11, "acme", "site")]}));
+    });
+    let revoke_probe = gh.revoke("ghs_probe");
+    let step = Step::new();
+    let ran = step.main(&gh.url(), &[("repositories", "site, secret, gone")]);
+    assert_eq!(ran.code, 1);
+    let error = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap();
+    assert!(
+        error.contains("cannot access them: secret, gone"),
+        "{error}"
+    );
+    assert!(!error.contains("site,"), "{error}");
+    helper.assert_calls(1);
+    probe.assert_calls(1);
+    listing.assert_calls(1);
+    revoke_probe.assert_calls(1);
+    assert!(step.outputs().is_empty());
+    let post = step.post(&gh.url(), &[]);
+    assert_eq!(post.code, 0);
+    assert!(
+        post.stdout.contains("No token to revoke"),
+        "{}",
+        post.stdout
+    );
+}
+
+#[test]
+fn permissions_the_installation_lacks_are_named_before_minting() {
+    let gh = FakeGitHub::start();
+    gh.repo_installation("acme", "site", INSTALLATION);
+    let mint = gh.server.mock(|when, then| {
+        when.method(POST);
+        then.status(201);
+    });
+    let step = Step::new();
+    let ran = step.main(
+        &gh.url(),
+        &[(
+            "permissions",
+            "actions: read\ncontents: write\nissues: write",
+        )],
+    );
+    assert_eq!(ran.code, 1);
+    let error = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap();
+    assert!(error.contains("lacks: actions: read (the installation has none), issues: write (the installation has read)"), "{error}");
+    mint.assert_calls(0);
+}
+
+#[test]
+fn skip_token_revoke_leaves_the_token_alone() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let inputs = [("skip-token-revoke", "true")];
+    assert_eq!(step.main(&gh.url(), &inputs).code, 0);
+    assert!(
+        file_commands(&step.state).is_empty(),
+        "no token saved for post"
+    );
+    let post = step.post(&gh.url(), &inputs);
+    assert_eq!(post.code, 0);
+    flow.revoke_final.assert_calls(0);
+}
+
+#[test]
+fn post_warns_but_succeeds_when_revocation_fails() {
+    let gh = FakeGitHub::start();
+    gh.server.mock(|when, then| {
+        when.method(DELETE).path("/installation/token");
+        then.status(401)
+            .json_body(json!({"message": "Bad credentials"}));
+    });
+    let step = Step::new();
+    let saved = json!([{"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}, {"token": "ghs_old", "expires_at": "2000-01-01T00:00:00Z"}]);
+    std::fs::write(&step.state, format!("tokens<<ghadelimiter_00000000000000000000000000000000\n{saved}\nghadelimiter_00000000000000000000000000000000\n")).unwrap();
+    let post = step.post(&gh.url(), &[]);
+    assert_eq!(post.code, 0);
+    assert!(
+        post.stdout.contains("::warning title=Token not revoked::"),
+        "{}",
+        post.stdout
+    );
+    assert!(
+        post.stdout.contains("1 token(s) already expired"),
+        "{}",
+        post.stdout
+    );
+}

@@ -1,0 +1,290 @@
+//! A fake GitHub on 127.0.0.1 (httpmock) that checks the app JWT like GitHub does; shared by tests, the demo and the benchmark.
+#![allow(dead_code)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use httpmock::prelude::*;
+use httpmock::{HttpMockRequest, Mock};
+use serde_json::{json, Value};
+
+pub const KEY_PKCS1: &str = include_str!("../fixtures/test-key-pkcs1.pem");
+pub const KEY_PKCS8: &str = include_str!("../fixtures/test-key-pkcs8.pem");
+pub const PUBLIC_KEY: &str = include_str!("../fixtures/test-key-public.pem");
+
+pub const APP_ID: &str = "123456";
+pub const CLIENT_ID: &str = "Iv23liTestClient0001";
+pub const SLUG: &str = "acme-bot";
+pub const BOT_ID: u64 = 41898282;
+pub const INSTALLATION: u64 = 777;
+pub const HELPER_TOKEN: &str = "ghs_helperTokenForResolvingNames0001";
+pub const FINAL_TOKEN: &str = "ghs_finalTokenTheJobUses00000000001";
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn bearer(req: &HttpMockRequest) -> Option<String> {
+    req.headers_vec()
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, v)| v.strip_prefix("Bearer ").map(str::to_string))
+}
+
+/// The JWT's claims, if its RS256 signature verifies with the test app's public key.
+fn verified_claims(req: &HttpMockRequest) -> Option<(i64, i64, String)> {
+    let jwt = bearer(req)?;
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).ok()?;
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.validate_exp = false;
+    v.required_spec_claims.clear();
+    let c = jsonwebtoken::decode::<Claims>(&jwt, &key, &v).ok()?.claims;
+    Some((c.iat, c.exp, c.iss))
+}
+
+/// Does the request carry a JWT GitHub would accept, on a server clock `skew` seconds from ours?
+pub fn jwt_ok(req: &HttpMockRequest, skew: i64) -> bool {
+    let now = unix_now() + skew;
+    match verified_claims(req) {
+        Some((iat, exp, iss)) => {
+            (iss == APP_ID || iss == CLIENT_ID) && iat <= now && exp > now && exp - iat <= 600
+        }
+        None => false,
+    }
+}
+
+/// The opposite: a signed JWT whose time claims are wrong on the server's clock.
+pub fn jwt_time_wrong(req: &HttpMockRequest, skew: i64) -> bool {
+    verified_claims(req).is_some() && !jwt_ok(req, skew)
+}
+
+pub fn repo_json(id: u64, owner: &str, name: &str) -> Value {
+    json!({"id": id, "name": name, "full_name": format!("{owner}/{name}"), "private": true})
+}
+
+pub fn installation_json(id: u64, owner: &str, permissions: &Value) -> Value {
+    json!({
+        "id": id,
+        "app_slug": SLUG,
+        "app_id": 123456,
+        "account": {"login": owner, "id": 1, "type": "Organization"},
+        "permissions": permissions,
+        "repository_selection": "selected",
+        "suspended_at": null,
+        "events": []
+    })
+}
+
+pub fn token_json(token: &str, repos: &[Value], permissions: &Value) -> Value {
+    json!({
+        "token": token,
+        "expires_at": "2099-01-01T00:00:00Z",
+        "permissions": permissions,
+        "repository_selection": "selected",
+        "repositories": repos,
+    })
+}
+
+/// The permissions the fake installation has.
+pub fn installation_permissions() -> Value {
+    json!({"contents": "write", "metadata": "read", "pull_requests": "write", "issues": "read"})
+}
+
+/// A fake GitHub, optionally answering every request after `latency`.
+pub struct FakeGitHub {
+    pub server: MockServer,
+    pub latency: Duration,
+    pub skew: i64,
+}
+
+/// The mocks of a standard flow, for assertions.
+pub struct Flow<'a> {
+    pub lookup: Mock<'a>,
+    pub helper: Option<Mock<'a>>,
+    pub final_token: Mock<'a>,
+    pub revoke_helper: Option<Mock<'a>>,
+    pub revoke_final: Mock<'a>,
+    pub bot: Mock<'a>,
+}
+
+impl FakeGitHub {
+    pub fn start() -> Self {
+        Self {
+            server: MockServer::start(),
+            latency: Duration::ZERO,
+            skew: 0,
+        }
+    }
+
+    pub fn with_latency(latency: Duration) -> Self {
+        Self {
+            latency,
+            ..Self::start()
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// `GET /repos/{owner}/{repo}/installation`, JWT required.
+    pub fn repo_installation(&self, owner: &str, repo: &str, installation: u64) -> Mock<'_> {
+        let skew = self.skew;
+        let (latency, owner_s) = (self.latency, owner.to_string());
+        self.server.mock(|when, then| {
+            when.method(GET)
+                .path(format!("/repos/{owner}/{repo}/installation"))
+                .is_true(move |r| jwt_ok(r, skew));
+            then.status(200).delay(latency).json_body(installation_json(
+                installation,
+                &owner_s,
+                &installation_permissions(),
+            ));
+        })
+    }
+
+    /// `GET /users/{owner}/installation`, JWT required.
+    pub fn account_installation(&self, owner: &str, installation: u64) -> Mock<'_> {
+        let skew = self.skew;
+        let latency = self.latency;
+        self.server.mock(|when, then| {
+            when.method(GET)
+                .path(format!("/users/{owner}/installation"))
+                .is_true(move |r| jwt_ok(r, skew));
+            then.status(200).delay(latency).json_body(installation_json(
+                installation,
+                owner,
+                &installation_permissions(),
+            ));
+        })
+    }
+
+    /// `GET /app/installations/{id}`, JWT required.
+    pub fn installation_by_id(&self, owner: &str, installation: u64) -> Mock<'_> {
+        let skew = self.skew;
+        let latency = self.latency;
+        self.server.mock(|when, then| {
+            when.method(GET)
+                .path(format!("/app/installations/{installation}"))
+                .is_true(move |r| jwt_ok(r, skew));
+            then.status(200).delay(latency).json_body(installation_json(
+                installation,
+                owner,
+                &installation_permissions(),
+            ));
+        })
+    }
+
+    /// `POST /app/installations/{id}/access_tokens` with exactly `body`, JWT required.
+    pub fn access_token(&self, installation: u64, body: Value, answer: Value) -> Mock<'_> {
+        let skew = self.skew;
+        let latency = self.latency;
+        self.server.mock(|when, then| {
+            when.method(POST)
+                .path(format!("/app/installations/{installation}/access_tokens"))
+                .json_body(body)
+                .is_true(move |r| jwt_ok(r, skew));
+            then.status(201).delay(latency).json_body(answer);
+        })
+    }
+
+    /// `DELETE /installation/token` with `token`.
+    pub fn revoke(&self, token: &str) -> Mock<'_> {
+        let latency = self.latency;
+        self.server.mock(|when, then| {
+            when.method(DELETE)
+                .path("/installation/token")
+                .header("authorization", format!("Bearer {token}"));
+            then.status(204).delay(latency);
+        })
+    }
+
+    /// `GET /users/{slug}[bot]`.
+    pub fn bot_user(&self) -> Mock<'_> {
+        let latency = self.latency;
+        self.server.mock(|when, then| {
+            when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
+            then.status(200)
+                .delay(latency)
+                .json_body(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
+        })
+    }
+
+    /// The whole flow for `owner`: names resolved by a helper token, ids passed through,
+    /// the final token for all of them. `repos` are (id, name) pairs the installation has.
+    pub fn flow(
+        &self,
+        owner: &str,
+        names: &[&str],
+        ids: &[u64],
+        repos: &[(u64, &str)],
+        permissions: Option<Value>,
+    ) -> Flow<'_> {
+        let lookup = match names.first() {
+            Some(first) => self.repo_installation(owner, first, INSTALLATION),
+            None => self.account_installation(owner, INSTALLATION),
+        };
+        let mut final_ids: Vec<u64> = ids.to_vec();
+        let (helper, revoke_helper) = if names.is_empty() {
+            (None, None)
+        } else {
+            let listed: Vec<Value> = names
+                .iter()
+                .filter_map(|n| repos.iter().find(|(_, r)| r.eq_ignore_ascii_case(n)))
+                .map(|(id, name)| repo_json(*id, owner, name))
+                .collect();
+            for (id, _) in names
+                .iter()
+                .filter_map(|n| repos.iter().find(|(_, r)| r.eq_ignore_ascii_case(n)))
+            {
+                if !final_ids.contains(id) {
+                    final_ids.push(*id);
+                }
+            }
+            let helper = self.access_token(
+                INSTALLATION,
+                json!({"repositories": names, "permissions": {"metadata": "read"}}),
+                token_json(HELPER_TOKEN, &listed, &json!({"metadata": "read"})),
+            );
+            (Some(helper), Some(self.revoke(HELPER_TOKEN)))
+        };
+        let covered: Vec<Value> = final_ids
+            .iter()
+            .map(|id| {
+                let name = repos
+                    .iter()
+                    .find(|(r, _)| r == id)
+                    .map(|(_, n)| *n)
+                    .unwrap_or("unnamed");
+                repo_json(*id, owner, name)
+            })
+            .collect();
+        let granted = permissions.clone().unwrap_or_else(installation_permissions);
+        let mut body = json!({"repository_ids": final_ids});
+        if let Some(p) = permissions {
+            body["permissions"] = p;
+        }
+        let final_token = self.access_token(
+            INSTALLATION,
+            body,
+            token_json(FINAL_TOKEN, &covered, &granted),
+        );
+        Flow {
+            lookup,
+            helper,
+            final_token,
+            revoke_helper,
+            revoke_final: self.revoke(FINAL_TOKEN),
+            bot: self.bot_user(),
+        }
+    }
+}
