@@ -82,6 +82,10 @@ pub async fn run<W: Write + Send + 'static>(
         settings,
         log.clone(),
     ) {
+        Ok(c) if runner.debug_enabled() => {
+            let r = Arc::clone(&runner);
+            c.with_debug(mint::log_sink(move |line: &str| r.debug(line)))
+        }
         Ok(c) => c,
         Err(e) => {
             runner.error("Cannot reach GitHub", &format!("{e:#}"));

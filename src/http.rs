@@ -191,7 +191,14 @@ pub struct ApiResponse {
 
 impl ApiResponse {
     pub fn json<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
-        serde_json::from_slice(&self.body).context("GitHub's answer is not the JSON expected")
+        // The position only: serde's message could quote a value from the answer.
+        serde_json::from_slice(&self.body).map_err(|e| {
+            anyhow::anyhow!(
+                "GitHub's answer is not the JSON expected (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        })
     }
 }
 
@@ -376,6 +383,7 @@ pub struct Client {
     signer: Option<Arc<Signer>>,
     settings: Settings,
     log: Log,
+    debug: Option<Log>,
     deadline: Instant,
 }
 
@@ -428,8 +436,15 @@ impl Client {
             signer,
             settings,
             log,
+            debug: None,
             deadline,
         })
+    }
+
+    /// Also reports every attempt (method, path, status, time, request id) to `debug`.
+    pub fn with_debug(mut self, debug: Log) -> Self {
+        self.debug = Some(debug);
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -562,7 +577,23 @@ impl Client {
                 .settings
                 .request_timeout
                 .min(remaining.max(Duration::from_secs(1)));
-            let (wait, last) = match self.attempt(request, limit).await {
+            let sent_at = Instant::now();
+            let outcome = self.attempt(request, limit).await;
+            if let Some(debug) = &self.debug {
+                let what = match &outcome {
+                    Attempt::Answer(r) => format!(
+                        "HTTP {} (X-GitHub-Request-Id: {})",
+                        r.status.as_u16(),
+                        header_str(&r.headers, "x-github-request-id").unwrap_or("none")
+                    ),
+                    Attempt::Failed { message, .. } => message.clone(),
+                };
+                debug(&format!(
+                    "{method} {path}: {what} in {} ms (attempt {attempt})",
+                    sent_at.elapsed().as_millis()
+                ));
+            }
+            let (wait, last) = match outcome {
                 Attempt::Answer(response) if response.status.is_success() => return Ok(response),
                 Attempt::Answer(r) => {
                     let request_id =

@@ -199,6 +199,7 @@ impl Minter<'_> {
                 (Some(inst), id)
             }
         };
+        let known = inst.clone();
         if let (Some(inst), Some(requested)) = (&inst, &req.permissions) {
             let lacking = permissions::lacking(requested, &inst.granted());
             if !lacking.is_empty() {
@@ -209,32 +210,28 @@ impl Minter<'_> {
             }
         }
 
-        let lookup_by_id = async {
-            match &req.lookup {
-                Lookup::Id(_) => Some(github::installation(self.client, &req.lookup).await),
-                _ => None,
+        // Alongside the token: the bot user's lookup, and with a known installation id,
+        // the installation itself first (for app-slug and error messages).
+        let side = async {
+            let inst = match inst {
+                Some(i) => Ok(i),
+                None => github::installation(self.client, &req.lookup).await,
+            };
+            if let Ok(i) = &inst {
+                self.bot_id(&i.app_slug).await;
             }
+            inst
         };
-        let bot = async {
-            if let Some(inst) = &inst {
-                self.bot_id(&inst.app_slug).await;
-            }
-        };
-        let (late_inst, (), minted) = tokio::join!(
-            lookup_by_id,
-            bot,
-            self.final_token(installation_id, inst.as_ref(), req)
-        );
-        let inst = match (inst, late_inst) {
-            (Some(i), _) => i,
-            (None, Some(Ok(i))) => i,
-            (None, Some(Err(e))) => {
+        let (inst, minted) =
+            tokio::join!(side, self.final_token(installation_id, known.as_ref(), req));
+        let inst = match inst {
+            Ok(i) => i,
+            Err(e) => {
                 if let Ok(token) = &minted {
                     self.revoke_quietly(&token.token, "new").await;
                 }
                 return Err(e);
             }
-            (None, None) => unreachable!("an installation is looked up one way or the other"),
         };
         let token = match minted {
             Ok(t) => t,
@@ -243,9 +240,6 @@ impl Minter<'_> {
             }
             Err(e) => return Err(e),
         };
-        if matches!(req.lookup, Lookup::Id(_)) {
-            self.bot_id(&inst.app_slug).await;
-        }
         Ok(Minted {
             owner: inst
                 .account

@@ -548,3 +548,33 @@ fn post_warns_but_succeeds_when_revocation_fails() {
         post.stdout
     );
 }
+
+#[test]
+fn runner_debug_adds_request_detail_without_secrets() {
+    let gh = FakeGitHub::start();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let mut env = step.env(&gh.url(), &[]);
+    env.push(("RUNNER_DEBUG".into(), "1".into()));
+    let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    let debug: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::debug::"))
+        .collect();
+    assert!(
+        debug
+            .iter()
+            .any(|l| l.contains("POST /app/installations/777/access_tokens: HTTP 201")),
+        "{debug:?}"
+    );
+    assert!(
+        !debug
+            .iter()
+            .any(|l| l.contains("ghs_") || l.contains("eyJ")),
+        "{debug:?}"
+    );
+    let quiet = step.main(&gh.url(), &[]);
+    assert!(!quiet.stdout.contains("::debug::"));
+}
