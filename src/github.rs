@@ -55,13 +55,18 @@ pub struct Installation {
     pub suspended_at: Option<String>,
 }
 
+/// A permissions object from an answer as name → level (non-string entries are skipped).
+fn levels(permissions: &BTreeMap<String, Value>) -> Permissions {
+    permissions
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+        .collect()
+}
+
 impl Installation {
-    /// The installation's permissions as name → level (non-string entries are skipped).
+    /// What the installation has been granted.
     pub fn granted(&self) -> Permissions {
-        self.permissions
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-            .collect()
+        levels(&self.permissions)
     }
 }
 
@@ -87,11 +92,9 @@ pub struct Token {
 }
 
 impl Token {
+    /// What GitHub granted this token.
     pub fn granted(&self) -> Permissions {
-        self.permissions
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-            .collect()
+        levels(&self.permissions)
     }
 }
 
