@@ -19,7 +19,9 @@ fn read_file_commands(path: &std::path::Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut lines = text.lines();
     while let Some(head) = lines.next() {
-        let Some((name, delim)) = head.split_once("<<") else { continue };
+        let Some((name, delim)) = head.split_once("<<") else {
+            continue;
+        };
         let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
         out.push((name.to_string(), value.join("\n")));
     }
@@ -29,7 +31,13 @@ fn read_file_commands(path: &std::path::Path) -> Vec<(String, String)> {
 fn main() -> anyhow::Result<()> {
     let gh = FakeGitHub::start();
     let permissions = json!({"contents": "write", "pull_requests": "read"});
-    gh.flow("acme", &["site", "docs"], &[], &[(101, "site"), (102, "docs")], Some(permissions));
+    gh.flow(
+        "acme",
+        &["site", "docs"],
+        &[],
+        &[(101, "site"), (102, "docs")],
+        Some(permissions),
+    );
 
     let dir = tempfile::tempdir()?;
     let files = FileCommands {
@@ -61,26 +69,45 @@ fn main() -> anyhow::Result<()> {
     println!("== Main step: what the runner reads on stdout ==");
     let rt = app_token::runtime()?;
     let runner = Arc::new(Runner::new(std::io::stdout(), files.clone(), false));
-    let code = rt.block_on(app_token::action::run(Arc::clone(&runner), &lookup, Settings::default()));
+    let code = rt.block_on(app_token::action::run(
+        Arc::clone(&runner),
+        &lookup,
+        Settings::default(),
+    ));
     println!("(exit code {code})\n");
 
     println!("== Outputs (GITHUB_OUTPUT), as later steps see them ==");
     let outputs = read_file_commands(files.output.as_deref().unwrap_or(dir.path()));
-    let secret = outputs.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone()).unwrap_or_default();
+    let secret = outputs
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     for (name, value) in &outputs {
         // In the job log the runner prints *** wherever a masked value appears.
-        let shown = if secret.is_empty() { value.clone() } else { value.replace(&secret, "***") };
+        let shown = if secret.is_empty() {
+            value.clone()
+        } else {
+            value.replace(&secret, "***")
+        };
         println!("  steps.<id>.outputs.{name} = {shown}");
     }
     println!("\n== Job summary (GITHUB_STEP_SUMMARY) ==");
-    print!("{}", std::fs::read_to_string(dir.path().join("summary.md")).unwrap_or_default());
+    print!(
+        "{}",
+        std::fs::read_to_string(dir.path().join("summary.md")).unwrap_or_default()
+    );
 
     println!("== Post step (at the end of the job, with STATE_* from GITHUB_STATE) ==");
     for (k, v) in read_file_commands(files.state.as_deref().unwrap_or(dir.path())) {
         env.insert(format!("STATE_{k}"), v);
     }
     let lookup = |k: &str| env.get(k).cloned();
-    let code = rt.block_on(app_token::post::run(Arc::clone(&runner), &lookup, Settings::default()));
+    let code = rt.block_on(app_token::post::run(
+        Arc::clone(&runner),
+        &lookup,
+        Settings::default(),
+    ));
     println!("(exit code {code})");
     Ok(())
 }
