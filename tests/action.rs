@@ -578,3 +578,79 @@ fn runner_debug_adds_request_detail_without_secrets() {
     let quiet = step.main(&gh.url(), &[]);
     assert!(!quiet.stdout.contains("::debug::"));
 }
+
+#[test]
+fn owner_plus_repositories_scopes_to_that_owner() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("widgets", &["web"], &[55], &[(21, "web")], None);
+    let step = Step::new();
+    let ran = step.main(
+        &gh.url(),
+        &[("owner", "widgets"), ("repositories", "web 55")],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    flow.lookup.assert_calls(1);
+    flow.final_token.assert_calls(1);
+    assert_eq!(step.outputs()["repository-ids"], "[55,21]");
+}
+
+#[test]
+fn installation_id_skips_the_lookup_by_repository() {
+    let gh = FakeGitHub::start();
+    let by_repo = gh.repo_installation("acme", "site", INSTALLATION);
+    let by_id = gh.installation_by_id("acme", INSTALLATION);
+    let token = gh.access_token(
+        INSTALLATION,
+        json!({"repository_ids": [5, 6]}),
+        token_json(
+            FINAL_TOKEN,
+            &[repo_json(5, "acme", "a"), repo_json(6, "acme", "b")],
+            &json!({}),
+        ),
+    );
+    gh.bot_user();
+    let step = Step::new();
+    let ran = step.main(
+        &gh.url(),
+        &[
+            ("repositories", "5,6"),
+            ("installation-id", &INSTALLATION.to_string()),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    by_repo.assert_calls(0);
+    by_id.assert_calls(1);
+    token.assert_calls(1);
+    let out = step.outputs();
+    assert_eq!(out["app-slug"], SLUG);
+    assert_eq!(out["git-user-name"], format!("{SLUG}[bot]"));
+}
+
+#[test]
+fn more_than_500_repositories_fail_before_any_request() {
+    let gh = FakeGitHub::start();
+    let any = catch_all(&gh);
+    let list: Vec<String> = (0..501).map(|i| format!("r{i}")).collect();
+    let step = Step::new();
+    let ran = step.main(&gh.url(), &[("repositories", &list.join(","))]);
+    assert_eq!(ran.code, 1);
+    assert!(ran.stdout.contains("at most 500"), "{}", ran.stdout);
+    any.assert_calls(0);
+}
+
+#[test]
+fn ssl_cert_file_is_the_trust_store_when_set() {
+    let step = Step::new();
+    let empty = step._dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let mut env = step.env("https://127.0.0.1:9", &[]);
+    env.push(("SSL_CERT_FILE".into(), empty.display().to_string()));
+    let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+    assert_eq!(ran.code, 1);
+    assert!(
+        ran.stdout.contains("no CA certificates were found"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("SSL_CERT_FILE"), "{}", ran.stdout);
+}
