@@ -125,11 +125,16 @@ pub struct Inputs {
     pub skip_token_revoke: bool,
 }
 
+/// The API URL when none is given explicitly: `GITHUB_API_URL` (set on every runner), or github.com's.
+pub fn default_api_url(env: &dyn Fn(&str) -> Option<String>) -> String {
+    env("GITHUB_API_URL")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_API_URL.to_string())
+}
+
 /// Reads the API URL input (or `GITHUB_API_URL`, or github.com's).
 pub fn api_url(env: &dyn Fn(&str) -> Option<String>) -> Result<String, InputError> {
-    let raw = get(env, "github-api-url")
-        .or_else(|| env("GITHUB_API_URL").filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    let raw = get(env, "github-api-url").unwrap_or_else(|| default_api_url(env));
     validate_api_url(&raw).map_err(|m| bad("github-api-url", m))
 }
 
@@ -202,10 +207,21 @@ pub fn requests(
             )),
         }
     } else {
-        let default_owner = owner
+        // Only entries without an owner (bare names, ids) need one to default to.
+        let all_owned = entries
+            .iter()
+            .all(|e| matches!(e, Entry::Name { owner: Some(_), .. }));
+        let default_owner = match owner
             .map(str::to_string)
             .or_else(|| current.map(|(o, _)| o.to_string()))
-            .ok_or_else(|| bad("owner", "must be set when repositories are given without an owner outside of a workflow"))?;
+        {
+            Some(o) => o,
+            None if all_owned => String::new(),
+            None => return Err(bad(
+                "owner",
+                "must be set when repositories are given without an owner outside of a workflow",
+            )),
+        };
         for (owner, repos) in repositories::group_by_owner(entries, &default_owner) {
             let lookup = match repos.names.first() {
                 Some(name) => Lookup::Repository {
@@ -445,6 +461,19 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.input, "permission-workflows");
+    }
+
+    #[test]
+    fn owners_in_every_entry_need_no_default_owner() {
+        let entries = repositories::parse("acme/site widgets/web").unwrap();
+        let r = requests(None, &entries, None, None, None).unwrap();
+        let owners: Vec<&str> = r.iter().map(|r| r.owner.as_str()).collect();
+        assert_eq!(owners, ["acme", "widgets"]);
+        let entries = repositories::parse("acme/site, web").unwrap();
+        let e = requests(None, &entries, None, None, None).err().unwrap();
+        assert_eq!(e.input, "owner");
+        let entries = repositories::parse("42").unwrap();
+        assert!(requests(None, &entries, None, None, None).is_err());
     }
 
     #[test]
