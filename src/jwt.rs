@@ -3,6 +3,7 @@
 //! No error from here ever contains the key or any line of it.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -95,6 +96,10 @@ pub struct Signer {
     issuer: String,
     /// GitHub's clock minus ours, in seconds, learnt from a rejected JWT's `Date`.
     offset: AtomicI64,
+    /// The last JWT and its claims. RS256 (PKCS#1 v1.5) signatures are deterministic, so
+    /// the same claims give the same JWT: requests made within the same second share one
+    /// signature (an RSA private-key operation, milliseconds) instead of each paying for it.
+    last: Mutex<Option<(Claims, String)>>,
 }
 
 impl Signer {
@@ -103,6 +108,7 @@ impl Signer {
             key,
             issuer: issuer.into(),
             offset: AtomicI64::new(0),
+            last: Mutex::new(None),
         }
     }
 
@@ -124,14 +130,25 @@ impl Signer {
         }
     }
 
-    /// A fresh JWT.
+    /// A JWT signed now.
     pub fn sign(&self) -> anyhow::Result<String> {
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::RS256),
-            &self.claims(unix_now()),
-            &self.key,
-        )
-        .map_err(|e| anyhow::anyhow!("cannot sign the app JWT: {e}"))
+        self.sign_at(unix_now())
+    }
+
+    /// A JWT for the claims at `now` (the last one again when the claims are the same).
+    fn sign_at(&self, now: i64) -> anyhow::Result<String> {
+        let claims = self.claims(now);
+        if let Ok(last) = self.last.lock() {
+            if let Some((_, jwt)) = last.as_ref().filter(|(c, _)| *c == claims) {
+                return Ok(jwt.clone());
+            }
+        }
+        let jwt = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
+            .map_err(|e| anyhow::anyhow!("cannot sign the app JWT: {e}"))?;
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((claims, jwt.clone()));
+        }
+        Ok(jwt)
     }
 }
 
@@ -207,6 +224,23 @@ pub(crate) mod tests {
         );
         signer.set_offset(-300);
         assert_eq!(signer.claims(1_000_000).iat, 1_000_000 - 300 - 60);
+    }
+
+    #[test]
+    fn the_same_claims_give_the_same_jwt_signed_once() {
+        let signer = Signer::new(parse_key(TEST_KEY_PKCS1).unwrap(), "123");
+        let first = signer.sign_at(1_000_000).unwrap();
+        // Deterministic: what the cache gives back is what signing again would give.
+        let fresh = Signer::new(parse_key(TEST_KEY_PKCS1).unwrap(), "123");
+        assert_eq!(fresh.sign_at(1_000_000).unwrap(), first);
+        assert_eq!(signer.sign_at(1_000_000).unwrap(), first);
+        let later = signer.sign_at(1_000_001).unwrap();
+        assert_ne!(later, first);
+        assert_eq!(decode(&later).iat, 1_000_001 - 60);
+        // A corrected clock changes the claims, so the JWT is signed anew.
+        signer.set_offset(-300);
+        let corrected = signer.sign_at(1_000_001).unwrap();
+        assert_eq!(decode(&corrected).iat, 1_000_001 - 300 - 60);
     }
 
     #[test]
