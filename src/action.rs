@@ -6,7 +6,6 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::http::{Client, Proxy, Settings};
-use crate::jwt::Signer;
 use crate::mint::{self, Minted, Outcome};
 use crate::runner::Runner;
 use crate::{inputs, summary};
@@ -74,7 +73,7 @@ pub async fn run<W: Write + Send + 'static>(
         let r = Arc::clone(&runner);
         mint::log_sink(move |line: &str| r.info(line))
     };
-    let signer = Arc::new(Signer::new(inputs.key, inputs.app_id.clone()));
+    let signer = Arc::new(inputs.signer);
     let client = match Client::new(
         &inputs.api_url,
         Some(signer),

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use jsonwebtoken::EncodingKey;
 use serde_json::{json, Map, Value};
 
 use crate::http::{Client, Proxy, Settings};
@@ -268,8 +267,7 @@ async fn dispatch(
 
 /// Validated flags: everything needed to mint, before any request.
 struct Minting {
-    app_id: String,
-    key: EncodingKey,
+    signer: Signer,
     api_url: String,
     requests: Vec<Request>,
 }
@@ -290,7 +288,8 @@ fn given(value: &Option<String>) -> Option<&str> {
 fn private_key(
     args: &MintArgs,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<EncodingKey, Failure> {
+    app_id: &str,
+) -> Result<Signer, Failure> {
     let (text, from) = match &args.private_key_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -310,8 +309,8 @@ fn private_key(
             }
         },
     };
-    // parse_key's messages never quote the key.
-    jwt::parse_key(&text).map_err(|m| usage(format!("the private key {from} {m}")))
+    // The key's messages never quote the key.
+    jwt::signer(&text, app_id).map_err(|m| usage(format!("the private key {from} {m}")))
 }
 
 /// Checks every flag and builds the mint requests; makes no request.
@@ -340,10 +339,9 @@ fn prepare(args: &MintArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Mint
         permissions.as_ref(),
     )?;
     // The key last: the cheaper mistakes are reported without touching the file.
-    let key = private_key(args, env)?;
+    let signer = private_key(args, env, &app_id)?;
     Ok(Minting {
-        app_id,
-        key,
+        signer,
         api_url,
         requests,
     })
@@ -359,7 +357,7 @@ async fn mint_all(
     env: &dyn Fn(&str) -> Option<String>,
     settings: Settings,
 ) -> Result<(Client, Outcome), Failure> {
-    let signer = Arc::new(Signer::new(m.key, m.app_id));
+    let signer = Arc::new(m.signer);
     let client = Client::new(
         &m.api_url,
         Some(signer),

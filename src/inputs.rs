@@ -3,10 +3,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use jsonwebtoken::EncodingKey;
-
 use crate::github::Lookup;
-use crate::jwt;
+use crate::jwt::{self, Signer};
 use crate::mint::{Request, Selection};
 use crate::permissions::{self, Permissions, APP_PERMISSIONS};
 use crate::repositories::{self, Entry, OwnerRepos};
@@ -119,7 +117,8 @@ pub fn permission_input_name(permission: &str) -> String {
 /// Everything the main step needs, validated.
 pub struct Inputs {
     pub app_id: String,
-    pub key: EncodingKey,
+    /// The app's JWT signer, its key checked by a first signature.
+    pub signer: Signer,
     pub api_url: String,
     pub requests: Vec<Request>,
     pub skip_token_revoke: bool,
@@ -276,7 +275,7 @@ pub fn read(env: &dyn Fn(&str) -> Option<String>) -> Result<Inputs, InputError> 
     let app_id = validate_app_id(&app_raw).map_err(|m| bad(app_input, m))?;
     let key_raw = get(env, "private-key")
         .ok_or_else(|| bad("private-key", "is required: the app's PEM private key"))?;
-    let key = jwt::parse_key(&key_raw).map_err(|m| bad("private-key", m))?;
+    let signer = jwt::signer(&key_raw, &app_id).map_err(|m| bad("private-key", m))?;
     let api_url = api_url(env)?;
     let permissions = requested_permissions(env)?;
     let entries = repositories::parse(&get(env, "repositories").unwrap_or_default())
@@ -294,7 +293,7 @@ pub fn read(env: &dyn Fn(&str) -> Option<String>) -> Result<Inputs, InputError> 
     )?;
     Ok(Inputs {
         app_id,
-        key,
+        signer,
         api_url,
         requests,
         skip_token_revoke,

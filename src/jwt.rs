@@ -40,7 +40,8 @@ pub fn normalize_pem(raw: &str) -> String {
     pem
 }
 
-/// Parses the app's private key, PKCS#1 or PKCS#8, and proves it can sign.
+/// Parses the app's private key, PKCS#1 or PKCS#8. Some malformed keys parse and only
+/// fail when they sign: [`signer`] finds those out too.
 pub fn parse_key(raw: &str) -> Result<EncodingKey, String> {
     let pem = normalize_pem(raw);
     let first = pem.lines().next().unwrap_or_default();
@@ -69,17 +70,18 @@ pub fn parse_key(raw: &str) -> Result<EncodingKey, String> {
             )
         }
     }
-    let key = EncodingKey::from_rsa_pem(pem.as_bytes())
-        .map_err(|_| "does not parse as an RSA private key (PKCS#1 or PKCS#8 PEM)".to_string())?;
-    // Some malformed keys only fail when they sign: find out now, before any request.
-    let probe = Claims {
-        iat: 0,
-        exp: LIFETIME_SECS,
-        iss: "probe".into(),
-    };
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &probe, &key)
+    EncodingKey::from_rsa_pem(pem.as_bytes())
+        .map_err(|_| "does not parse as an RSA private key (PKCS#1 or PKCS#8 PEM)".to_string())
+}
+
+/// Parses the key and signs a first JWT with it, so that a key that cannot sign fails
+/// here, before any request. That JWT is not wasted: the first request reuses it.
+pub fn signer(raw: &str, issuer: &str) -> Result<Signer, String> {
+    let signer = Signer::new(parse_key(raw)?, issuer);
+    signer
+        .sign()
         .map_err(|_| "cannot sign with this key: it is not a usable RSA private key".to_string())?;
-    Ok(key)
+    Ok(signer)
 }
 
 /// Seconds since the epoch on this machine's clock.
@@ -173,8 +175,8 @@ pub(crate) mod tests {
 
     #[test]
     fn both_pem_formats_parse() {
-        assert!(parse_key(TEST_KEY_PKCS1).is_ok());
-        assert!(parse_key(TEST_KEY_PKCS8).is_ok());
+        assert!(signer(TEST_KEY_PKCS1, "1").is_ok());
+        assert!(signer(TEST_KEY_PKCS8, "1").is_ok());
     }
 
     #[test]
@@ -200,7 +202,7 @@ pub(crate) mod tests {
             "",
             "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n",
         ] {
-            let e = parse_key(bad).unwrap_err();
+            let e = signer(bad, "1").err().unwrap();
             assert!(!e.contains(&body_line[..20]), "{e}");
             assert!(!e.contains("AAAA"), "{e}");
         }
