@@ -339,7 +339,36 @@ fn is_connect_error(err: &(dyn std::error::Error + 'static)) -> bool {
         if let Some(h) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
             return h.is_connect();
         }
-        cur = e.source();
+        cur = next_cause(e);
+    }
+    false
+}
+
+/// The next error in a chain. An io::Error's `source()` skips the error it wraps, so for
+/// those the wrapped error itself comes next.
+fn next_cause<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    }
+}
+
+/// Is this a TLS certificate the trust store does not vouch for? No retry can fix that.
+fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        cur = next_cause(e);
     }
     false
 }
@@ -353,7 +382,7 @@ fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
         if !parts.iter().any(|p: &String| p.contains(&text)) {
             parts.push(text);
         }
-        cur = e.source();
+        cur = next_cause(e);
     }
     parts.last().cloned().unwrap_or_default()
 }
@@ -389,8 +418,10 @@ pub struct Client {
 
 enum Attempt {
     Answer(ApiResponse),
-    /// The transport failed; `sent` says whether the request may have reached GitHub.
+    /// The transport failed; `sent` says whether the request may have reached GitHub,
+    /// `permanent` that trying again cannot help (the server's certificate is not trusted).
     Failed {
+        permanent: bool,
         message: String,
         sent: bool,
     },
@@ -418,7 +449,10 @@ impl Client {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config(base.starts_with("https://"))?)
             .https_or_http()
-            .enable_http1()
+            // HTTP/2 where TLS negotiates it (github.com does): the requests that run
+            // alongside each other share one connection instead of each paying for a
+            // TCP and TLS handshake. Plain http (loopback) stays HTTP/1.1.
+            .enable_all_versions()
             .wrap_connector(connector);
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -514,10 +548,12 @@ impl Client {
         match tokio::time::timeout(limit, exchange).await {
             Ok(Ok(response)) => Attempt::Answer(response),
             Ok(Err(e)) => Attempt::Failed {
+                permanent: is_certificate_error(&e),
                 sent: !is_connect_error(&e),
                 message: describe_error(&e),
             },
             Err(_) => Attempt::Failed {
+                permanent: false,
                 sent: true,
                 message: format!("no answer within {} s", limit.as_secs_f32()),
             },
@@ -629,8 +665,15 @@ impl Client {
                         return Err(err);
                     }
                 }
-                Attempt::Failed { message, sent } => {
+                Attempt::Failed {
+                    message,
+                    sent,
+                    permanent,
+                } => {
                     let err = fail(None, message, None, attempt);
+                    if permanent {
+                        return Err(err);
+                    }
                     if sent && retry == Retry::Create {
                         return Err(ApiError {
                             message: format!(

@@ -654,3 +654,54 @@ fn ssl_cert_file_is_the_trust_store_when_set() {
     );
     assert!(ran.stdout.contains("SSL_CERT_FILE"), "{}", ran.stdout);
 }
+
+#[test]
+fn tls_with_a_private_ca_from_ssl_cert_file_negotiates_http2() {
+    let gh = FakeGitHub::start();
+    // Matches first, and only when the request came over HTTP/2.
+    let over_h2 = gh.server.mock(|when, then| {
+        when.method(GET)
+            .path("/repos/acme/site/installation")
+            .is_true(|r| r.version() == http::Version::HTTP_2 && jwt_ok(r, 0));
+        then.status(200).json_body(installation_json(
+            INSTALLATION,
+            "acme",
+            &installation_permissions(),
+        ));
+    });
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let ca = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/httpmock-ca.pem"
+    );
+    let mut env = step.env(&gh.https_url(), &[]);
+    env.push(("SSL_CERT_FILE".into(), ca.into()));
+    let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    over_h2.assert_calls(1);
+    flow.final_token.assert_calls(1);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+
+    // With only the public CAs, the same server is not trusted, and nothing is sent to it.
+    let public = "/etc/ssl/certs/ca-certificates.crt";
+    if std::path::Path::new(public).exists() {
+        let before = flow.final_token.calls();
+        let step = Step::new();
+        let mut env = step.env(&gh.https_url(), &[]);
+        env.push(("SSL_CERT_FILE".into(), public.into()));
+        let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+        assert_eq!(ran.code, 1, "{}", ran.stdout);
+        assert!(
+            ran.stdout.to_ascii_lowercase().contains("certificate"),
+            "{}",
+            ran.stdout
+        );
+        assert_eq!(flow.final_token.calls(), before);
+        assert!(
+            !ran.stdout.contains("retrying"),
+            "an untrusted certificate is not retried: {}",
+            ran.stdout
+        );
+    }
+}

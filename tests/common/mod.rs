@@ -132,8 +132,14 @@ impl FakeGitHub {
         }
     }
 
+    /// Plain http (the fake answers http and https on the same port).
     pub fn url(&self) -> String {
-        self.server.base_url()
+        format!("http://{}", self.server.address())
+    }
+
+    /// https, with a certificate from httpmock's test CA (`tests/fixtures/httpmock-ca.pem`).
+    pub fn https_url(&self) -> String {
+        format!("https://{}", self.server.address())
     }
 
     /// `GET /repos/{owner}/{repo}/installation`, JWT required.
