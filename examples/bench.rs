@@ -15,7 +15,6 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -162,44 +161,10 @@ impl Step {
         self.dir.path().join(name)
     }
 
-    /// The environment the runner gives the main step: every input (blank when unset,
-    /// hyphens kept), the file commands, and what every runner sets.
+    /// The environment the runner gives the main step.
     fn env(&self, api: &str, inputs: &[(&str, String)]) -> Vec<(String, String)> {
-        let mut env: BTreeMap<String, String> = [
-            "app-id",
-            "client-id",
-            "private-key",
-            "owner",
-            "repositories",
-            "permissions",
-            "installation-id",
-        ]
-        .iter()
-        .map(|n| (format!("INPUT_{}", n.to_uppercase()), String::new()))
-        .collect();
-        env.insert("INPUT_GITHUB-API-URL".into(), api.into());
-        env.insert("INPUT_SKIP-TOKEN-REVOKE".into(), "false".into());
-        env.insert("INPUT_APP-ID".into(), APP_ID.into());
-        env.insert("INPUT_PRIVATE-KEY".into(), KEY_PKCS1.into());
-        for (k, v) in inputs {
-            env.insert(format!("INPUT_{}", k.to_uppercase()), v.clone());
-        }
-        for (k, v) in [
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_REPOSITORY", "acme/site"),
-            ("GITHUB_REPOSITORY_OWNER", "acme"),
-            ("GITHUB_API_URL", api),
-        ] {
-            env.insert(k.into(), v.into());
-        }
-        for (k, f) in [
-            ("GITHUB_OUTPUT", "output"),
-            ("GITHUB_STATE", "state"),
-            ("GITHUB_STEP_SUMMARY", "summary"),
-        ] {
-            env.insert(k.into(), self.file(f).display().to_string());
-        }
-        env.into_iter().collect()
+        let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        runner_env(api, self.dir.path(), &inputs)
     }
 
     /// Runs the binary once, through a fresh copy of this program (see [`spawn_and_measure`]);

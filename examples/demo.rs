@@ -14,20 +14,6 @@ use app_token::runner::{FileCommands, Runner};
 use common::*;
 use serde_json::json;
 
-fn read_file_commands(path: &std::path::Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(head) = lines.next() {
-        let Some((name, delim)) = head.split_once("<<") else {
-            continue;
-        };
-        let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
-        out.push((name.to_string(), value.join("\n")));
-    }
-    out
-}
-
 fn main() -> anyhow::Result<()> {
     let gh = FakeGitHub::start();
     let permissions = json!({"contents": "write", "pull_requests": "read"});
@@ -77,12 +63,8 @@ fn main() -> anyhow::Result<()> {
     println!("(exit code {code})\n");
 
     println!("== Outputs (GITHUB_OUTPUT), as later steps see them ==");
-    let outputs = read_file_commands(files.output.as_deref().unwrap_or(dir.path()));
-    let secret = outputs
-        .iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let outputs = file_commands(files.output.as_deref().unwrap_or(dir.path()));
+    let secret = outputs.get("token").cloned().unwrap_or_default();
     for (name, value) in &outputs {
         // In the job log the runner prints *** wherever a masked value appears.
         let shown = if secret.is_empty() {
@@ -99,7 +81,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     println!("== Post step (at the end of the job, with STATE_* from GITHUB_STATE) ==");
-    for (k, v) in read_file_commands(files.state.as_deref().unwrap_or(dir.path())) {
+    for (k, v) in file_commands(files.state.as_deref().unwrap_or(dir.path())) {
         env.insert(format!("STATE_{k}"), v);
     }
     let lookup = |k: &str| env.get(k).cloned();

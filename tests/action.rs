@@ -28,6 +28,7 @@ struct Ran {
 impl Step {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        // The names runner_env gives the file commands.
         let output = dir.path().join("output");
         let state = dir.path().join("state");
         let summary = dir.path().join("summary");
@@ -40,41 +41,7 @@ impl Step {
     }
 
     fn env(&self, api: &str, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
-        // Every declared input arrives, blank when the workflow left it out; defaults filled in.
-        let mut env: BTreeMap<String, String> = [
-            "app-id",
-            "client-id",
-            "private-key",
-            "owner",
-            "repositories",
-            "permissions",
-            "installation-id",
-        ]
-        .iter()
-        .map(|n| (format!("INPUT_{}", n.to_uppercase()), String::new()))
-        .collect();
-        env.insert("INPUT_GITHUB-API-URL".into(), api.into());
-        env.insert("INPUT_SKIP-TOKEN-REVOKE".into(), "false".into());
-        env.insert("INPUT_APP-ID".into(), APP_ID.into());
-        env.insert("INPUT_PRIVATE-KEY".into(), KEY_PKCS1.into());
-        for (k, v) in inputs {
-            env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
-        }
-        for (k, v) in [
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_REPOSITORY", "acme/site"),
-            ("GITHUB_REPOSITORY_OWNER", "acme"),
-            ("GITHUB_API_URL", api),
-        ] {
-            env.insert(k.into(), v.into());
-        }
-        env.insert("GITHUB_OUTPUT".into(), self.output.display().to_string());
-        env.insert("GITHUB_STATE".into(), self.state.display().to_string());
-        env.insert(
-            "GITHUB_STEP_SUMMARY".into(),
-            self.summary.display().to_string(),
-        );
-        env.into_iter().collect()
+        runner_env(api, self._dir.path(), inputs)
     }
 
     fn run(bin: &str, env: &[(String, String)]) -> Ran {
@@ -110,36 +77,6 @@ impl Step {
     fn summary(&self) -> String {
         std::fs::read_to_string(&self.summary).unwrap_or_default()
     }
-}
-
-/// Parses `name<<DELIM\nvalue\nDELIM\n` file commands, checking the delimiters are random.
-fn file_commands(path: &PathBuf) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(head) = lines.next() {
-        let (name, delim) = head.split_once("<<").expect("heredoc form");
-        assert!(
-            delim.starts_with("ghadelimiter_") && delim.len() > 40,
-            "{delim}"
-        );
-        let mut value = Vec::new();
-        for line in lines.by_ref() {
-            if line == delim {
-                break;
-            }
-            value.push(line);
-        }
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
-}
-
-/// A mock that answers anything not otherwise mocked, to prove no request was made.
-fn catch_all(gh: &FakeGitHub) -> httpmock::Mock<'_> {
-    gh.server.mock(|_, then| {
-        then.status(599);
-    })
 }
 
 #[test]
@@ -232,7 +169,7 @@ fn main_then_post_like_the_runner() {
 #[test]
 fn a_bad_input_fails_before_any_request_and_names_the_input() {
     let gh = FakeGitHub::start();
-    let any = catch_all(&gh);
+    let any = gh.catch_all();
     let step = Step::new();
     for (inputs, named) in [
         (vec![("permissions", "contens: read")], "permissions"),
@@ -629,7 +566,7 @@ fn installation_id_skips_the_lookup_by_repository() {
 #[test]
 fn more_than_500_repositories_fail_before_any_request() {
     let gh = FakeGitHub::start();
-    let any = catch_all(&gh);
+    let any = gh.catch_all();
     let list: Vec<String> = (0..501).map(|i| format!("r{i}")).collect();
     let step = Step::new();
     let ran = step.main(&gh.url(), &[("repositories", &list.join(","))]);

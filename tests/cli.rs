@@ -80,13 +80,6 @@ fn mint_args<'a>(gh_url: &'a str, key: &'a str, rest: &[&'a str]) -> Vec<&'a str
     args
 }
 
-/// A mock that answers anything not otherwise mocked, to prove no request was made.
-fn catch_all(gh: &FakeGitHub) -> httpmock::Mock<'_> {
-    gh.server.mock(|_, then| {
-        then.status(599);
-    })
-}
-
 #[test]
 fn prints_only_the_token_and_never_revokes_it() {
     let gh = FakeGitHub::start();
@@ -301,7 +294,7 @@ fn several_owners_need_json_and_get_one_object_each() {
     let key = keys.path();
 
     let quiet = FakeGitHub::start();
-    let any = catch_all(&quiet);
+    let any = quiet.catch_all();
     let quiet_url = quiet.url();
     let ran = run(
         &mint_args(
@@ -373,7 +366,7 @@ type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
 #[test]
 fn bad_usage_or_input_exits_2_before_any_request() {
     let gh = FakeGitHub::start();
-    let any = catch_all(&gh);
+    let any = gh.catch_all();
     let keys = Keys::new();
     let key = keys.path();
     let missing = keys.dir.path().join("nope.pem").display().to_string();
@@ -700,7 +693,7 @@ fn git_credential_get_answers_for_the_apis_host() {
 #[test]
 fn git_credential_is_silent_for_other_hosts_and_for_store_and_erase() {
     let gh = FakeGitHub::start();
-    let any = catch_all(&gh);
+    let any = gh.catch_all();
     let keys = Keys::new();
     let key = keys.path();
     let url = gh.url();

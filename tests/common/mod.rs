@@ -1,6 +1,8 @@
 //! A fake GitHub on 127.0.0.1 (httpmock) that checks the app JWT like GitHub does; shared by tests, the demo and the benchmark.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::prelude::*;
@@ -293,4 +295,71 @@ impl FakeGitHub {
             bot: self.bot_user(),
         }
     }
+}
+
+impl FakeGitHub {
+    /// A mock that answers anything not otherwise mocked, to prove no request was made.
+    pub fn catch_all(&self) -> Mock<'_> {
+        self.server.mock(|_, then| {
+            then.status(599);
+        })
+    }
+}
+
+/// The environment the runner gives a container action's step: every declared input
+/// (blank when the workflow left it out, hyphens kept, defaults filled in), the file
+/// commands in `dir` (`output`, `state`, `summary`), and what every runner sets.
+pub fn runner_env(api: &str, dir: &Path, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: BTreeMap<String, String> = [
+        "app-id",
+        "client-id",
+        "private-key",
+        "owner",
+        "repositories",
+        "permissions",
+        "installation-id",
+    ]
+    .iter()
+    .map(|n| (format!("INPUT_{}", n.to_uppercase()), String::new()))
+    .collect();
+    env.insert("INPUT_GITHUB-API-URL".into(), api.into());
+    env.insert("INPUT_SKIP-TOKEN-REVOKE".into(), "false".into());
+    env.insert("INPUT_APP-ID".into(), APP_ID.into());
+    env.insert("INPUT_PRIVATE-KEY".into(), KEY_PKCS1.into());
+    for (k, v) in inputs {
+        env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
+    }
+    for (k, v) in [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/site"),
+        ("GITHUB_REPOSITORY_OWNER", "acme"),
+        ("GITHUB_API_URL", api),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    for (k, f) in [
+        ("GITHUB_OUTPUT", "output"),
+        ("GITHUB_STATE", "state"),
+        ("GITHUB_STEP_SUMMARY", "summary"),
+    ] {
+        env.insert(k.into(), dir.join(f).display().to_string());
+    }
+    env.into_iter().collect()
+}
+
+/// Parses `name<<DELIM\nvalue\nDELIM\n` file commands, checking that the delimiters are random.
+pub fn file_commands(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(head) = lines.next() {
+        let (name, delim) = head.split_once("<<").expect("heredoc form");
+        assert!(
+            delim.starts_with("ghadelimiter_") && delim.len() > 40,
+            "{delim}"
+        );
+        let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
 }
