@@ -199,7 +199,6 @@ impl Minter<'_> {
                 (Some(inst), id)
             }
         };
-        let known = inst.clone();
         if let (Some(inst), Some(requested)) = (&inst, &req.permissions) {
             let lacking = permissions::lacking(requested, &inst.granted());
             if !lacking.is_empty() {
@@ -222,8 +221,7 @@ impl Minter<'_> {
             }
             inst
         };
-        let (inst, minted) =
-            tokio::join!(side, self.final_token(installation_id, known.as_ref(), req));
+        let (inst, minted) = tokio::join!(side, self.final_token(installation_id, req));
         let inst = match inst {
             Ok(i) => i,
             Err(e) => {
@@ -257,12 +255,7 @@ impl Minter<'_> {
     }
 
     /// The final token: names resolved to ids first (by a helper token) when there are names.
-    async fn final_token(
-        &self,
-        installation_id: u64,
-        inst: Option<&Installation>,
-        req: &Request,
-    ) -> anyhow::Result<Token> {
+    async fn final_token(&self, installation_id: u64, req: &Request) -> anyhow::Result<Token> {
         let perms = req.permissions.as_ref();
         let repos = match &req.selection {
             Selection::All => {
@@ -292,22 +285,9 @@ impl Minter<'_> {
             permissions: Some(&helper_perms),
             ..Default::default()
         };
-        let helper = match github::create_token(self.client, installation_id, &helper_request).await
-        {
-            Ok(h) => h,
-            Err(e) if github::status_of(&e) == Some(422) => {
-                let names_only = Request {
-                    selection: Selection::Only(OwnerRepos {
-                        names: repos.names.clone(),
-                        ids: vec![],
-                    }),
-                    permissions: None,
-                    ..req.clone()
-                };
-                return Err(self.explain_422(e, &req.owner, inst, &names_only).await);
-            }
-            Err(e) => return Err(e.context("resolving repository names")),
-        };
+        // A 422 here (a repository it cannot reach) is explained by the caller, which
+        // always has the installation by then.
+        let helper = github::create_token(self.client, installation_id, &helper_request).await?;
         let mut ids = repos.ids.clone();
         for repo in &helper.repositories {
             if !ids.contains(&repo.id) {
