@@ -59,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Arc::clone(&runner),
         &lookup,
         Settings::default(),
+        app_token::cancel::never(),
     ));
     println!("(exit code {code})\n");
 
@@ -89,6 +90,7 @@ fn main() -> anyhow::Result<()> {
         Arc::clone(&runner),
         &lookup,
         Settings::default(),
+        app_token::cancel::never(),
     ));
     println!("(exit code {code})");
     Ok(())

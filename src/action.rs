@@ -1,12 +1,15 @@
 //! The action's main step: validated inputs, minted tokens, then masks, outputs, state and summary through the runner.
 
+use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 
+use crate::cancel::Signal;
 use crate::http::{Client, Proxy, Settings};
-use crate::mint::{self, Minted, Outcome};
+use crate::mint::{self, Ledger, Minted, Outcome};
 use crate::runner::Runner;
 use crate::{inputs, summary};
 
@@ -49,11 +52,63 @@ fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Runs the main step; gives back the process exit code.
+/// How long a cancelled step spends revoking what it minted. The runner sends SIGTERM
+/// 7.5 s after SIGINT; on a live connection a revocation takes a round trip.
+pub const CANCEL_REVOKE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Revokes what a cancelled step minted, within [`CANCEL_REVOKE_LIMIT`]: first it lets
+/// the token requests in flight settle (GitHub may have minted a token whose answer is
+/// on its way), then it revokes every live token. Gives back the exit code.
+pub async fn cancelled<W: Write>(
+    runner: &Runner<W>,
+    client: &Client,
+    ledger: &Ledger,
+    signal: Signal,
+) -> i32 {
+    runner.error(
+        "Cancelled",
+        &format!(
+            "{} received: the step stops, and revokes any token it minted",
+            signal.name()
+        ),
+    );
+    let revoking = async {
+        ledger.settled().await;
+        let live = ledger.live();
+        let failures = mint::revoke_recorded(client, &live, ledger).await;
+        (live.len(), failures)
+    };
+    match tokio::time::timeout(CANCEL_REVOKE_LIMIT, revoking).await {
+        Ok((live, failures)) => {
+            for f in &failures {
+                runner.warning(
+                    "Token not revoked",
+                    &format!("{f}; it expires within the hour"),
+                );
+            }
+            let revoked = live - failures.len();
+            if revoked > 0 {
+                runner.info(&format!("Revoked {revoked} installation token(s)."));
+            }
+        }
+        Err(_) => runner.warning(
+            "Token not revoked",
+            &format!(
+                "revocation did not finish within {} s; any token minted expires within the hour",
+                CANCEL_REVOKE_LIMIT.as_secs()
+            ),
+        ),
+    }
+    signal.exit_code()
+}
+
+/// Runs the main step; gives back the process exit code. When `cancel` resolves first,
+/// the work stops, what was minted is revoked, and the code says which signal it was.
 pub async fn run<W: Write + Send + 'static>(
     runner: Arc<Runner<W>>,
     env: &dyn Fn(&str) -> Option<String>,
     settings: Settings,
+    cancel: impl Future<Output = Signal>,
 ) -> i32 {
     let inputs = match inputs::read(env) {
         Ok(i) => i,
@@ -91,21 +146,42 @@ pub async fn run<W: Write + Send + 'static>(
             return 1;
         }
     };
-    let outcome = match mint::mint(&client, &inputs.requests, log).await {
-        Ok(o) => o,
-        Err(e) => {
-            runner.error("Could not create an installation token", &format!("{e:#}"));
-            return 1;
+    let client = Arc::new(client);
+    let ledger = Ledger::default();
+    let work = async {
+        match mint::mint(&client, &inputs.requests, &ledger, log).await {
+            Ok(outcome) => deliver(&runner, &client, &outcome, inputs.skip_token_revoke).await,
+            Err(e) => {
+                runner.error("Could not create an installation token", &format!("{e:#}"));
+                1
+            }
         }
     };
+    let finished = tokio::select! {
+        code = work => Ok(code),
+        signal = cancel => Err(signal),
+    };
+    match finished {
+        Ok(code) => code,
+        Err(signal) => cancelled(&runner, &client, &ledger, signal).await,
+    }
+}
+
+/// Masks, then outputs, state and summary; revokes everything if they cannot be written.
+async fn deliver<W: Write>(
+    runner: &Runner<W>,
+    client: &Client,
+    outcome: &Outcome,
+    skip_token_revoke: bool,
+) -> i32 {
     // Masks first: nothing below may print a token before the runner knows to hide it.
     for t in &outcome.tokens {
         runner.mask(&t.token);
     }
-    if let Err(e) = finish(&runner, &outcome, inputs.skip_token_revoke) {
+    if let Err(e) = finish(runner, outcome, skip_token_revoke) {
         runner.error("Could not write the step's outputs", &format!("{e:#}"));
         let failures = mint::revoke_all(
-            &client,
+            client,
             &outcome
                 .tokens
                 .iter()

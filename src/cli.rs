@@ -356,7 +356,7 @@ async fn mint_all(
     m: Minting,
     env: &dyn Fn(&str) -> Option<String>,
     settings: Settings,
-) -> Result<(Client, Outcome), Failure> {
+) -> Result<(Arc<Client>, Outcome), Failure> {
     let signer = Arc::new(m.signer);
     let client = Client::new(
         &m.api_url,
@@ -366,7 +366,8 @@ async fn mint_all(
         stderr_log(),
     )
     .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
-    let outcome = mint::mint(&client, &m.requests, stderr_log())
+    let client = Arc::new(client);
+    let outcome = mint::mint(&client, &m.requests, &mint::Ledger::default(), stderr_log())
         .await
         .map_err(|e| Failure::Api(format!("could not create an installation token: {e:#}")))?;
     Ok((client, outcome))

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use http::Method;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::http::{ApiError, Auth, Client, Retry};
 use crate::permissions::Permissions;
@@ -98,28 +98,15 @@ impl Token {
     }
 }
 
-/// What a token request asks for.
-#[derive(Debug, Clone, Default)]
-pub struct TokenRequest<'a> {
-    pub repositories: Option<&'a [String]>,
-    pub repository_ids: Option<&'a [u64]>,
-    pub permissions: Option<&'a Permissions>,
-}
-
-impl TokenRequest<'_> {
-    pub fn body(&self) -> Value {
-        let mut body = serde_json::Map::new();
-        if let Some(names) = self.repositories {
-            body.insert("repositories".into(), json!(names));
-        }
-        if let Some(ids) = self.repository_ids {
-            body.insert("repository_ids".into(), json!(ids));
-        }
-        if let Some(p) = self.permissions {
-            body.insert("permissions".into(), json!(p));
-        }
-        Value::Object(body)
-    }
+/// What a token request asks for: the body of `POST /app/installations/{id}/access_tokens`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TokenRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repositories: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository_ids: Option<Vec<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Permissions>,
 }
 
 fn api_error(e: &anyhow::Error) -> Option<&ApiError> {
@@ -172,10 +159,10 @@ pub async fn installation(client: &Client, lookup: &Lookup) -> anyhow::Result<In
 pub async fn create_token(
     client: &Client,
     installation_id: u64,
-    request: &TokenRequest<'_>,
+    request: &TokenRequest,
 ) -> anyhow::Result<Token> {
     let path = format!("/app/installations/{installation_id}/access_tokens");
-    let body = request.body();
+    let body = serde_json::to_value(request)?;
     match client
         .json::<Token>(Method::POST, &path, Auth::App, Some(&body), Retry::Create)
         .await

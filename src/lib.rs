@@ -5,6 +5,7 @@
 //! and the command line (`cli`) are thin shells over it.
 
 pub mod action;
+pub mod cancel;
 pub mod cli;
 pub mod github;
 pub mod http;

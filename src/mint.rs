@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use futures::future::join_all;
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 
 use crate::github::{self, Installation, Lookup, Repo, Token, TokenRequest};
 use crate::http::{Client, Log};
@@ -65,6 +65,68 @@ impl Identity {
     }
 }
 
+/// Every token this process minted and has not revoked yet, helpers included, and how
+/// many token requests are still in flight: what a cancelled step waits for and revokes
+/// before it exits. Clones share one ledger.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger(Arc<LedgerState>);
+
+#[derive(Debug, Default)]
+struct LedgerState {
+    /// Live tokens, oldest first, and the number of token requests in flight.
+    book: std::sync::Mutex<(Vec<String>, usize)>,
+    settled: Notify,
+}
+
+/// A token request in flight; dropping it (answered or not) settles it.
+struct InFlight(Ledger);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.with(|(_, pending)| *pending -= 1);
+        self.0 .0.settled.notify_waiters();
+    }
+}
+
+impl Ledger {
+    fn with<T>(&self, f: impl FnOnce(&mut (Vec<String>, usize)) -> T) -> T {
+        let mut book = self.0.book.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut book)
+    }
+
+    fn begin(&self) -> InFlight {
+        self.with(|(_, pending)| *pending += 1);
+        InFlight(self.clone())
+    }
+
+    pub fn add(&self, token: &str) {
+        self.with(|(live, _)| live.push(token.to_string()));
+    }
+
+    pub fn remove(&self, token: &str) {
+        self.with(|(live, _)| live.retain(|t| t != token));
+    }
+
+    /// The live tokens, oldest first.
+    pub fn live(&self) -> Vec<String> {
+        self.with(|(live, _)| live.clone())
+    }
+
+    /// Waits until no token request is in flight: each either minted a token (now in
+    /// the ledger) or failed.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.0.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.with(|(_, pending)| *pending == 0) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// Everything minted, plus notes for the log.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -83,7 +145,8 @@ fn helper_permissions() -> Permissions {
 }
 
 struct Minter<'a> {
-    client: &'a Client,
+    client: &'a Arc<Client>,
+    ledger: &'a Ledger,
     log: Log,
     /// The bot user lookup, shared by every owner's task: the app is the same.
     bot: OnceCell<Option<u64>>,
@@ -98,11 +161,30 @@ impl Minter<'_> {
         }
     }
 
+    /// Mints a token in a task of its own, so that a cancelled step that stops waiting
+    /// still learns of a token GitHub minted, and can revoke it (see [`Ledger::settled`]).
+    async fn create(&self, installation_id: u64, request: TokenRequest) -> anyhow::Result<Token> {
+        let client = Arc::clone(self.client);
+        let ledger = self.ledger.clone();
+        let in_flight = ledger.begin();
+        let task = tokio::spawn(async move {
+            let minted = github::create_token(&client, installation_id, &request).await;
+            if let Ok(token) = &minted {
+                ledger.add(&token.token);
+            }
+            drop(in_flight);
+            minted
+        });
+        task.await
+            .map_err(|e| anyhow!("the token request stopped: {e}"))?
+    }
+
     async fn revoke_quietly(&self, token: &str, what: &str) {
-        if let Err(e) = github::revoke_token(self.client, token).await {
-            self.warn(format!(
+        match github::revoke_token(self.client, token).await {
+            Ok(()) => self.ledger.remove(token),
+            Err(e) => self.warn(format!(
                 "could not revoke the {what} token: {e:#}; it expires within the hour"
-            ));
+            )),
         }
     }
 
@@ -123,12 +205,11 @@ impl Minter<'_> {
         names: &[String],
         ids: &[u64],
     ) -> anyhow::Result<Vec<String>> {
-        let helper_perms = helper_permissions();
         let request = TokenRequest {
-            permissions: Some(&helper_perms),
+            permissions: Some(helper_permissions()),
             ..Default::default()
         };
-        let probe = github::create_token(self.client, installation_id, &request).await?;
+        let probe = self.create(installation_id, request).await?;
         let listed = github::installation_repositories(self.client, &probe.token).await;
         self.revoke_quietly(&probe.token, "diagnostic").await;
         let listed = listed?;
@@ -256,38 +337,33 @@ impl Minter<'_> {
 
     /// The final token: names resolved to ids first (by a helper token) when there are names.
     async fn final_token(&self, installation_id: u64, req: &Request) -> anyhow::Result<Token> {
-        let perms = req.permissions.as_ref();
+        let permissions = req.permissions.clone();
         let repos = match &req.selection {
             Selection::All => {
-                return github::create_token(
-                    self.client,
-                    installation_id,
-                    &TokenRequest {
-                        permissions: perms,
-                        ..Default::default()
-                    },
-                )
-                .await
+                let request = TokenRequest {
+                    permissions,
+                    ..Default::default()
+                };
+                return self.create(installation_id, request).await;
             }
             Selection::Only(repos) => repos,
         };
         if repos.names.is_empty() {
             let request = TokenRequest {
-                repository_ids: Some(&repos.ids),
-                permissions: perms,
+                repository_ids: Some(repos.ids.clone()),
+                permissions,
                 ..Default::default()
             };
-            return github::create_token(self.client, installation_id, &request).await;
+            return self.create(installation_id, request).await;
         }
-        let helper_perms = helper_permissions();
         let helper_request = TokenRequest {
-            repositories: Some(&repos.names),
-            permissions: Some(&helper_perms),
+            repositories: Some(repos.names.clone()),
+            permissions: Some(helper_permissions()),
             ..Default::default()
         };
         // A 422 here (a repository it cannot reach) is explained by the caller, which
         // always has the installation by then.
-        let helper = github::create_token(self.client, installation_id, &helper_request).await?;
+        let helper = self.create(installation_id, helper_request).await?;
         let mut ids = repos.ids.clone();
         for repo in &helper.repositories {
             if !ids.contains(&repo.id) {
@@ -295,12 +371,12 @@ impl Minter<'_> {
             }
         }
         let request = TokenRequest {
-            repository_ids: Some(&ids),
-            permissions: perms,
+            repository_ids: Some(ids),
+            permissions,
             ..Default::default()
         };
         let (minted, ()) = tokio::join!(
-            github::create_token(self.client, installation_id, &request),
+            self.create(installation_id, request),
             self.revoke_quietly(&helper.token, "helper")
         );
         minted
@@ -308,9 +384,16 @@ impl Minter<'_> {
 }
 
 /// Mints one token per request, concurrently. If any fails, the ones that were minted are revoked.
-pub async fn mint(client: &Client, requests: &[Request], log: Log) -> anyhow::Result<Outcome> {
+/// Every token minted is recorded in `ledger` until it is revoked.
+pub async fn mint(
+    client: &Arc<Client>,
+    requests: &[Request],
+    ledger: &Ledger,
+    log: Log,
+) -> anyhow::Result<Outcome> {
     let minter = Minter {
         client,
+        ledger,
         log,
         bot: OnceCell::new(),
         warnings: Default::default(),
@@ -361,7 +444,19 @@ pub async fn mint(client: &Client, requests: &[Request], log: Log) -> anyhow::Re
 
 /// Revokes tokens, concurrently; gives back one message per failure.
 pub async fn revoke_all(client: &Client, tokens: &[String]) -> Vec<String> {
-    let results = join_all(tokens.iter().map(|t| github::revoke_token(client, t))).await;
+    revoke_recorded(client, tokens, &Ledger::default()).await
+}
+
+/// [`revoke_all`], crossing each revoked token off `ledger`.
+pub async fn revoke_recorded(client: &Client, tokens: &[String], ledger: &Ledger) -> Vec<String> {
+    let results = join_all(tokens.iter().map(|t| async move {
+        let result = github::revoke_token(client, t).await;
+        if result.is_ok() {
+            ledger.remove(t);
+        }
+        result
+    }))
+    .await;
     results
         .into_iter()
         .filter_map(Result::err)

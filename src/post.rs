@@ -1,9 +1,11 @@
 //! The post step: revokes the tokens main created, unless told not to or they have expired. Never fails the job.
 
+use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 
 use crate::action::{Saved, STATE_TOKENS};
+use crate::cancel::Signal;
 use crate::http::{Client, Proxy, Settings};
 use crate::runner::Runner;
 use crate::{inputs, mint};
@@ -15,11 +17,13 @@ pub fn expired(expires_at: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs the post step; always exits 0, with warnings for what went wrong.
+/// Runs the post step; exits 0, with warnings for what went wrong, unless `cancel`
+/// resolves first: then it stops at once and the code says which signal it was.
 pub async fn run<W: Write + Send + 'static>(
     runner: Arc<Runner<W>>,
     env: &dyn Fn(&str) -> Option<String>,
     settings: Settings,
+    cancel: impl Future<Output = Signal>,
 ) -> i32 {
     let state = env(&format!("STATE_{STATE_TOKENS}")).filter(|s| !s.trim().is_empty());
     let Some(state) = state else {
@@ -76,7 +80,16 @@ pub async fn run<W: Write + Send + 'static>(
         }
     };
     let tokens: Vec<String> = live.iter().map(|s| s.token.clone()).collect();
-    let failures = mint::revoke_all(&client, &tokens).await;
+    let failures = tokio::select! {
+        failures = mint::revoke_all(&client, &tokens) => failures,
+        signal = cancel => {
+            runner.warning(
+                "Token not revoked",
+                &format!("{} received before the revocation finished; the token(s) expire within the hour", signal.name()),
+            );
+            return signal.exit_code();
+        }
+    };
     for f in &failures {
         runner.warning(
             "Token not revoked",

@@ -67,7 +67,7 @@ impl Step {
         for (k, v) in file_commands(&self.state) {
             env.push((format!("STATE_{k}"), v));
         }
-        Self::run(env!("CARGO_BIN_EXE_app-token-post"), &env)
+        Self::run(&post_entrypoint().display().to_string(), &env)
     }
 
     fn outputs(&self) -> BTreeMap<String, String> {
@@ -77,6 +77,19 @@ impl Step {
     fn summary(&self) -> String {
         std::fs::read_to_string(&self.summary).unwrap_or_default()
     }
+}
+
+/// The built executable, under the name the image's post-entrypoint gives it: a link
+/// named `app-token-post` (made once, atomically, in cargo's scratch directory for tests).
+pub fn post_entrypoint() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("entrypoints");
+    let link = dir.join("app-token-post");
+    std::fs::create_dir_all(&dir).expect("a scratch directory for the link");
+    let staged = dir.join(format!("app-token-post.{}", std::process::id()));
+    let _ = std::fs::remove_file(&staged);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_app-token"), &staged).expect("a link");
+    std::fs::rename(&staged, &link).expect("the link in place");
+    link
 }
 
 #[test]
@@ -641,4 +654,77 @@ fn tls_with_a_private_ca_from_ssl_cert_file_negotiates_http2() {
             ran.stdout
         );
     }
+}
+
+/// Cancels a main step that holds a token and waits on a slow GitHub, the way the
+/// runner cancels (SIGINT, or SIGTERM): it must stop at once, revoke, and say so.
+fn cancelled_with(signal: i32, expected_code: i32, name: &str) {
+    let gh = FakeGitHub::start();
+    gh.account_installation("acme", INSTALLATION);
+    let minted = gh.access_token(
+        INSTALLATION,
+        json!({"repository_ids": [101]}),
+        token_json(
+            FINAL_TOKEN,
+            &[repo_json(101, "acme", "site")],
+            &json!({"contents": "read"}),
+        ),
+    );
+    let revoked = gh.revoke(FINAL_TOKEN);
+    gh.server.mock(|when, then| {
+        when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
+        then.status(200)
+            .delay(std::time::Duration::from_secs(30))
+            .json_body(json!({"id": BOT_ID}));
+    });
+    let step = Step::new();
+    let child = Command::new(env!("CARGO_BIN_EXE_app-token"))
+        .env_clear()
+        .envs(step.env(&gh.url(), &[("repositories", "101")]))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while minted.calls() == 0 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(20),
+            "the token was never requested"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    let sent = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(expected_code), "{stdout}");
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "stopped {took:?} after {name}"
+    );
+    assert!(
+        stdout.contains(&format!("::error title=Cancelled::{name} received")),
+        "{stdout}"
+    );
+    revoked.assert_calls(1);
+    assert!(stdout.contains("Revoked 1 installation token"), "{stdout}");
+    assert!(
+        !stdout.contains(FINAL_TOKEN),
+        "the token was printed: {stdout}"
+    );
+    assert!(
+        file_commands(&step.output).is_empty(),
+        "no outputs after a cancel"
+    );
+}
+
+#[test]
+fn sigint_stops_the_step_and_revokes_what_it_minted() {
+    cancelled_with(libc::SIGINT, 130, "SIGINT");
+}
+
+#[test]
+fn sigterm_stops_the_step_and_revokes_what_it_minted() {
+    cancelled_with(libc::SIGTERM, 143, "SIGTERM");
 }

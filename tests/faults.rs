@@ -42,7 +42,7 @@ impl Logged {
 /// A client on its own runtime (octocrab's service starts a task where it is built).
 struct Test {
     rt: tokio::runtime::Runtime,
-    client: Client,
+    client: Arc<Client>,
 }
 
 fn client(url: &str, proxy: Proxy, settings: Settings) -> (Test, Logged) {
@@ -52,7 +52,7 @@ fn client(url: &str, proxy: Proxy, settings: Settings) -> (Test, Logged) {
     let sink = Arc::clone(&lines);
     let log = mint::log_sink(move |l: &str| sink.lock().unwrap().push(l.to_string()));
     let signer = Arc::new(Signer::new(parse_key(KEY_PKCS8).unwrap(), APP_ID));
-    let client = Client::new(url, Some(signer), &proxy, settings, log).unwrap();
+    let client = Arc::new(Client::new(url, Some(signer), &proxy, settings, log).unwrap());
     drop(_guard);
     (Test { rt, client }, Logged(lines))
 }
@@ -73,7 +73,12 @@ fn site_request() -> Request {
 }
 
 fn mint_with(t: &Test, requests: &[Request]) -> anyhow::Result<Outcome> {
-    t.rt.block_on(mint::mint(&t.client, requests, mint::log_sink(|_| {})))
+    t.rt.block_on(mint::mint(
+        &t.client,
+        requests,
+        &mint::Ledger::default(),
+        mint::log_sink(|_| {}),
+    ))
 }
 
 #[test]
