@@ -11,29 +11,17 @@
 //! `APP_TOKEN_IMAGE` names another image to test.
 
 mod common;
+mod docker;
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
+use docker::*;
 use httpmock::prelude::*;
 use serde_json::json;
-
-const DEFAULT_IMAGE: &str = "app-token:test";
-/// What `--label` carries, so that a container a failed test left behind can be found.
-const LABEL: &str = "app-token-container-test";
-const MAIN: &str = "/usr/local/bin/app-token";
-const POST: &str = "/usr/local/bin/app-token-post";
-/// How long any one `docker run` may take before the test gives up on it.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-fn image() -> String {
-    std::env::var("APP_TOKEN_IMAGE").unwrap_or_else(|_| DEFAULT_IMAGE.to_string())
-}
 
 /// Why the tests cannot run here, if they cannot: no docker client, no engine, no image.
 fn unavailable() -> &'static Option<String> {
@@ -88,352 +76,6 @@ fn say(line: &str) {
     let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
-/// A fresh id like the runner's `Guid.NewGuid()`, for file-command names and container names.
-fn guid() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("random bytes");
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// Every input action.yml declares, with its default (`None` when it has none).
-fn declared_inputs() -> Vec<(String, Option<String>)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml"))
-        .expect("action.yml");
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("action.yml is YAML");
-    doc["inputs"]
-        .as_mapping()
-        .expect("action.yml has inputs")
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().expect("an input name").to_string(),
-                v["default"].as_str().map(str::to_string),
-            )
-        })
-        .collect()
-}
-
-/// One job's runner directories on the host, mounted into every step's container.
-struct Job {
-    /// The runner's temp directory: `/github/runner_temp`, with `_github_home`,
-    /// `_github_workflow` and `_runner_file_commands` inside.
-    temp: tempfile::TempDir,
-    /// `GITHUB_WORKSPACE`: `/github/workspace`, the container's working directory.
-    workspace: tempfile::TempDir,
-}
-
-/// One step: its file-command files (a new set per step, as the runner makes them).
-struct Step {
-    guid: String,
-    files: PathBuf,
-}
-
-/// The file commands: the environment variable, and the runner's file name prefix
-/// (FileCommandManager.cs).
-const FILE_COMMANDS: [(&str, &str); 5] = [
-    ("GITHUB_OUTPUT", "set_output_"),
-    ("GITHUB_STATE", "save_state_"),
-    ("GITHUB_ENV", "set_env_"),
-    ("GITHUB_PATH", "add_path_"),
-    ("GITHUB_STEP_SUMMARY", "step_summary_"),
-];
-
-impl Job {
-    fn new() -> Self {
-        let temp = tempfile::tempdir().unwrap();
-        for d in ["_github_home", "_github_workflow", "_runner_file_commands"] {
-            std::fs::create_dir(temp.path().join(d)).unwrap();
-        }
-        std::fs::write(temp.path().join("_github_workflow/event.json"), "{}").unwrap();
-        Self {
-            temp,
-            workspace: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// A step's file commands, created empty before the step as the runner does.
-    fn step(&self) -> Step {
-        let step = Step {
-            guid: guid(),
-            files: self.temp.path().join("_runner_file_commands"),
-        };
-        for (_, prefix) in FILE_COMMANDS {
-            std::fs::write(step.file(prefix), "").unwrap();
-        }
-        step
-    }
-
-    /// The step's environment as the runner gives it to a container: every declared
-    /// input (`INPUT_` + the name upper-cased, hyphens kept; blank when the workflow
-    /// left it out, defaults filled in), then container paths for everything the
-    /// runner translates.
-    fn env(&self, step: &Step, api: &str, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env: BTreeMap<String, String> =
-            runner_env(api, Path::new("/github/file_commands"), inputs)
-                .into_iter()
-                .collect();
-        for (name, default) in declared_inputs() {
-            let value = match default {
-                Some(d) if d.contains("${{") => api.to_string(),
-                Some(d) => d,
-                None => String::new(),
-            };
-            env.entry(format!("INPUT_{}", name.replace(' ', "_").to_uppercase()))
-                .or_insert(value);
-        }
-        for (var, prefix) in FILE_COMMANDS {
-            env.insert(
-                var.into(),
-                format!("/github/file_commands/{prefix}{}", step.guid),
-            );
-        }
-        for (k, v) in [
-            ("HOME", "/github/home"),
-            ("RUNNER_TEMP", "/github/runner_temp"),
-            ("GITHUB_WORKSPACE", "/github/workspace"),
-            ("GITHUB_EVENT_PATH", "/github/workflow/event.json"),
-        ] {
-            env.insert(k.into(), v.into());
-        }
-        env.into_iter().collect()
-    }
-
-    /// Post's environment: main's, plus `STATE_<name>` from what main saved.
-    fn post_env(
-        &self,
-        main: &Step,
-        post: &Step,
-        api: &str,
-        inputs: &[(&str, &str)],
-    ) -> Vec<(String, String)> {
-        let mut env = self.env(post, api, inputs);
-        for (k, v) in file_commands(&main.file("save_state_")) {
-            env.push((format!("STATE_{k}"), v));
-        }
-        env
-    }
-
-    /// `docker run` exactly as the runner builds it (actions/runner,
-    /// src/Runner.Worker/Container/DockerCommandManager.cs, DockerRun; the volumes from
-    /// Handlers/ContainerActionHandler.cs):
-    ///
-    /// ```text
-    /// dockerOptions.Add($"--name {container.ContainerDisplayName}");
-    /// dockerOptions.Add($"--label {DockerInstanceLabel}");
-    /// dockerOptions.Add($"--workdir {container.ContainerWorkDirectory}");
-    /// dockerOptions.Add($"--rm");
-    /// foreach (var env in container.ContainerEnvironmentVariables)
-    /// {
-    ///     // e.g. -e MY_SECRET maps the value into the exec'ed process without exposing
-    ///     // the value directly in the command
-    ///     dockerOptions.Add(DockerUtil.CreateEscapedOption("-e", env.Key));
-    /// }
-    /// // Watermark for GitHub Action environment
-    /// dockerOptions.Add("-e GITHUB_ACTIONS=true");
-    /// // Set CI=true when no one else already set it.
-    /// if (!container.ContainerEnvironmentVariables.ContainsKey("CI"))
-    ///     dockerOptions.Add("-e CI=true");
-    /// if (!string.IsNullOrEmpty(container.ContainerEntryPoint))
-    ///     dockerOptions.Add($"--entrypoint \"{container.ContainerEntryPoint}\"");
-    /// if (!string.IsNullOrEmpty(container.ContainerNetwork))
-    ///     dockerOptions.Add($"--network {container.ContainerNetwork}");
-    /// foreach (var volume in container.MountVolumes) … -v "SOURCE":"TARGET"
-    /// dockerOptions.Add($"{container.ContainerImage}");
-    /// dockerOptions.Add($"{container.ContainerEntryPointArgs}");
-    /// … ExecuteDockerCommandAsync(context, "run", optionsString,
-    ///       container.ContainerEnvironmentVariables, …)
-    ///
-    /// container.MountVolumes.Add(new MountVolume("/var/run/docker.sock", "/var/run/docker.sock"));
-    /// container.MountVolumes.Add(new MountVolume(tempDirectory, "/github/runner_temp"));
-    /// container.MountVolumes.Add(new MountVolume(tempHomeDirectory, "/github/home"));
-    /// container.MountVolumes.Add(new MountVolume(tempWorkflowDirectory, "/github/workflow"));
-    /// container.MountVolumes.Add(new MountVolume(tempFileCommandDirectory, "/github/file_commands"));
-    /// container.MountVolumes.Add(new MountVolume(defaultWorkingDirectory, "/github/workspace"));
-    /// ```
-    ///
-    /// The values travel in the docker client's own environment (`-e NAME`, no value on
-    /// the command line), which holds the step's environment. Ours adds `--network host`
-    /// where the runner puts the job's network: the container reaches the fake GitHub
-    /// on 127.0.0.1 and no other address. action.yml declares no `args`, so none follow
-    /// the image.
-    fn docker_run(&self, step: &Step, entrypoint: &str, env: &[(String, String)]) -> Command {
-        let temp = self.temp.path().display().to_string();
-        let mut cmd = Command::new("docker");
-        cmd.env_clear();
-        for keep in ["PATH", "DOCKER_HOST"] {
-            if let Ok(v) = std::env::var(keep) {
-                cmd.env(keep, v);
-            }
-        }
-        cmd.envs(env.iter().cloned());
-        cmd.args(["run", "--name", &step.container_name()]);
-        cmd.args(["--label", LABEL, "--workdir", "/github/workspace", "--rm"]);
-        for (k, _) in env {
-            cmd.args(["-e", k]);
-        }
-        cmd.args(["-e", "GITHUB_ACTIONS=true"]);
-        if !env.iter().any(|(k, _)| k == "CI") {
-            cmd.args(["-e", "CI=true"]);
-        }
-        cmd.args(["--entrypoint", entrypoint, "--network", "host"]);
-        if Path::new("/var/run/docker.sock").exists() {
-            cmd.args(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
-        }
-        for (from, to) in [
-            (temp.clone(), "/github/runner_temp"),
-            (format!("{temp}/_github_home"), "/github/home"),
-            (format!("{temp}/_github_workflow"), "/github/workflow"),
-            (
-                format!("{temp}/_runner_file_commands"),
-                "/github/file_commands",
-            ),
-            (
-                self.workspace.path().display().to_string(),
-                "/github/workspace",
-            ),
-        ] {
-            cmd.args(["-v", &format!("{from}:{to}")]);
-        }
-        cmd.arg(image());
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    /// Runs a step's container to its end (within [`RUN_LIMIT`]).
-    fn run(&self, step: &Step, entrypoint: &str, env: &[(String, String)]) -> Ran {
-        let running = Running::start(self.docker_run(step, entrypoint, env), step);
-        running.wait()
-    }
-}
-
-impl Step {
-    fn file(&self, prefix: &str) -> PathBuf {
-        self.files.join(format!("{prefix}{}", self.guid))
-    }
-
-    /// `{sanitized image}_{6 hex}`, as ContainerActionHandler names it.
-    fn container_name(&self) -> String {
-        format!("apptokentest_{}", &self.guid[..6])
-    }
-
-    fn outputs(&self) -> BTreeMap<String, String> {
-        file_commands(&self.file("set_output_"))
-    }
-
-    fn summary(&self) -> String {
-        std::fs::read_to_string(self.file("step_summary_")).unwrap_or_default()
-    }
-}
-
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// A `docker run` client in flight. Dropping it removes the container if it is still
-/// there, so that a failed test leaves nothing running.
-struct Running {
-    child: Option<Child>,
-    name: String,
-    out: Option<std::thread::JoinHandle<String>>,
-    err: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Running {
-    fn start(mut cmd: Command, step: &Step) -> Self {
-        let mut child = cmd.spawn().expect("docker run starts");
-        let drain = |mut r: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut s = Vec::new();
-                let _ = r.read_to_end(&mut s);
-                String::from_utf8_lossy(&s).into_owned()
-            })
-        };
-        let out = child.stdout.take().map(|o| drain(Box::new(o)));
-        let err = child.stderr.take().map(|e| drain(Box::new(e)));
-        Self {
-            child: Some(child),
-            name: step.container_name(),
-            out,
-            err,
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
-    }
-
-    fn wait(self) -> Ran {
-        self.wait_within(RUN_LIMIT)
-    }
-
-    /// Waits for the client to end; fails the test if it takes longer than `limit`
-    /// (and the drop removes the container).
-    fn wait_within(mut self, limit: Duration) -> Ran {
-        let mut child = self.child.take().expect("a client");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > limit {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("docker run did not end within {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Ran {
-            code: status.code(),
-            stdout: self
-                .out
-                .take()
-                .map(|t| t.join().unwrap())
-                .unwrap_or_default(),
-            stderr: self
-                .err
-                .take()
-                .map(|t| t.join().unwrap())
-                .unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = Command::new("docker")
-            .args(["rm", "--force", &self.name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// A docker command other than `run`, with its output.
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("docker starts")
-}
-
 /// Asserts the token is masked before it appears anywhere else, and appears nowhere else.
 fn assert_masked_first(ran: &Ran, token: &str) {
     let mask = format!("::add-mask::{token}");
@@ -463,7 +105,11 @@ fn the_image_is_one_static_executable_and_a_ca_bundle() {
     let config = docker(&["image", "inspect", "--format", "{{json .Config}}", &image]);
     assert!(config.status.success());
     let config: serde_json::Value = serde_json::from_slice(&config.stdout).unwrap();
-    assert_eq!(config["Entrypoint"], json!([MAIN]), "exec form, absolute");
+    assert_eq!(
+        config["Entrypoint"],
+        json!([MAIN_ENTRYPOINT]),
+        "exec form, absolute"
+    );
     assert!(
         config["User"].as_str().unwrap_or_default().is_empty(),
         "root: no USER, but {}",
@@ -528,10 +174,10 @@ fn the_image_is_one_static_executable_and_a_ca_bundle() {
         all.extend_from_slice(args);
         docker(&all)
     };
-    let version = run(MAIN, &["--version"]);
+    let version = run(MAIN_ENTRYPOINT, &["--version"]);
     let text = String::from_utf8_lossy(&version.stdout);
     assert!(text.starts_with("app-token "), "{text}");
-    let post = run(POST, &[]);
+    let post = run(POST_ENTRYPOINT, &[]);
     let text = String::from_utf8_lossy(&post.stdout);
     assert_eq!(post.status.code(), Some(0), "{text}");
     assert!(text.contains("No token to revoke"), "{text}");
@@ -566,7 +212,7 @@ fn main_then_post_through_docker_run_like_the_runner() {
     assert!(env
         .iter()
         .any(|(k, v)| k == "INPUT_PERMISSION-CONTENTS" && v.is_empty()));
-    let ran = job.run(&main, MAIN, &env);
+    let ran = job.run(&main, MAIN_ENTRYPOINT, &env);
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_masked_first(&ran, FINAL_TOKEN);
 
@@ -592,7 +238,7 @@ fn main_then_post_through_docker_run_like_the_runner() {
     let post = job.step();
     let env = job.post_env(&main, &post, &gh.url(), &inputs);
     assert!(env.iter().any(|(k, _)| k.starts_with("STATE_")), "{env:?}");
-    let ran = job.run(&post, POST, &env);
+    let ran = job.run(&post, POST_ENTRYPOINT, &env);
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert!(
         ran.stdout.contains("Revoked 1 installation token"),
@@ -613,7 +259,7 @@ fn a_bad_input_fails_in_the_container_before_any_request() {
     let job = Job::new();
     let step = job.step();
     let env = job.env(&step, &gh.url(), &[("permissions", "contens: read")]);
-    let ran = job.run(&step, MAIN, &env);
+    let ran = job.run(&step, MAIN_ENTRYPOINT, &env);
     assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
     let error = ran
         .stdout
@@ -648,7 +294,7 @@ fn tls_roots_come_from_the_image_and_ssl_cert_file_still_works() {
     // The image's bundle: the public CAs, which do not include the fake's private CA.
     let step = job.step();
     let env = job.env(&step, &gh.https_url(), &[]);
-    let ran = job.run(&step, MAIN, &env);
+    let ran = job.run(&step, MAIN_ENTRYPOINT, &env);
     assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
     let said = ran.stdout.to_ascii_lowercase();
     assert!(said.contains("certificate"), "{}", ran.stdout);
@@ -666,7 +312,7 @@ fn tls_roots_come_from_the_image_and_ssl_cert_file_still_works() {
         "SSL_CERT_FILE".into(),
         "/github/workspace/private-ca.pem".into(),
     ));
-    let ran = job.run(&step, MAIN, &env);
+    let ran = job.run(&step, MAIN_ENTRYPOINT, &env);
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(step.outputs()["token"], FINAL_TOKEN);
     flow.final_token.assert_calls(1);
@@ -703,7 +349,7 @@ fn cancelled_through_docker_run(signal: i32, name: &str, test: &str) {
     let job = Job::new();
     let step = job.step();
     let env = job.env(&step, &gh.url(), &[("repositories", "101")]);
-    let running = Running::start(job.docker_run(&step, MAIN, &env), &step);
+    let running = Running::start(job.docker_run(&step, MAIN_ENTRYPOINT, &env), &step);
 
     let waited = Instant::now();
     while minted.calls() == 0 || slow_bot.calls() == 0 {
