@@ -2,12 +2,16 @@
 //!
 //! No error from here ever contains the key or any line of it.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
+
+use crate::github::AppJwt;
+use crate::transport::Bearer;
 
 /// How far in the past `iat` is set, to absorb small clock differences.
 pub const IAT_BACKDATE_SECS: i64 = 60;
@@ -102,6 +106,8 @@ pub struct Signer {
     /// the same claims give the same JWT: requests made within the same second share one
     /// signature (an RSA private-key operation, milliseconds) instead of each paying for it.
     last: Mutex<Option<(Claims, String)>>,
+    /// How many RSA signatures were made (the cache's hits make none).
+    signatures: AtomicU64,
 }
 
 impl Signer {
@@ -111,7 +117,13 @@ impl Signer {
             issuer: issuer.into(),
             offset: AtomicI64::new(0),
             last: Mutex::new(None),
+            signatures: AtomicU64::new(0),
         }
+    }
+
+    /// How many JWTs were really signed, as opposed to given again from the cache.
+    pub fn signatures(&self) -> u64 {
+        self.signatures.load(Ordering::Relaxed)
     }
 
     pub fn offset(&self) -> i64 {
@@ -147,10 +159,23 @@ impl Signer {
         }
         let jwt = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
             .map_err(|e| anyhow::anyhow!("cannot sign the app JWT: {e}"))?;
+        self.signatures.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut last) = self.last.lock() {
             *last = Some((claims, jwt.clone()));
         }
         Ok(jwt)
+    }
+}
+
+impl Bearer for Signer {
+    fn bearer(&self) -> BoxFuture<'_, anyhow::Result<String>> {
+        Box::pin(async move { self.sign() })
+    }
+}
+
+impl AppJwt for Signer {
+    fn correct_clock(&self, github_minus_ours: i64) {
+        self.set_offset(github_minus_ours);
     }
 }
 
@@ -232,16 +257,18 @@ pub(crate) mod tests {
     fn the_same_claims_give_the_same_jwt_signed_once() {
         let signer = Signer::new(parse_key(TEST_KEY_PKCS1).unwrap(), "123");
         let first = signer.sign_at(1_000_000).unwrap();
-        // Deterministic: what the cache gives back is what signing again would give.
-        let fresh = Signer::new(parse_key(TEST_KEY_PKCS1).unwrap(), "123");
-        assert_eq!(fresh.sign_at(1_000_000).unwrap(), first);
+        assert_eq!(signer.signatures(), 1);
+        // The same second: the same JWT, and no second signature.
         assert_eq!(signer.sign_at(1_000_000).unwrap(), first);
+        assert_eq!(signer.signatures(), 1, "the cache was not used");
         let later = signer.sign_at(1_000_001).unwrap();
         assert_ne!(later, first);
+        assert_eq!(signer.signatures(), 2);
         assert_eq!(decode(&later).iat, 1_000_001 - 60);
         // A corrected clock changes the claims, so the JWT is signed anew.
         signer.set_offset(-300);
         let corrected = signer.sign_at(1_000_001).unwrap();
+        assert_eq!(signer.signatures(), 3);
         assert_eq!(decode(&corrected).iat, 1_000_001 - 300 - 60);
     }
 

@@ -13,9 +13,12 @@ use anyhow::{anyhow, bail};
 use futures::future::join_all;
 use tokio::sync::{Notify, OnceCell};
 
-use crate::github::{self, Installation, Lookup, Repo, Token, TokenRequest};
-use crate::http::{Client, Log};
-use crate::permissions::{self, Permissions};
+use chrono::{DateTime, Utc};
+
+use crate::github::{
+    self, Client, Installation, Log, Lookup, Repo, RepositorySelection, Token, TokenRequest,
+};
+use crate::permissions::{self, Level, Permissions};
 use crate::repositories::OwnerRepos;
 
 /// Which repositories one owner's token covers.
@@ -31,9 +34,23 @@ pub enum Selection {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub owner: String,
-    pub lookup: Lookup,
     pub selection: Selection,
     pub permissions: Option<Permissions>,
+    /// The installation, when the caller knows it: its lookup is then skipped.
+    pub installation_id: Option<u64>,
+}
+
+/// How to find a request's installation: by its id when known, else by the first
+/// repository named (whose installation is the one that can reach it), else by the owner.
+pub fn lookup(request: &Request) -> Lookup {
+    match (&request.installation_id, &request.selection) {
+        (Some(id), _) => Lookup::Id(*id),
+        (None, Selection::Only(repos)) if !repos.names.is_empty() => Lookup::Repository {
+            owner: request.owner.clone(),
+            repo: repos.names[0].clone(),
+        },
+        (None, _) => Lookup::Account(request.owner.clone()),
+    }
 }
 
 /// A minted token and what it can do.
@@ -43,10 +60,10 @@ pub struct Minted {
     pub installation_id: u64,
     pub app_slug: String,
     pub token: String,
-    pub expires_at: String,
+    pub expires_at: DateTime<Utc>,
     pub permissions: Permissions,
     pub repositories: Vec<Repo>,
-    pub repository_selection: String,
+    pub repository_selection: Option<RepositorySelection>,
 }
 
 /// The git identity of the app's bot account.
@@ -135,13 +152,9 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-const HELPER_PERMISSIONS: [(&str, &str); 1] = [("metadata", "read")];
-
+/// What the helper and diagnostic tokens may do: read metadata, nothing else.
 fn helper_permissions() -> Permissions {
-    HELPER_PERMISSIONS
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    Permissions::from([("metadata".to_string(), Level::Read)])
 }
 
 struct Minter<'a> {
@@ -272,10 +285,11 @@ impl Minter<'_> {
         let owner = req.owner.as_str();
         // With a known installation id the lookup runs alongside the token request
         // (it only feeds app-slug and error messages); otherwise the id comes from it.
-        let (inst, installation_id) = match &req.lookup {
+        let lookup = lookup(req);
+        let (inst, installation_id) = match &lookup {
             Lookup::Id(id) => (None, *id),
-            lookup => {
-                let inst = github::installation(self.client, lookup).await?;
+            by => {
+                let inst = github::installation(self.client, by).await?;
                 let id = inst.id;
                 (Some(inst), id)
             }
@@ -295,7 +309,7 @@ impl Minter<'_> {
         let side = async {
             let inst = match inst {
                 Some(i) => Ok(i),
-                None => github::installation(self.client, &req.lookup).await,
+                None => github::installation(self.client, &lookup).await,
             };
             if let Ok(i) = &inst {
                 self.bot_id(&i.app_slug).await;
@@ -323,14 +337,14 @@ impl Minter<'_> {
             owner: inst
                 .account
                 .as_ref()
-                .map(|a| a.login.clone())
+                .map(|a| a.name().to_string())
                 .unwrap_or_else(|| owner.to_string()),
             installation_id,
             app_slug: inst.app_slug,
-            expires_at: token.expires_at.clone(),
+            expires_at: token.expires_at,
             permissions: token.granted(),
-            repository_selection: token.repository_selection.clone().unwrap_or_default(),
-            repositories: token.repositories.clone(),
+            repository_selection: token.repository_selection,
+            repositories: token.repositories,
             token: token.token,
         })
     }
@@ -504,8 +518,19 @@ pub fn context_note(req: &Request) -> String {
 }
 
 impl Minted {
+    /// Does the token cover every repository of the installation?
+    pub fn covers_all(&self) -> bool {
+        self.repository_selection == Some(RepositorySelection::All)
+    }
+
+    /// `expires_at` as GitHub writes it (RFC 3339, UTC, seconds).
+    pub fn expires_at_text(&self) -> String {
+        self.expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     pub fn describe_repositories(&self) -> String {
-        if self.repository_selection == "all" && self.repositories.is_empty() {
+        if self.covers_all() && self.repositories.is_empty() {
             return "all".into();
         }
         self.repositories

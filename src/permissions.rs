@@ -6,18 +6,66 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
+/// A permission's level, ordered: a grant covers a request at its level or below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Read => "read",
+            Level::Write => "write",
+            Level::Admin => "admin",
+        }
+    }
+
+    /// `read`, `write` or `admin`, in any case, surrounding spaces ignored.
+    pub fn parse(text: &str) -> Option<Level> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "read" => Some(Level::Read),
+            "write" => Some(Level::Write),
+            "admin" => Some(Level::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One app permission and the levels GitHub allows for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permission {
     pub name: &'static str,
-    pub levels: &'static [&'static str],
+    pub levels: &'static [Level],
     pub description: &'static str,
+}
+
+impl Permission {
+    /// `read, write` for messages.
+    pub fn levels_text(&self, separator: &str) -> String {
+        self.levels
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(separator)
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/app_permissions.rs"));
 
 /// A requested or granted set of permissions, in GitHub's `snake_case` names.
-pub type Permissions = BTreeMap<String, String>;
+pub type Permissions = BTreeMap<String, Level>;
 
 /// Looks a permission up by GitHub's name.
 pub fn find(name: &str) -> Option<&'static Permission> {
@@ -27,16 +75,6 @@ pub fn find(name: &str) -> Option<&'static Permission> {
 /// GitHub's form of a permission name: lower case, `_` for `-`.
 pub fn normalize_name(name: &str) -> String {
     name.trim().to_ascii_lowercase().replace('-', "_")
-}
-
-/// The rank of a level, for "is this grant enough?" questions: read < write < admin.
-fn rank(level: &str) -> u8 {
-    match level {
-        "read" => 1,
-        "write" => 2,
-        "admin" => 3,
-        _ => 0,
-    }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -65,7 +103,7 @@ pub fn suggest(name: &str) -> Option<&'static str> {
 }
 
 /// Checks one `name: level` pair and gives it back in GitHub's form.
-pub fn validate(name: &str, level: &str) -> Result<(String, String), String> {
+pub fn validate(name: &str, level: &str) -> Result<(String, Level), String> {
     let key = normalize_name(name);
     let Some(permission) = find(&key) else {
         let hint = match suggest(&key) {
@@ -74,16 +112,15 @@ pub fn validate(name: &str, level: &str) -> Result<(String, String), String> {
         };
         return Err(format!("unknown permission `{}`.{hint}", name.trim()));
     };
-    let level_norm = level.trim().to_ascii_lowercase();
-    if !permission.levels.contains(&level_norm.as_str()) {
-        return Err(format!(
+    match Level::parse(level) {
+        Some(parsed) if permission.levels.contains(&parsed) => Ok((key, parsed)),
+        _ => Err(format!(
             "`{}` cannot be `{}`: allowed levels are {}",
             permission.name,
             level.trim(),
-            permission.levels.join(", ")
-        ));
+            permission.levels_text(", ")
+        )),
     }
-    Ok((key, level_norm))
 }
 
 fn insert(out: &mut Permissions, name: &str, level: &str) -> Result<(), String> {
@@ -170,22 +207,31 @@ fn yaml_error_location(e: &serde_yaml_ng::Error) -> String {
     }
 }
 
-/// Merges permission sets from several inputs; the same permission at two levels is an error.
-pub fn merge(sets: &[(&str, &Permissions)]) -> Result<Option<Permissions>, String> {
+/// The same permission at two levels, from two sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict<S> {
+    pub name: String,
+    pub first: (S, Level),
+    pub second: (S, Level),
+}
+
+/// Merges permission sets from several sources; the same permission at two levels is a conflict.
+pub fn merge<S: Copy>(sets: &[(S, &Permissions)]) -> Result<Option<Permissions>, Conflict<S>> {
     let mut out = Permissions::new();
-    let mut origin: BTreeMap<String, &str> = BTreeMap::new();
+    let mut origin: BTreeMap<&str, S> = BTreeMap::new();
     for (source, set) in sets {
         for (name, level) in set.iter() {
-            match out.get(name) {
-                Some(existing) if existing != level => {
-                    return Err(format!(
-                        "`{name}` is `{existing}` in {} but `{level}` in {source}",
-                        origin[name]
-                    ));
+            match (out.get(name), origin.get(name.as_str())) {
+                (Some(existing), Some(first)) if existing != level => {
+                    return Err(Conflict {
+                        name: name.clone(),
+                        first: (*first, *existing),
+                        second: (*source, *level),
+                    });
                 }
                 _ => {
-                    out.insert(name.clone(), level.clone());
-                    origin.insert(name.clone(), source);
+                    out.insert(name.clone(), *level);
+                    origin.insert(name, *source);
                 }
             }
         }
@@ -197,8 +243,8 @@ pub fn merge(sets: &[(&str, &Permissions)]) -> Result<Option<Permissions>, Strin
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lacking {
     pub name: String,
-    pub requested: String,
-    pub granted: Option<String>,
+    pub requested: Level,
+    pub granted: Option<Level>,
 }
 
 impl fmt::Display for Lacking {
@@ -222,16 +268,11 @@ impl fmt::Display for Lacking {
 pub fn lacking(requested: &Permissions, granted: &Permissions) -> Vec<Lacking> {
     requested
         .iter()
-        .filter(|(name, level)| {
-            granted
-                .get(*name)
-                .map(|g| rank(g) < rank(level))
-                .unwrap_or(true)
-        })
+        .filter(|(name, level)| granted.get(*name).is_none_or(|g| g < *level))
         .map(|(name, level)| Lacking {
             name: name.clone(),
-            requested: level.clone(),
-            granted: granted.get(name).cloned(),
+            requested: *level,
+            granted: granted.get(name).copied(),
         })
         .collect()
 }
@@ -251,17 +292,17 @@ mod tests {
     fn perms(pairs: &[(&str, &str)]) -> Permissions {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Level::parse(v).unwrap()))
             .collect()
     }
 
     #[test]
     fn the_generated_table_has_every_permission() {
         assert_eq!(APP_PERMISSIONS.len(), 55);
-        assert_eq!(find("workflows").unwrap().levels, ["write"]);
+        assert_eq!(find("workflows").unwrap().levels, [Level::Write]);
         assert_eq!(
             find("organization_projects").unwrap().levels,
-            ["read", "write", "admin"]
+            [Level::Read, Level::Write, Level::Admin]
         );
     }
 
@@ -346,16 +387,28 @@ mod tests {
         let a = perms(&[("contents", "write")]);
         let b = perms(&[("contents", "read")]);
         let e = merge(&[("permissions", &a), ("permission-contents", &b)]).unwrap_err();
-        assert!(
-            e.contains("`write` in permissions but `read` in permission-contents"),
-            "{e}"
+        assert_eq!(
+            e,
+            Conflict {
+                name: "contents".into(),
+                first: ("permissions", Level::Write),
+                second: ("permission-contents", Level::Read),
+            }
         );
         let c = perms(&[("contents", "write"), ("issues", "read")]);
         assert_eq!(
             merge(&[("permissions", &a), ("x", &c)]).unwrap(),
             Some(c.clone())
         );
-        assert_eq!(merge(&[]).unwrap(), None);
+        assert_eq!(merge::<&str>(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn levels_are_ordered_and_parsed_in_any_case() {
+        assert!(Level::Read < Level::Write && Level::Write < Level::Admin);
+        assert_eq!(Level::parse(" WRITE "), Some(Level::Write));
+        assert_eq!(Level::parse("none"), None);
+        assert_eq!(serde_json::to_string(&Level::Admin).unwrap(), "\"admin\"");
     }
 
     #[test]

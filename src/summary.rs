@@ -12,7 +12,7 @@ fn cell(text: &str) -> String {
 
 fn repositories(m: &Minted) -> String {
     if m.repositories.is_empty() {
-        return if m.repository_selection == "all" {
+        return if m.covers_all() {
             "all the installation can access".into()
         } else {
             "none".into()
@@ -47,7 +47,7 @@ pub fn markdown(tokens: &[Minted]) -> String {
             cell(&m.app_slug),
             cell(&repositories(m)),
             cell(&perms),
-            cell(&m.expires_at)
+            cell(&m.expires_at_text())
         ));
     }
     out.push('\n');
@@ -65,8 +65,8 @@ mod tests {
             installation_id: 7,
             app_slug: "my-app".into(),
             token: "ghs_SECRET".into(),
-            expires_at: "2030-01-01T00:00:00Z".into(),
-            permissions: [("contents".to_string(), "read".to_string())].into(),
+            expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            permissions: [("contents".to_string(), crate::permissions::Level::Read)].into(),
             repositories: (0..n)
                 .map(|i| Repo {
                     id: i as u64,
@@ -74,7 +74,7 @@ mod tests {
                     full_name: String::new(),
                 })
                 .collect(),
-            repository_selection: "selected".into(),
+            repository_selection: Some(crate::github::RepositorySelection::Selected),
         }
     }
 

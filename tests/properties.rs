@@ -13,16 +13,65 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// A permission name: usually one of GitHub's (as is, or with `-` for `_`), sometimes
+/// one with a letter dropped, sometimes noise.
+fn name() -> impl Strategy<Value = String> {
+    let known = prop::sample::select(
+        permissions::APP_PERMISSIONS
+            .iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>(),
+    );
+    prop_oneof![
+        4 => known.clone().prop_map(str::to_string),
+        2 => known.clone().prop_map(|n| n.replace('_', "-")),
+        1 => known.prop_map(|n| n[1..].to_string()),
+        1 => "[a-z_]{1,12}",
+    ]
+}
+
+fn level() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["read", "write", "admin", "none"]).prop_map(str::to_string)
+}
+
 proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn permissions_never_panic_and_accept_only_known_names(text in "\\PC{0,80}|([a-z_-]{1,20}: (read|write|admin|x)\n){0,4}") {
-        if let Ok(Some(parsed)) = permissions::parse(&text) {
-            for (name, level) in &parsed {
-                let p = permissions::find(name).expect("only known permissions come out");
-                prop_assert!(p.levels.contains(&level.as_str()));
+    fn permissions_never_panic(text in "\\PC{0,80}") {
+        let _ = permissions::parse(&text);
+    }
+
+    /// Mappings whose names are mostly real permissions (some in `-` form, some
+    /// misspelt) at levels that are mostly real: every accepted mapping holds only
+    /// known names at allowed levels, and every mapping of distinct known names at
+    /// allowed levels is accepted.
+    #[test]
+    fn permissions_accept_exactly_known_names_at_allowed_levels(
+        pairs in prop::collection::vec((name(), level()), 1..5)
+    ) {
+        let text: String = pairs.iter().map(|(n, l)| format!("{n}: {l}\n")).collect();
+        let valid = |(n, l): &(String, String)| {
+            permissions::find(&n.replace('-', "_"))
+                .is_some_and(|p| p.levels.iter().any(|x| x.as_str() == l))
+        };
+        // A name given twice (even as `a-b` and `a_b`) may be refused.
+        let distinct: std::collections::BTreeSet<String> =
+            pairs.iter().map(|(n, _)| n.replace('-', "_")).collect();
+        let consistent = distinct.len() == pairs.len();
+        match permissions::parse(&text) {
+            Ok(Some(parsed)) => {
+                for (name, level) in &parsed {
+                    let p = permissions::find(name).expect("only known permissions come out");
+                    prop_assert!(p.levels.contains(level));
+                }
+                prop_assert!(pairs.iter().all(valid), "accepted {text:?}");
             }
+            Ok(None) => prop_assert!(false, "a non-empty mapping gave nothing: {text:?}"),
+            Err(e) => prop_assert!(
+                !(pairs.iter().all(valid) && consistent),
+                "refused a valid mapping {text:?}: {e}"
+            ),
         }
     }
 
