@@ -38,7 +38,9 @@ fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
     }
     if let Some(identity) = &outcome.identity {
         out.push(("git-user-name", identity.name.clone()));
-        out.push(("git-user-email", identity.email.clone()));
+        if let Some(email) = &identity.email {
+            out.push(("git-user-email", email.clone()));
+        }
     }
     out
 }
@@ -171,15 +173,8 @@ async fn deliver<W: Write>(
     }
     if let Err(e) = finish(runner, outcome, skip_token_revoke) {
         runner.error("Could not write the step's outputs", &format!("{e:#}"));
-        let failures = mint::revoke_all(
-            client,
-            &outcome
-                .tokens
-                .iter()
-                .map(|t| t.token.clone())
-                .collect::<Vec<_>>(),
-        )
-        .await;
+        let minted: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
+        let failures = mint::revoke_all(client, &minted).await;
         for f in failures {
             runner.warning("Token not revoked", &f);
         }
@@ -200,6 +195,7 @@ fn finish<W: Write>(
             .map(|t| SavedToken {
                 token: t.token.clone(),
                 expires_at: t.expires_at,
+                issued_at: Some(t.issued_at),
             })
             .collect();
         runner.save_state(&[(STATE_TOKENS, &SavedToken::encode(&saved)?)])?;
@@ -214,7 +210,7 @@ fn finish<W: Write>(
     for t in &outcome.tokens {
         runner.info(&format!(
             "Created a token for {} (installation {}), repositories: {}; expires at {}",
-            t.owner,
+            t.account_label(),
             t.installation_id,
             t.describe_repositories(),
             t.expires_at_text()

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::jwt::{self, Signer};
-use crate::mint::{Request, Selection};
+use crate::mint::{OwnerKind, Request, Selection};
 use crate::permissions::{self, Permissions};
 use crate::repositories::{self, Entry, OwnerRepos};
 
@@ -27,6 +27,7 @@ pub enum Field {
     /// One permission given on its own (the action's `permission-<name>` inputs).
     Permission(&'static str),
     InstallationId,
+    Enterprise,
 }
 
 /// A field that is wrong, and why. Never carries a secret.
@@ -88,6 +89,8 @@ pub struct Given {
     /// Permissions given one by one: (GitHub's name, level).
     pub permission_levels: Vec<(&'static str, String)>,
     pub installation_id: Option<String>,
+    /// An enterprise's slug: its installation instead of an owner's.
+    pub enterprise: Option<String>,
     /// `GITHUB_REPOSITORY`: `owner/name` of the workflow's repository.
     pub current_repository: Option<String>,
 }
@@ -229,6 +232,7 @@ pub fn requests(
         .filter(|(o, r)| repositories::valid_name(o) && repositories::valid_name(r));
     let request = |owner: &str, selection| Request {
         owner: owner.to_string(),
+        kind: OwnerKind::Account,
         selection,
         permissions: permissions.cloned(),
         installation_id,
@@ -278,6 +282,44 @@ pub fn requests(
     Ok(out)
 }
 
+/// The one request for an enterprise's installation. An enterprise installation covers
+/// no repositories, and is found by the enterprise alone: owner and repositories are
+/// errors beside it (the workflow's repository is simply not the default then).
+fn enterprise_request(
+    slug: &str,
+    given: &Given,
+    installation_id: Option<u64>,
+    permissions: Option<Permissions>,
+) -> Result<Request, ConfigError> {
+    if !repositories::valid_name(slug) {
+        return Err(ConfigError::new(
+            Field::Enterprise,
+            "is not a valid enterprise slug (letters, digits, `-`)",
+        ));
+    }
+    if given.owner.is_some() {
+        return Err(ConfigError::naming(
+            Field::Enterprise,
+            "cannot be combined with {}: an enterprise's installation is found by the enterprise alone",
+            &[Field::Owner],
+        ));
+    }
+    if !given.repositories.trim().is_empty() {
+        return Err(ConfigError::naming(
+            Field::Enterprise,
+            "cannot be combined with {}: an enterprise's installation covers no repositories",
+            &[Field::Repositories],
+        ));
+    }
+    Ok(Request {
+        owner: slug.to_string(),
+        kind: OwnerKind::Enterprise,
+        selection: Selection::All,
+        permissions,
+        installation_id,
+    })
+}
+
 /// Checks everything but the key, in the order a user reads the fields.
 pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
     let app_id = match &given.app_id {
@@ -291,9 +333,17 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
     };
     let api_url = api_url(given.api_url.as_deref(), given.github_api_url.as_deref())?;
     let permissions = requested_permissions(given)?;
+    let installation_id = installation_id(given.installation_id.as_deref())?;
+    if let Some(slug) = &given.enterprise {
+        let request = enterprise_request(slug, given, installation_id, permissions)?;
+        return Ok(Plan {
+            app_id,
+            api_url,
+            requests: vec![request],
+        });
+    }
     let entries = repositories::parse(&given.repositories)
         .map_err(|m| ConfigError::new(Field::Repositories, m))?;
-    let installation_id = installation_id(given.installation_id.as_deref())?;
     let requests = requests(
         given.owner.as_deref(),
         &entries,
@@ -505,6 +555,49 @@ mod tests {
         assert!(
             text.ends_with("give Owner, Repositories, or both"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_enterprise_stands_alone_and_covers_no_repositories() {
+        let p = plan_with(|g| g.enterprise = Some("big-co".into())).unwrap();
+        let r = &p.requests[0];
+        assert_eq!(
+            p.requests.len(),
+            1,
+            "the workflow's repository is not added"
+        );
+        assert_eq!(
+            (r.kind, r.selection.clone()),
+            (OwnerKind::Enterprise, Selection::All)
+        );
+        assert_eq!(mint::lookup(r), Lookup::Enterprise("big-co".into()));
+        let p = plan_with(|g| {
+            g.enterprise = Some("big-co".into());
+            g.installation_id = Some("9".into());
+        })
+        .unwrap();
+        assert_eq!(mint::lookup(&p.requests[0]), Lookup::Id(9));
+        for (f, other) in [
+            (
+                Box::new(|g: &mut Given| g.owner = Some("acme".into())) as Box<dyn Fn(&mut Given)>,
+                Field::Owner,
+            ),
+            (
+                Box::new(|g: &mut Given| g.repositories = "site".into()),
+                Field::Repositories,
+            ),
+        ] {
+            let e = plan_with(|g| {
+                g.enterprise = Some("big-co".into());
+                f(g);
+            })
+            .unwrap_err();
+            assert_eq!((e.field, e.refs.clone()), (Field::Enterprise, vec![other]));
+        }
+        assert_eq!(
+            field_of(|g| g.enterprise = Some("big co/../x".into())),
+            Field::Enterprise
         );
     }
 

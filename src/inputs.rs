@@ -15,6 +15,7 @@ pub const CORE_INPUTS: &[&str] = &[
     "repositories",
     "permissions",
     "installation-id",
+    "enterprise",
     "github-api-url",
     "skip-token-revoke",
 ];
@@ -63,6 +64,7 @@ fn input_of(field: Field, app_input: &str) -> String {
         Field::Permissions => "permissions".into(),
         Field::Permission(name) => permission_input_name(name),
         Field::InstallationId => "installation-id".into(),
+        Field::Enterprise => "enterprise".into(),
     }
 }
 
@@ -112,6 +114,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
             .filter_map(|p| Some((p.name, input(env, &permission_input_name(p.name))?)))
             .collect(),
         installation_id: input(env, "installation-id"),
+        enterprise: input(env, "enterprise"),
         current_repository: env("GITHUB_REPOSITORY").filter(|r| !r.is_empty()),
     };
     let plan = config::plan(&given).map_err(|e| named(e, app_input))?;

@@ -44,10 +44,42 @@ pub fn normalize_pem(raw: &str) -> String {
     pem
 }
 
-/// Parses the app's private key, PKCS#1 or PKCS#8. Some malformed keys parse and only
-/// fail when they sign: [`signer`] finds those out too.
+/// The PEM inside a base64-encoded key (as some secret stores and other token actions
+/// keep it), if `raw` is one: standard or URL-safe alphabet, padded or not, across lines.
+fn decode_base64_pem(raw: &str) -> Option<String> {
+    use base64::engine::general_purpose::{GeneralPurpose, STANDARD, URL_SAFE};
+    use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
+    use base64::Engine as _;
+    let compact: String = raw
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let lenient =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let decoded = [
+        GeneralPurpose::new(&base64::alphabet::STANDARD, lenient),
+        GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient),
+        STANDARD,
+        URL_SAFE,
+    ]
+    .iter()
+    .find_map(|engine| engine.decode(&compact).ok())?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.trim_start().starts_with("-----BEGIN ").then_some(text)
+}
+
+/// Parses the app's private key, PKCS#1 or PKCS#8, as PEM text or as the base64 encoding
+/// of the PEM. Some malformed keys parse and only fail when they sign: [`signer`] finds
+/// those out too.
 pub fn parse_key(raw: &str) -> Result<EncodingKey, String> {
-    let pem = normalize_pem(raw);
+    let mut pem = normalize_pem(raw);
+    if !pem.starts_with("-----BEGIN ") {
+        if let Some(decoded) = decode_base64_pem(raw) {
+            pem = normalize_pem(&decoded);
+        }
+    }
     let first = pem.lines().next().unwrap_or_default();
     match first {
         "-----BEGIN RSA PRIVATE KEY-----" | "-----BEGIN PRIVATE KEY-----" => {}
@@ -69,7 +101,7 @@ pub fn parse_key(raw: &str) -> Result<EncodingKey, String> {
         _ => {
             return Err(
                 "is not a PEM private key: it must start with `-----BEGIN RSA PRIVATE KEY-----` \
-                 or `-----BEGIN PRIVATE KEY-----`"
+                 or `-----BEGIN PRIVATE KEY-----` (or be the base64 encoding of such a key)"
                     .into(),
             )
         }
@@ -215,6 +247,37 @@ pub(crate) mod tests {
             .map(|l| format!("    {l}\n"))
             .collect();
         assert!(parse_key(&indented).is_ok());
+    }
+
+    #[test]
+    fn base64_encoded_keys_are_decoded() {
+        use base64::Engine as _;
+        let engines = [
+            base64::engine::general_purpose::STANDARD,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        for key in [TEST_KEY_PKCS1, TEST_KEY_PKCS8] {
+            for engine in &engines {
+                let encoded = engine.encode(key);
+                assert!(parse_key(&encoded).is_ok());
+                // Wrapped at 76 columns, as `base64` prints it, and quoted.
+                let wrapped: Vec<String> = encoded
+                    .as_bytes()
+                    .chunks(76)
+                    .map(|c| String::from_utf8_lossy(c).to_string())
+                    .collect();
+                assert!(parse_key(&format!("\"{}\"\n", wrapped.join("\n"))).is_ok());
+            }
+        }
+        // Base64 of something that is not a key is refused, without echoing either form.
+        let not_a_key = base64::engine::general_purpose::STANDARD.encode("hello, world, a secret");
+        let e = signer(&not_a_key, "1").err().unwrap();
+        assert!(
+            !e.contains(&not_a_key[..12]) && !e.contains("secret"),
+            "{e}"
+        );
+        let public = base64::engine::general_purpose::STANDARD.encode(TEST_PUBLIC);
+        assert!(parse_key(&public).unwrap_err().contains("public key"));
     }
 
     #[test]

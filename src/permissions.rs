@@ -6,7 +6,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::excerpt::excerpt;
 
 /// A permission's level, ordered: a grant covers a request at its level or below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -94,6 +98,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The nearest valid permission name, if one is close enough to be a likely typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
     let name = normalize_name(name);
+    // No permission name is longer than this; a longer input is no typo of one.
+    if name.len() > 80 {
+        return None;
+    }
     let (best, distance) = APP_PERMISSIONS
         .iter()
         .map(|p| (p.name, edit_distance(&name, p.name)))
@@ -110,14 +118,17 @@ pub fn validate(name: &str, level: &str) -> Result<(String, Level), String> {
             Some(s) => format!(" Did you mean `{s}`?"),
             None => " See GitHub's list of app permissions.".to_string(),
         };
-        return Err(format!("unknown permission `{}`.{hint}", name.trim()));
+        return Err(format!(
+            "unknown permission `{}`.{hint}",
+            excerpt(name.trim())
+        ));
     };
     match Level::parse(level) {
         Some(parsed) if permission.levels.contains(&parsed) => Ok((key, parsed)),
         _ => Err(format!(
             "`{}` cannot be `{}`: allowed levels are {}",
             permission.name,
-            level.trim(),
+            excerpt(level.trim()),
             permission.levels_text(", ")
         )),
     }
@@ -136,11 +147,11 @@ fn insert(out: &mut Permissions, name: &str, level: &str) -> Result<(), String> 
     Ok(())
 }
 
-fn scalar_text(value: &serde_yaml_ng::Value) -> Option<String> {
+fn scalar_text(value: &Yaml) -> Option<String> {
     match value {
-        serde_yaml_ng::Value::String(s) => Some(s.clone()),
-        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
-        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Bool(b) => Some(b.to_string()),
+        Yaml::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
@@ -154,26 +165,92 @@ fn parse_pairs(text: &str) -> Result<Permissions, String> {
         .filter(|p| !p.is_empty())
     {
         let Some((name, level)) = pair.split_once([':', '=']) else {
-            return Err(format!("`{pair}` is not `name: level`"));
+            return Err(format!("`{}` is not `name: level`", excerpt(pair)));
         };
         insert(&mut out, name, level)?;
     }
     Ok(out)
 }
 
+/// A YAML document as far as the `permissions` input cares: a mapping is kept as its
+/// entries in order, duplicates included (serde_yaml_ng's own mapping refuses a repeated
+/// key with only a position, and we want to name it).
+enum Document {
+    Empty,
+    Text,
+    Entries(Vec<(Yaml, Yaml)>),
+    Other,
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = Document;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping of permission to level")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Document, E> {
+        Ok(Document::Empty)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Document, E> {
+        Ok(Document::Empty)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Document, E> {
+        Ok(Document::Text)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Document::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<Yaml, Yaml>()? {
+            entries.push(entry);
+        }
+        Ok(Document::Entries(entries))
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DocumentVisitor)
+    }
+}
+
 /// Parses the `permissions` input: a YAML (or JSON) mapping of permission to level,
 /// or the short form `name:level,name:level`. Empty text means "no permissions given".
+/// A permission given twice at two levels is an error that names it.
 pub fn parse(text: &str) -> Result<Option<Permissions>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    let mapping = match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
-        Ok(serde_yaml_ng::Value::Mapping(m)) => m,
-        Ok(serde_yaml_ng::Value::Null) => return Ok(None),
-        Ok(serde_yaml_ng::Value::String(_)) | Err(_)
-            if !text.contains('\n') || !text.contains(": ") =>
-        {
+    let entries = match serde_yaml_ng::from_str::<Document>(text) {
+        Ok(Document::Entries(entries)) => entries,
+        Ok(Document::Empty) => return Ok(None),
+        Ok(Document::Text) | Err(_) if !text.contains('\n') || !text.contains(": ") => {
             return parse_pairs(text).map(Some);
         }
         Ok(_) => {
@@ -182,13 +259,14 @@ pub fn parse(text: &str) -> Result<Option<Permissions>, String> {
         Err(e) => return Err(format!("is not valid YAML: {}", yaml_error_location(&e))),
     };
     let mut out = Permissions::new();
-    for (name, level) in &mapping {
+    for (name, level) in &entries {
         let Some(name) = scalar_text(name) else {
             return Err("every key must be a permission name".into());
         };
         let Some(level) = scalar_text(level) else {
             return Err(format!(
-                "`{name}` must have a level such as `read` or `write`"
+                "`{}` must have a level such as `read` or `write`",
+                excerpt(&name)
             ));
         };
         insert(&mut out, &name, &level)?;
@@ -373,7 +451,34 @@ mod tests {
         assert!(parse("contents:\n  - read\n")
             .unwrap_err()
             .contains("must have a level"));
-        assert!(parse("contents: write\ncontents: read\n").is_err());
+    }
+
+    #[test]
+    fn a_permission_given_twice_is_named() {
+        let e = parse("contents: read\nissues: write\ncontents: write\n").unwrap_err();
+        assert_eq!(e, "`contents` is given twice, as `read` and as `write`");
+        let e = parse("pull-requests: read\npull_requests: write\n").unwrap_err();
+        assert!(e.contains("`pull_requests` is given twice"), "{e}");
+        let e = parse(r#"{"contents": "read", "contents": "write"}"#).unwrap_err();
+        assert!(e.contains("`contents` is given twice"), "{e}");
+        assert_eq!(
+            parse("contents: read\ncontents: read\n").unwrap(),
+            Some(perms(&[("contents", "read")])),
+            "the same level twice says the same thing"
+        );
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_short_prefix() {
+        let long = "z".repeat(5000);
+        for text in [
+            format!("{long}: read"),
+            format!("contents: {long}"),
+            format!("{long}:read,issues:write"),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.len() < 300, "{} characters: {}", e.len(), &e[..100]);
+        }
     }
 
     #[test]

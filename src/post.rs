@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::cancel::Signal;
-use crate::github::{Client, Settings};
+use crate::github::{Client, Credential, Settings};
 use crate::runner::{Env, Runner, SavedToken};
 use crate::transport::Proxy;
 use crate::{inputs, mint};
@@ -73,7 +73,7 @@ pub async fn run<W: Write + Send + 'static>(
             return 0;
         }
     };
-    let tokens: Vec<String> = live.iter().map(|s| s.token.clone()).collect();
+    let tokens: Vec<Credential> = live.iter().map(|s| s.credential()).collect();
     let failures = tokio::select! {
         failures = mint::revoke_all(&client, &tokens) => failures,
         signal = cancel => {
@@ -108,10 +108,12 @@ mod tests {
             SavedToken {
                 token: "old".into(),
                 expires_at: at("2026-01-01T11:59:59Z"),
+                issued_at: None,
             },
             SavedToken {
                 token: "new".into(),
                 expires_at: at("2026-01-01T12:00:01Z"),
+                issued_at: None,
             },
         ];
         let (expired, live) = by_expiry(&saved, at("2026-01-01T12:00:00Z"));

@@ -42,7 +42,7 @@ pub fn markdown(tokens: &[Minted]) -> String {
         };
         out.push_str(&format!(
             "| {} | {} (`{}`) | {} | {} | {} |\n",
-            cell(&m.owner),
+            cell(&m.account_label()),
             m.installation_id,
             cell(&m.app_slug),
             cell(&repositories(m)),
@@ -62,9 +62,11 @@ mod tests {
     fn minted(n: usize) -> Minted {
         Minted {
             owner: "acme".into(),
+            kind: crate::mint::OwnerKind::Account,
             installation_id: 7,
             app_slug: "my-app".into(),
             token: "ghs_SECRET".into(),
+            issued_at: "2030-01-01T00:00:00Z".parse().unwrap(),
             expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
             permissions: [("contents".to_string(), crate::permissions::Level::Read)].into(),
             repositories: (0..n)
@@ -88,6 +90,18 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("ghs_SECRET"));
+    }
+
+    #[test]
+    fn an_enterprise_is_named_as_one_and_covers_no_repositories() {
+        let mut m = minted(0);
+        m.owner = "big-co".into();
+        m.kind = crate::mint::OwnerKind::Enterprise;
+        let md = markdown(&[m]);
+        assert!(
+            md.contains("| enterprise big-co | 7 (`my-app`) | none |"),
+            "{md}"
+        );
     }
 
     #[test]

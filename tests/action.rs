@@ -13,16 +13,12 @@ use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 
-/// The main step, as the runner starts it.
 fn main_step(step: &Step, api: &str, inputs: &[(&str, &str)]) -> Ran {
-    run_binary(Path::new(BIN), &[], &step.env(api, inputs), "")
+    step.main(Path::new(BIN), api, inputs)
 }
 
-/// Post, as the runner starts it: the same inputs, plus `STATE_<name>` from the state
-/// file, and the post-entrypoint's name.
 fn post_step(step: &Step, api: &str, inputs: &[(&str, &str)]) -> Ran {
-    let bin = step.post_entrypoint(Path::new(BIN));
-    run_binary(&bin, &[], &step.post_env(api, inputs), "")
+    step.post(Path::new(BIN), api, inputs)
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use app_token::github::{Auth, Client, Retry, Settings};
 use app_token::jwt::{parse_key, Signer};
-use app_token::mint::{self, Outcome, Request, Selection};
+use app_token::mint::{self, Outcome, OwnerKind, Request, Selection};
 use app_token::repositories::OwnerRepos;
 use app_token::transport::Proxy;
 use common::*;
@@ -60,6 +60,7 @@ fn client(url: &str, proxy: Proxy, settings: Settings) -> (Test, Logged) {
 fn site_request() -> Request {
     Request {
         owner: "acme".into(),
+        kind: OwnerKind::Account,
         selection: Selection::Only(OwnerRepos {
             names: vec!["site".into()],
             ids: vec![],
@@ -494,4 +495,33 @@ fn an_enterprise_server_base_path_is_kept() {
     )
     .unwrap();
     lookup.assert_calls(1);
+}
+
+#[test]
+fn a_helper_token_refused_while_it_replicates_is_still_revoked() {
+    let gh = FakeGitHub::start();
+    let mut flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    if let Some(m) = flow.revoke_helper.as_mut() {
+        m.delete();
+    }
+    let (refused, revoked) = gh.revoke_lagging(HELPER_TOKEN, Duration::from_millis(150));
+    let settings = Settings {
+        backoff_base: Duration::from_millis(100),
+        backoff_cap: Duration::from_millis(200),
+        max_attempts: 4,
+        ..fast()
+    };
+    let (c, log) = client(&gh.url(), Proxy::default(), settings);
+    let out = mint_with(&c, &[site_request()]).unwrap();
+    assert_eq!(out.tokens[0].token, FINAL_TOKEN);
+    assert!(refused.calls() >= 1, "the helper was refused at first");
+    revoked.assert_calls(1);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    assert!(
+        log.lines()
+            .iter()
+            .any(|l| l.contains("DELETE /installation/token: HTTP 401; retrying")),
+        "{:?}",
+        log.lines()
+    );
 }

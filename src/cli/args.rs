@@ -118,6 +118,10 @@ pub struct MintArgs {
     #[arg(long, value_name = "ID")]
     pub installation_id: Option<String>,
 
+    /// An enterprise's slug: a token for the app's installation on that enterprise (no repositories)
+    #[arg(long, value_name = "SLUG", conflicts_with_all = ["owner", "repositories"])]
+    pub enterprise: Option<String>,
+
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -133,7 +133,7 @@ pub(super) async fn command(
     };
     // A token is one line of git's protocol; anything else could inject attributes.
     if minted.token.is_empty() || minted.token.chars().any(char::is_control) {
-        let _ = mint::revoke_all(&client, std::slice::from_ref(&minted.token)).await;
+        let _ = mint::revoke_all(&client, &[minted.credential()]).await;
         return Err(Failure::Api(
             "GitHub's token is not one a git credential can carry".into(),
         ));

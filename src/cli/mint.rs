@@ -46,6 +46,7 @@ pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> 
         permissions: given(&args.permissions),
         permission_levels: Vec::new(),
         installation_id: given(&args.installation_id),
+        enterprise: given(&args.enterprise),
         current_repository: env_value(env, "GITHUB_REPOSITORY"),
     })?;
     // The key last: the cheaper mistakes are reported without touching the file.

@@ -75,6 +75,7 @@ fn flag_of(field: Field) -> &'static str {
         Field::Repositories => "--repositories",
         Field::Permissions | Field::Permission(_) => "--permissions",
         Field::InstallationId => "--installation-id",
+        Field::Enterprise => "--enterprise",
     }
 }
 

@@ -77,7 +77,7 @@ fn write_stdout(text: &str) -> io::Result<()> {
 /// Prints what was minted; if it cannot be printed, nobody can use or revoke it: revoke it.
 pub(super) async fn deliver(client: &Client, outcome: &Outcome, text: &str) -> Result<(), Failure> {
     if let Err(e) = write_stdout(text) {
-        let tokens: Vec<String> = outcome.tokens.iter().map(|t| t.token.clone()).collect();
+        let tokens: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
         let mut message = format!("cannot write to stdout ({e}); the new token was revoked");
         for f in mint::revoke_all(client, &tokens).await {
             message.push_str(&format!("\nnot revoked: {f}"));

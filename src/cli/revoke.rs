@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal, Read};
 use super::args::RevokeArgs;
 use super::{env_value, given, usage, Failure};
 use crate::config;
-use crate::github::{Client, Settings};
+use crate::github::{Client, Credential, Settings};
 use crate::mint;
 use crate::runner::Env;
 use crate::transport::Proxy;
@@ -65,6 +65,7 @@ pub(super) async fn command(
         super::output::stderr_log(),
     )
     .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
+    let tokens: Vec<Credential> = tokens.into_iter().map(Credential::new).collect();
     let failures = mint::revoke_all(&client, &tokens).await;
     if failures.is_empty() {
         return Ok(());

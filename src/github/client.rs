@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use octocrab::{AuthState, Octocrab, OctocrabBuilder};
 use serde::de::DeserializeOwned;
@@ -27,6 +28,44 @@ pub trait AppJwt: Bearer {
     fn correct_clock(&self, github_minus_ours: i64);
 }
 
+/// How long a new installation token may be refused while it replicates across
+/// GitHub: a 401 for a token younger than this is retried (as @octokit/auth-app does).
+pub const REPLICATION_WINDOW: Duration = Duration::from_secs(5);
+
+/// An installation token, and when GitHub issued it, when that is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub token: String,
+    pub issued_at: Option<DateTime<Utc>>,
+}
+
+impl Credential {
+    /// A token of unknown age (one read from stdin, say): never taken for a fresh one.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            issued_at: None,
+        }
+    }
+
+    pub fn issued(token: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Self {
+            token: token.into(),
+            issued_at: Some(at),
+        }
+    }
+
+    /// Was it issued less than [`REPLICATION_WINDOW`] before `now`?
+    pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
+        self.issued_at.is_some_and(|at| {
+            (now - at)
+                .to_std()
+                .map(|age| age < REPLICATION_WINDOW)
+                .unwrap_or(true)
+        })
+    }
+}
+
 /// How a request authenticates.
 #[derive(Clone, Copy)]
 pub enum Auth<'a> {
@@ -35,7 +74,7 @@ pub enum Auth<'a> {
     /// The app's JWT.
     App,
     /// An installation token.
-    Token(&'a str),
+    Token(&'a Credential),
 }
 
 /// A log line sink: the client reports retries through it, knowing nothing of where they go.
@@ -140,7 +179,7 @@ impl Client {
                 let app = self.app.as_ref().context("no app key to sign a JWT with")?;
                 Some(app.bearer().await?)
             }
-            Auth::Token(token) => Some(token.to_string()),
+            Auth::Token(credential) => Some(credential.token.clone()),
         };
         if let Some(bearer) = bearer {
             builder = builder.header(
@@ -243,6 +282,8 @@ impl Client {
                 .request_timeout
                 .min(remaining.max(Duration::from_secs(1)));
             let sent_at = Instant::now();
+            let fresh_credential =
+                matches!(auth, Auth::Token(credential) if credential.is_fresh(Utc::now()));
             let result = transport::exchange(self.octo.execute(request), limit).await;
             self.debug_line(&method, path, &result, sent_at.elapsed(), attempt);
             let (outcome, err) = match result {
@@ -262,6 +303,7 @@ impl Client {
                             &answer.body,
                             unix_now(),
                         ),
+                        fresh_credential,
                     };
                     let message = error_message(answer.status, &answer.headers, &answer.body);
                     let id = request_id(&answer.headers);
@@ -320,5 +362,27 @@ impl Client {
     ) -> anyhow::Result<T> {
         let answer = self.send(method, path, auth, body, retry).await?;
         parse_json(&answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_is_fresh_for_its_first_seconds_only() {
+        let issued: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let c = Credential::issued("ghs_x", issued);
+        let at = |secs: i64| issued + chrono::Duration::seconds(secs);
+        assert!(c.is_fresh(at(0)) && c.is_fresh(at(4)));
+        assert!(!c.is_fresh(at(5)) && !c.is_fresh(at(3600)));
+        assert!(
+            c.is_fresh(at(-2)),
+            "a clock a little behind still counts it fresh"
+        );
+        assert!(
+            !Credential::new("ghs_y").is_fresh(at(0)),
+            "unknown age is never fresh"
+        );
     }
 }

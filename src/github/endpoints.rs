@@ -13,7 +13,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{Auth, Client};
+use super::client::{Auth, Client, Credential};
 use super::dialect::ApiError;
 use super::retry::Retry;
 use crate::permissions::{Level, Permissions};
@@ -28,6 +28,7 @@ pub const PAGE_SIZE: usize = 100;
 pub enum Lookup {
     Repository { owner: String, repo: String },
     Account(String),
+    Enterprise(String),
     Id(u64),
 }
 
@@ -36,6 +37,7 @@ impl std::fmt::Display for Lookup {
         match self {
             Lookup::Repository { owner, repo } => write!(f, "the repository {owner}/{repo}"),
             Lookup::Account(owner) => write!(f, "the account {owner}"),
+            Lookup::Enterprise(slug) => write!(f, "the enterprise {slug}"),
             Lookup::Id(id) => write!(f, "installation {id}"),
         }
     }
@@ -51,6 +53,10 @@ pub enum Account {
 }
 
 impl Account {
+    pub fn is_enterprise(&self) -> bool {
+        matches!(self, Account::Enterprise { .. })
+    }
+
     /// The login, or the enterprise's slug.
     pub fn name(&self) -> &str {
         match self {
@@ -108,6 +114,9 @@ pub struct Repo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Token {
     pub token: String,
+    /// When the answer was read: the token is new, and may be refused for a few seconds.
+    #[serde(skip, default = "Utc::now")]
+    pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     #[serde(default)]
     pub permissions: BTreeMap<String, Value>,
@@ -117,6 +126,10 @@ pub struct Token {
 }
 
 impl Token {
+    pub fn credential(&self) -> Credential {
+        Credential::issued(&self.token, self.issued_at)
+    }
+
     /// What GitHub granted this token.
     pub fn granted(&self) -> Permissions {
         levels(&self.permissions)
@@ -159,6 +172,7 @@ pub async fn installation(client: &Client, lookup: &Lookup) -> anyhow::Result<In
     let path = match lookup {
         Lookup::Repository { owner, repo } => format!("/repos/{owner}/{repo}/installation"),
         Lookup::Account(owner) => format!("/users/{owner}/installation"),
+        Lookup::Enterprise(slug) => format!("/enterprises/{slug}/installation"),
         Lookup::Id(id) => format!("/app/installations/{id}"),
     };
     let found: anyhow::Result<Installation> = client
@@ -201,7 +215,7 @@ pub async fn create_token(
 }
 
 /// Revokes an installation token.
-pub async fn revoke_token(client: &Client, token: &str) -> anyhow::Result<()> {
+pub async fn revoke_token(client: &Client, token: &Credential) -> anyhow::Result<()> {
     client
         .send(
             Method::DELETE,
@@ -222,7 +236,10 @@ struct RepoPage {
 }
 
 /// Every repository an installation token can reach, paged, at most [`MAX_IN_FLIGHT`] pages at once.
-pub async fn installation_repositories(client: &Client, token: &str) -> anyhow::Result<Vec<Repo>> {
+pub async fn installation_repositories(
+    client: &Client,
+    token: &Credential,
+) -> anyhow::Result<Vec<Repo>> {
     let page = |n: usize| async move {
         let path = format!("/installation/repositories?per_page={PAGE_SIZE}&page={n}");
         client
@@ -255,7 +272,11 @@ struct User {
 }
 
 /// The user id of the app's bot account, `<slug>[bot]`.
-pub async fn bot_user_id(client: &Client, slug: &str, token: Option<&str>) -> anyhow::Result<u64> {
+pub async fn bot_user_id(
+    client: &Client,
+    slug: &str,
+    token: Option<&Credential>,
+) -> anyhow::Result<u64> {
     let path = format!("/users/{slug}%5Bbot%5D");
     let auth = token.map(Auth::Token).unwrap_or(Auth::None);
     let user: User = client

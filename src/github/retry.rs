@@ -50,10 +50,13 @@ pub enum Retry {
 /// What a failed attempt came to, as far as trying again is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// GitHub answered with an error status; `rate_limit` is the wait a rate limit asks for.
+    /// GitHub answered with an error status; `rate_limit` is the wait a rate limit asks
+    /// for; `fresh_credential` when the request carried a token issued moments ago
+    /// (see [`super::client::REPLICATION_WINDOW`]).
     Refused {
         status: StatusCode,
         rate_limit: Option<Duration>,
+        fresh_credential: bool,
     },
     /// No answer: `sent` when the request may have reached GitHub, `permanent` when
     /// trying again cannot help.
@@ -86,6 +89,12 @@ pub fn decide(
         Outcome::Refused { status, .. } if status.is_server_error() => {
             backoff(settings, attempt, jitter)
         }
+        // A new token GitHub has not replicated yet: it will be accepted in a moment.
+        Outcome::Refused {
+            status: StatusCode::UNAUTHORIZED,
+            fresh_credential: true,
+            ..
+        } => backoff(settings, attempt, jitter),
         Outcome::Refused { .. }
         | Outcome::Failed {
             permanent: true, ..
@@ -139,6 +148,7 @@ mod tests {
         Outcome::Refused {
             status: StatusCode::from_u16(code).unwrap(),
             rate_limit: None,
+            fresh_credential: false,
         }
     }
 
@@ -186,10 +196,34 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_token_refused_as_bad_credentials_is_tried_again() {
+        let lagging = |status, fresh_credential| Outcome::Refused {
+            status,
+            rate_limit: None,
+            fresh_credential,
+        };
+        assert!(matches!(
+            first(Retry::Idempotent, lagging(StatusCode::UNAUTHORIZED, true)),
+            Decision::RetryAfter(_)
+        ));
+        assert_eq!(
+            first(Retry::Idempotent, lagging(StatusCode::UNAUTHORIZED, false)),
+            Decision::GiveUp(None),
+            "an old token's 401 is final"
+        );
+        assert_eq!(
+            first(Retry::Idempotent, lagging(StatusCode::FORBIDDEN, true)),
+            Decision::GiveUp(None),
+            "only a 401 is lag"
+        );
+    }
+
+    #[test]
     fn rate_limits_wait_what_they_ask_within_the_budget() {
         let limited = |secs| Outcome::Refused {
             status: StatusCode::FORBIDDEN,
             rate_limit: Some(Duration::from_secs(secs)),
+            fresh_credential: false,
         };
         assert_eq!(
             first(Retry::Create, limited(3)),

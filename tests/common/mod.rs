@@ -312,6 +312,36 @@ impl FakeGitHub {
 }
 
 impl FakeGitHub {
+    /// `DELETE /installation/token` with `token` as GitHub answers it while a new token
+    /// replicates: `401 Bad credentials` for `window` from the first attempt, then 204.
+    /// Gives (the 401s, the 204s).
+    pub fn revoke_lagging(&self, token: &str, window: Duration) -> (Mock<'_>, Mock<'_>) {
+        let first = std::sync::Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
+        let lagging = move |_: &HttpMockRequest| {
+            let mut first = first.lock().expect("the clock of the first attempt");
+            first.get_or_insert_with(std::time::Instant::now).elapsed() < window
+        };
+        let refused = {
+            let lagging = lagging.clone();
+            self.server.mock(|when, then| {
+                when.method(DELETE)
+                    .path("/installation/token")
+                    .header("authorization", format!("Bearer {token}"))
+                    .is_true(move |r| lagging(r));
+                then.status(401)
+                    .json_body(json!({"message": "Bad credentials", "status": "401"}));
+            })
+        };
+        let revoked = self.server.mock(|when, then| {
+            when.method(DELETE)
+                .path("/installation/token")
+                .header("authorization", format!("Bearer {token}"))
+                .is_true(move |r| !lagging(r));
+            then.status(204);
+        });
+        (refused, revoked)
+    }
+
     /// A mock that answers anything not otherwise mocked, to prove no request was made.
     pub fn catch_all(&self) -> Mock<'_> {
         self.server.mock(|_, then| {

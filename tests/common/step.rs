@@ -107,6 +107,22 @@ impl Step {
         std::fs::read_to_string(self.file("summary")).unwrap_or_default()
     }
 
+    /// The main step, as the runner starts `bin`.
+    pub fn main(&self, bin: &Path, api: &str, inputs: &[(&str, &str)]) -> Ran {
+        run_binary(bin, &[], &self.env(api, inputs), "")
+    }
+
+    /// The post step, as the runner starts it: `bin` under the post-entrypoint's name,
+    /// with main's inputs and `STATE_*` from what main saved.
+    pub fn post(&self, bin: &Path, api: &str, inputs: &[(&str, &str)]) -> Ran {
+        run_binary(
+            &self.post_entrypoint(bin),
+            &[],
+            &self.post_env(api, inputs),
+            "",
+        )
+    }
+
     /// The binary under the name the image's post-entrypoint gives it: a link named
     /// `app-token-post` in the step's directory.
     pub fn post_entrypoint(&self, bin: &Path) -> PathBuf {
