@@ -22,6 +22,9 @@ Examples:
   app-token --app-id 42 --private-key-file app.pem --owner acme \\
             --api-url https://ghe.example.com/api/v3
 
+  # The app's installation on an enterprise (enterprise-level APIs, no repositories)
+  app-token --app-id 123456 --private-key-file app.pem --enterprise my-enterprise
+
   # Revoke the token when done
   printf '%s\\n' \"$TOKEN\" | app-token revoke
 
