@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod jwt;
 pub mod ledger;
 pub mod mint;
+pub mod pem;
 pub mod permissions;
 pub mod post;
 pub mod repositories;
