@@ -17,11 +17,16 @@ fn main() {
          pub const APP_PERMISSIONS: &[Permission] = &[\n",
     );
     for (name, spec) in perms {
-        let levels: Vec<String> = spec["levels"]
+        let levels: Vec<&str> = spec["levels"]
             .as_array()
             .expect("levels is an array")
             .iter()
-            .map(|l| format!("{:?}", l.as_str().expect("a level is a string")))
+            .map(|l| match l.as_str().expect("a level is a string") {
+                "read" => "Level::Read",
+                "write" => "Level::Write",
+                "admin" => "Level::Admin",
+                other => panic!("an unknown permission level in the REST description: {other}"),
+            })
             .collect();
         let description = spec["description"].as_str().unwrap_or_default();
         writeln!(

@@ -152,21 +152,12 @@ struct Run {
     spawner_rss_kib: u64,
 }
 
-struct Step {
-    dir: tempfile::TempDir,
+/// Runs the binary in a step's directory.
+trait Measured {
+    fn run(&self, bin: &Path, env: &[(String, String)]) -> Run;
 }
 
-impl Step {
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The environment the runner gives the main step.
-    fn env(&self, api: &str, inputs: &[(&str, String)]) -> Vec<(String, String)> {
-        let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        runner_env(api, self.dir.path(), &inputs)
-    }
-
+impl Measured for Step {
     /// Runs the binary once, through a fresh copy of this program (see [`spawn_and_measure`]);
     /// aborts the benchmark unless it exits 0 with a `token` output.
     fn run(&self, bin: &Path, env: &[(String, String)]) -> Run {
@@ -390,52 +381,6 @@ struct Row {
     max_rss_kib: u64,
 }
 
-/// An HTTP CONNECT proxy in front of the fake that holds every new tunnel for `latency`
-/// before opening it. A new connection then costs one more latency, like a TCP handshake
-/// (TLS to GitHub costs one more again), and hyper's race between waiting for a pooled
-/// connection and opening a new one plays out as on a real network. Gives its URL.
-fn slow_connect_proxy(upstream: String, latency: Duration) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::{Shutdown, TcpListener, TcpStream};
-
-    let listener =
-        TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| abort(&format!("proxy: {e}")));
-    let url = format!(
-        "http://{}",
-        listener
-            .local_addr()
-            .map_or_else(|e| abort(&format!("proxy: {e}")), |a| a.to_string())
-    );
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let upstream = upstream.clone();
-            std::thread::spawn(move || {
-                let _ = client.set_nodelay(true);
-                let mut reader = BufReader::new(client.try_clone()?);
-                // The CONNECT head; the client sends nothing more before the answer.
-                let mut line = String::new();
-                while reader.read_line(&mut line)? > 2 {
-                    line.clear();
-                }
-                std::thread::sleep(latency);
-                let up = TcpStream::connect(&upstream)?;
-                up.set_nodelay(true)?;
-                let mut client_w = client.try_clone()?;
-                client_w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
-                let (mut up_r, mut up_w) = (up.try_clone()?, up);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut up_r, &mut client_w);
-                    let _ = client_w.shutdown(Shutdown::Write);
-                });
-                let _ = std::io::copy(&mut reader, &mut up_w);
-                let _ = up_w.shutdown(Shutdown::Write);
-                Ok::<_, std::io::Error>(())
-            });
-        }
-    });
-    url
-}
-
 /// One row's fake GitHub, step files and environment.
 struct Setup {
     case: Case,
@@ -455,13 +400,15 @@ impl Setup {
         // A fake per row, so that only this case's mocks can answer.
         let gh = FakeGitHub::with_latency(latency);
         case.mock(&gh);
-        let step = Step {
-            dir: tempfile::tempdir().unwrap_or_else(|e| abort(&format!("tempdir: {e}"))),
-        };
-        let mut env = step.env(&gh.url(), &case.inputs());
+        let step = Step::new();
+        let inputs = case.inputs();
+        let inputs: Vec<(&str, &str)> = inputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut env = step.env(&gh.url(), &inputs);
         if slow_connect {
-            let upstream = gh.url().trim_start_matches("http://").to_string();
-            env.push(("HTTP_PROXY".into(), slow_connect_proxy(upstream, latency)));
+            // Every new tunnel costs one more latency, like a TCP handshake (TLS to GitHub
+            // costs one more again), and hyper's race between waiting for a pooled
+            // connection and opening a new one plays out as on a real network.
+            env.push(("HTTP_PROXY".into(), ConnectProxy::start(latency).url));
         }
         Self {
             case,

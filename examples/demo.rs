@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use app_token::http::Settings;
+use app_token::github::Settings;
 use app_token::runner::{FileCommands, Runner};
 use common::*;
 use serde_json::json;

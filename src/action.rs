@@ -8,20 +8,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cancel::Signal;
-use crate::http::{Client, Proxy, Settings};
+use crate::github::{Client, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome};
-use crate::runner::Runner;
+use crate::runner::{Env, Runner, SavedToken, STATE_TOKENS};
+use crate::transport::Proxy;
 use crate::{inputs, summary};
-
-/// The state key under which main hands its tokens to post.
-pub const STATE_TOKENS: &str = "tokens";
-
-/// What post needs of one token.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct Saved {
-    pub token: String,
-    pub expires_at: String,
-}
 
 fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
     let tokens = &outcome.tokens;
@@ -42,12 +33,14 @@ fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
     }
     let ids: Vec<u64> = tokens.iter().flat_map(mint::repository_ids).collect();
     out.push(("repository-ids", json!(ids).to_string()));
-    if let Some(earliest) = tokens.iter().map(|t| t.expires_at.clone()).min() {
-        out.push(("expires-at", earliest));
+    if let Some(earliest) = tokens.iter().min_by_key(|t| t.expires_at) {
+        out.push(("expires-at", earliest.expires_at_text()));
     }
     if let Some(identity) = &outcome.identity {
         out.push(("git-user-name", identity.name.clone()));
-        out.push(("git-user-email", identity.email.clone()));
+        if let Some(email) = &identity.email {
+            out.push(("git-user-email", email.clone()));
+        }
     }
     out
 }
@@ -106,7 +99,7 @@ pub async fn cancelled<W: Write>(
 /// the work stops, what was minted is revoked, and the code says which signal it was.
 pub async fn run<W: Write + Send + 'static>(
     runner: Arc<Runner<W>>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> i32 {
@@ -117,9 +110,10 @@ pub async fn run<W: Write + Send + 'static>(
             return 1;
         }
     };
+    let config = inputs.config;
     runner.group("Requesting a GitHub App installation token");
-    runner.info(&format!("App: {}; API: {}", inputs.app_id, inputs.api_url));
-    for request in &inputs.requests {
+    runner.info(&format!("App: {}; API: {}", config.app_id, config.api_url));
+    for request in &config.requests {
         runner.info(&mint::context_note(request));
     }
     runner.end_group();
@@ -128,10 +122,9 @@ pub async fn run<W: Write + Send + 'static>(
         let r = Arc::clone(&runner);
         mint::log_sink(move |line: &str| r.info(line))
     };
-    let signer = Arc::new(inputs.signer);
     let client = match Client::new(
-        &inputs.api_url,
-        Some(signer),
+        &config.api_url,
+        Some(Arc::new(config.signer)),
         &Proxy::from_env(env),
         settings,
         log.clone(),
@@ -149,7 +142,7 @@ pub async fn run<W: Write + Send + 'static>(
     let client = Arc::new(client);
     let ledger = Ledger::default();
     let work = async {
-        match mint::mint(&client, &inputs.requests, &ledger, log).await {
+        match mint::mint(&client, &config.requests, &ledger, log).await {
             Ok(outcome) => deliver(&runner, &client, &outcome, inputs.skip_token_revoke).await,
             Err(e) => {
                 runner.error("Could not create an installation token", &format!("{e:#}"));
@@ -180,15 +173,8 @@ async fn deliver<W: Write>(
     }
     if let Err(e) = finish(runner, outcome, skip_token_revoke) {
         runner.error("Could not write the step's outputs", &format!("{e:#}"));
-        let failures = mint::revoke_all(
-            client,
-            &outcome
-                .tokens
-                .iter()
-                .map(|t| t.token.clone())
-                .collect::<Vec<_>>(),
-        )
-        .await;
+        let minted: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
+        let failures = mint::revoke_all(client, &minted).await;
         for f in failures {
             runner.warning("Token not revoked", &f);
         }
@@ -203,15 +189,16 @@ fn finish<W: Write>(
     skip_token_revoke: bool,
 ) -> anyhow::Result<()> {
     if !skip_token_revoke {
-        let saved: Vec<Saved> = outcome
+        let saved: Vec<SavedToken> = outcome
             .tokens
             .iter()
-            .map(|t| Saved {
+            .map(|t| SavedToken {
                 token: t.token.clone(),
-                expires_at: t.expires_at.clone(),
+                expires_at: t.expires_at,
+                issued_at: Some(t.issued_at),
             })
             .collect();
-        runner.save_state(&[(STATE_TOKENS, &serde_json::to_string(&saved)?)])?;
+        runner.save_state(&[(STATE_TOKENS, &SavedToken::encode(&saved)?)])?;
     }
     let outputs = outputs(outcome);
     let pairs: Vec<(&str, &str)> = outputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -223,10 +210,10 @@ fn finish<W: Write>(
     for t in &outcome.tokens {
         runner.info(&format!(
             "Created a token for {} (installation {}), repositories: {}; expires at {}",
-            t.owner,
+            t.account_label(),
             t.installation_id,
             t.describe_repositories(),
-            t.expires_at
+            t.expires_at_text()
         ));
     }
     if outcome.tokens.len() > 1 {

@@ -1,22 +1,28 @@
 //! app-token: a GitHub App installation token scoped to exactly the repositories and permissions a job needs.
 //!
-//! The library holds the core (inputs, permissions, repositories, JWT, HTTP, GitHub's
-//! endpoints, minting); the Actions front end (`action`, `post`, `runner`, `summary`)
-//! and the command line (`cli`) are thin shells over it.
+//! The core: `config` (one validated configuration for both front ends), `permissions`,
+//! `repositories`, `jwt`, `transport` (HTTPS to any host), `github` (GitHub's client,
+//! dialect and endpoints), `mint` (planning and making tokens). The front ends over it:
+//! the action (`inputs`, `action`, `post`, `summary`, with `runner` for the Actions
+//! protocol) and the command line (`cli`). `cancel` turns signals into a future.
 
 pub mod action;
 pub mod cancel;
 pub mod cli;
+pub mod config;
+pub mod excerpt;
 pub mod github;
-pub mod http;
 pub mod inputs;
 pub mod jwt;
+pub mod ledger;
 pub mod mint;
+pub mod pem;
 pub mod permissions;
 pub mod post;
 pub mod repositories;
 pub mod runner;
 pub mod summary;
+pub mod transport;
 
 /// A small single-threaded runtime: the work is a handful of concurrent requests.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {

@@ -11,11 +11,16 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use futures::future::join_all;
-use tokio::sync::{Notify, OnceCell};
+use tokio::sync::OnceCell;
 
-use crate::github::{self, Installation, Lookup, Repo, Token, TokenRequest};
-use crate::http::{Client, Log};
-use crate::permissions::{self, Permissions};
+use chrono::{DateTime, Utc};
+
+use crate::github::{
+    self, Client, Credential, Installation, Log, Lookup, Repo, RepositorySelection, Token,
+    TokenRequest,
+};
+pub use crate::ledger::Ledger;
+use crate::permissions::{self, Level, Permissions};
 use crate::repositories::OwnerRepos;
 
 /// Which repositories one owner's token covers.
@@ -27,102 +32,74 @@ pub enum Selection {
     Only(OwnerRepos),
 }
 
+/// What kind of account a request's owner is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OwnerKind {
+    /// A user or an organisation, by login.
+    #[default]
+    Account,
+    /// An enterprise, by slug: its installation covers no repositories.
+    Enterprise,
+}
+
 /// One token to mint.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// A login, or an enterprise's slug (see `kind`).
     pub owner: String,
-    pub lookup: Lookup,
+    pub kind: OwnerKind,
     pub selection: Selection,
     pub permissions: Option<Permissions>,
+    /// The installation, when the caller knows it: its lookup is then skipped.
+    pub installation_id: Option<u64>,
+}
+
+/// How to find a request's installation: by its id when known, else an enterprise's by
+/// its slug, else by the first repository named (whose installation is the one that can
+/// reach it), else by the owner.
+pub fn lookup(request: &Request) -> Lookup {
+    match (&request.installation_id, request.kind, &request.selection) {
+        (Some(id), _, _) => Lookup::Id(*id),
+        (None, OwnerKind::Enterprise, _) => Lookup::Enterprise(request.owner.clone()),
+        (None, OwnerKind::Account, Selection::Only(repos)) if !repos.names.is_empty() => {
+            Lookup::Repository {
+                owner: request.owner.clone(),
+                repo: repos.names[0].clone(),
+            }
+        }
+        (None, OwnerKind::Account, _) => Lookup::Account(request.owner.clone()),
+    }
 }
 
 /// A minted token and what it can do.
 #[derive(Debug, Clone)]
 pub struct Minted {
+    /// The installation's account: a login, or an enterprise's slug (see `kind`).
     pub owner: String,
+    pub kind: OwnerKind,
     pub installation_id: u64,
     pub app_slug: String,
     pub token: String,
-    pub expires_at: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
     pub permissions: Permissions,
     pub repositories: Vec<Repo>,
-    pub repository_selection: String,
+    pub repository_selection: Option<RepositorySelection>,
 }
 
-/// The git identity of the app's bot account.
+/// The git identity of the app's bot account. The email needs the bot's user id, which
+/// only `GET /users/<slug>[bot]` gives; without it there is a name and no email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub name: String,
-    pub email: String,
+    pub email: Option<String>,
 }
 
 impl Identity {
-    pub fn new(slug: &str, user_id: u64) -> Self {
+    pub fn new(slug: &str, user_id: Option<u64>) -> Self {
         Self {
             name: format!("{slug}[bot]"),
-            email: format!("{user_id}+{slug}[bot]@users.noreply.github.com"),
-        }
-    }
-}
-
-/// Every token this process minted and has not revoked yet, helpers included, and how
-/// many token requests are still in flight: what a cancelled step waits for and revokes
-/// before it exits. Clones share one ledger.
-#[derive(Debug, Clone, Default)]
-pub struct Ledger(Arc<LedgerState>);
-
-#[derive(Debug, Default)]
-struct LedgerState {
-    /// Live tokens, oldest first, and the number of token requests in flight.
-    book: std::sync::Mutex<(Vec<String>, usize)>,
-    settled: Notify,
-}
-
-/// A token request in flight; dropping it (answered or not) settles it.
-struct InFlight(Ledger);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.with(|(_, pending)| *pending -= 1);
-        self.0 .0.settled.notify_waiters();
-    }
-}
-
-impl Ledger {
-    fn with<T>(&self, f: impl FnOnce(&mut (Vec<String>, usize)) -> T) -> T {
-        let mut book = self.0.book.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut book)
-    }
-
-    fn begin(&self) -> InFlight {
-        self.with(|(_, pending)| *pending += 1);
-        InFlight(self.clone())
-    }
-
-    pub fn add(&self, token: &str) {
-        self.with(|(live, _)| live.push(token.to_string()));
-    }
-
-    pub fn remove(&self, token: &str) {
-        self.with(|(live, _)| live.retain(|t| t != token));
-    }
-
-    /// The live tokens, oldest first.
-    pub fn live(&self) -> Vec<String> {
-        self.with(|(live, _)| live.clone())
-    }
-
-    /// Waits until no token request is in flight: each either minted a token (now in
-    /// the ledger) or failed.
-    pub async fn settled(&self) {
-        loop {
-            let notified = self.0.settled.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.with(|(_, pending)| *pending == 0) {
-                return;
-            }
-            notified.await;
+            email: user_id.map(|id| format!("{id}+{slug}[bot]@users.noreply.github.com")),
         }
     }
 }
@@ -135,13 +112,9 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-const HELPER_PERMISSIONS: [(&str, &str); 1] = [("metadata", "read")];
-
+/// What the helper and diagnostic tokens may do: read metadata, nothing else.
 fn helper_permissions() -> Permissions {
-    HELPER_PERMISSIONS
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    Permissions::from([("metadata".to_string(), Level::Read)])
 }
 
 struct Minter<'a> {
@@ -170,7 +143,7 @@ impl Minter<'_> {
         let task = tokio::spawn(async move {
             let minted = github::create_token(&client, installation_id, &request).await;
             if let Ok(token) = &minted {
-                ledger.add(&token.token);
+                ledger.add(token.credential());
             }
             drop(in_flight);
             minted
@@ -179,9 +152,9 @@ impl Minter<'_> {
             .map_err(|e| anyhow!("the token request stopped: {e}"))?
     }
 
-    async fn revoke_quietly(&self, token: &str, what: &str) {
+    async fn revoke_quietly(&self, token: &Credential, what: &str) {
         match github::revoke_token(self.client, token).await {
-            Ok(()) => self.ledger.remove(token),
+            Ok(()) => self.ledger.remove(&token.token),
             Err(e) => self.warn(format!(
                 "could not revoke the {what} token: {e:#}; it expires within the hour"
             )),
@@ -210,8 +183,9 @@ impl Minter<'_> {
             ..Default::default()
         };
         let probe = self.create(installation_id, request).await?;
-        let listed = github::installation_repositories(self.client, &probe.token).await;
-        self.revoke_quietly(&probe.token, "diagnostic").await;
+        let probe = probe.credential();
+        let listed = github::installation_repositories(self.client, &probe).await;
+        self.revoke_quietly(&probe, "diagnostic").await;
         let listed = listed?;
         let mut missing: Vec<String> = names
             .iter()
@@ -272,10 +246,11 @@ impl Minter<'_> {
         let owner = req.owner.as_str();
         // With a known installation id the lookup runs alongside the token request
         // (it only feeds app-slug and error messages); otherwise the id comes from it.
-        let (inst, installation_id) = match &req.lookup {
+        let lookup = lookup(req);
+        let (inst, installation_id) = match &lookup {
             Lookup::Id(id) => (None, *id),
-            lookup => {
-                let inst = github::installation(self.client, lookup).await?;
+            by => {
+                let inst = github::installation(self.client, by).await?;
                 let id = inst.id;
                 (Some(inst), id)
             }
@@ -295,7 +270,7 @@ impl Minter<'_> {
         let side = async {
             let inst = match inst {
                 Some(i) => Ok(i),
-                None => github::installation(self.client, &req.lookup).await,
+                None => github::installation(self.client, &lookup).await,
             };
             if let Ok(i) = &inst {
                 self.bot_id(&i.app_slug).await;
@@ -307,7 +282,7 @@ impl Minter<'_> {
             Ok(i) => i,
             Err(e) => {
                 if let Ok(token) = &minted {
-                    self.revoke_quietly(&token.token, "new").await;
+                    self.revoke_quietly(&token.credential(), "new").await;
                 }
                 return Err(e);
             }
@@ -319,18 +294,25 @@ impl Minter<'_> {
             }
             Err(e) => return Err(e),
         };
+        let kind = match &inst.account {
+            Some(a) if a.is_enterprise() => OwnerKind::Enterprise,
+            Some(_) => OwnerKind::Account,
+            None => req.kind,
+        };
         Ok(Minted {
             owner: inst
                 .account
                 .as_ref()
-                .map(|a| a.login.clone())
+                .map(|a| a.name().to_string())
                 .unwrap_or_else(|| owner.to_string()),
+            kind,
             installation_id,
             app_slug: inst.app_slug,
-            expires_at: token.expires_at.clone(),
+            issued_at: token.issued_at,
+            expires_at: token.expires_at,
             permissions: token.granted(),
-            repository_selection: token.repository_selection.clone().unwrap_or_default(),
-            repositories: token.repositories.clone(),
+            repository_selection: token.repository_selection,
+            repositories: token.repositories,
             token: token.token,
         })
     }
@@ -375,9 +357,10 @@ impl Minter<'_> {
             permissions,
             ..Default::default()
         };
+        let helper = helper.credential();
         let (minted, ()) = tokio::join!(
             self.create(installation_id, request),
-            self.revoke_quietly(&helper.token, "helper")
+            self.revoke_quietly(&helper, "helper")
         );
         minted
     }
@@ -402,10 +385,11 @@ pub async fn mint(
     let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     let tokens: Vec<Minted> = ok.into_iter().filter_map(Result::ok).collect();
     if !failed.is_empty() {
+        let minted: Vec<Credential> = tokens.iter().map(Minted::credential).collect();
         join_all(
-            tokens
+            minted
                 .iter()
-                .map(|t| minter.revoke_quietly(&t.token, "already minted")),
+                .map(|t| minter.revoke_quietly(t, "already minted")),
         )
         .await;
         let errors: Vec<String> = failed
@@ -417,18 +401,24 @@ pub async fn mint(
     }
     let mut identity = None;
     if let Some(first) = tokens.first() {
+        let slug = &first.app_slug;
         let id = match minter.bot.get().copied().flatten() {
             Some(id) => Some(id),
             // The anonymous lookup failed: once more with the new token.
-            None => match github::bot_user_id(client, &first.app_slug, Some(&first.token)).await {
+            None => match github::bot_user_id(client, slug, Some(&first.credential())).await {
                 Ok(id) => Some(id),
                 Err(e) => {
-                    minter.warn(format!("no git identity: {e:#}"));
+                    minter.warn(format!(
+                        "git-user-email is not set: it needs the bot's user id, and {e:#}. \
+                         The token works; to commit as the bot, set the email yourself to \
+                         <id>+{slug}[bot]@users.noreply.github.com with the id from \
+                         `gh api /users/{slug}%5Bbot%5D --jq .id`"
+                    ));
                     None
                 }
             },
         };
-        identity = id.map(|id| Identity::new(&first.app_slug, id));
+        identity = Some(Identity::new(slug, id));
     }
     let warnings = minter
         .warnings
@@ -443,16 +433,20 @@ pub async fn mint(
 }
 
 /// Revokes tokens, concurrently; gives back one message per failure.
-pub async fn revoke_all(client: &Client, tokens: &[String]) -> Vec<String> {
+pub async fn revoke_all(client: &Client, tokens: &[Credential]) -> Vec<String> {
     revoke_recorded(client, tokens, &Ledger::default()).await
 }
 
 /// [`revoke_all`], crossing each revoked token off `ledger`.
-pub async fn revoke_recorded(client: &Client, tokens: &[String], ledger: &Ledger) -> Vec<String> {
+pub async fn revoke_recorded(
+    client: &Client,
+    tokens: &[Credential],
+    ledger: &Ledger,
+) -> Vec<String> {
     let results = join_all(tokens.iter().map(|t| async move {
         let result = github::revoke_token(client, t).await;
         if result.is_ok() {
-            ledger.remove(t);
+            ledger.remove(&t.token);
         }
         result
     }))
@@ -497,15 +491,39 @@ pub fn context_note(req: &Request) -> String {
         .as_ref()
         .map(permissions::describe)
         .unwrap_or_else(|| "the installation's permissions".into());
-    format!(
-        "owner: {}; repositories: {repos}; permissions: {perms}",
-        req.owner
-    )
+    let owner = match req.kind {
+        OwnerKind::Account => format!("owner: {}", req.owner),
+        OwnerKind::Enterprise => format!("enterprise: {}", req.owner),
+    };
+    format!("{owner}; repositories: {repos}; permissions: {perms}")
 }
 
 impl Minted {
+    pub fn credential(&self) -> Credential {
+        Credential::issued(&self.token, self.issued_at)
+    }
+
+    /// The account for people: `acme`, or `enterprise big-co`.
+    pub fn account_label(&self) -> String {
+        match self.kind {
+            OwnerKind::Account => self.owner.clone(),
+            OwnerKind::Enterprise => format!("enterprise {}", self.owner),
+        }
+    }
+
+    /// Does the token cover every repository of the installation?
+    pub fn covers_all(&self) -> bool {
+        self.repository_selection == Some(RepositorySelection::All)
+    }
+
+    /// `expires_at` as GitHub writes it (RFC 3339, UTC, seconds).
+    pub fn expires_at_text(&self) -> String {
+        self.expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     pub fn describe_repositories(&self) -> String {
-        if self.repository_selection == "all" && self.repositories.is_empty() {
+        if self.covers_all() && self.repositories.is_empty() {
             return "all".into();
         }
         self.repositories

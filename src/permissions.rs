@@ -6,18 +6,70 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::excerpt::excerpt;
+
+/// A permission's level, ordered: a grant covers a request at its level or below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Read => "read",
+            Level::Write => "write",
+            Level::Admin => "admin",
+        }
+    }
+
+    /// `read`, `write` or `admin`, in any case, surrounding spaces ignored.
+    pub fn parse(text: &str) -> Option<Level> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "read" => Some(Level::Read),
+            "write" => Some(Level::Write),
+            "admin" => Some(Level::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One app permission and the levels GitHub allows for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permission {
     pub name: &'static str,
-    pub levels: &'static [&'static str],
+    pub levels: &'static [Level],
     pub description: &'static str,
+}
+
+impl Permission {
+    /// `read, write` for messages.
+    pub fn levels_text(&self, separator: &str) -> String {
+        self.levels
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(separator)
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/app_permissions.rs"));
 
 /// A requested or granted set of permissions, in GitHub's `snake_case` names.
-pub type Permissions = BTreeMap<String, String>;
+pub type Permissions = BTreeMap<String, Level>;
 
 /// Looks a permission up by GitHub's name.
 pub fn find(name: &str) -> Option<&'static Permission> {
@@ -27,16 +79,6 @@ pub fn find(name: &str) -> Option<&'static Permission> {
 /// GitHub's form of a permission name: lower case, `_` for `-`.
 pub fn normalize_name(name: &str) -> String {
     name.trim().to_ascii_lowercase().replace('-', "_")
-}
-
-/// The rank of a level, for "is this grant enough?" questions: read < write < admin.
-fn rank(level: &str) -> u8 {
-    match level {
-        "read" => 1,
-        "write" => 2,
-        "admin" => 3,
-        _ => 0,
-    }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -56,6 +98,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The nearest valid permission name, if one is close enough to be a likely typo.
 pub fn suggest(name: &str) -> Option<&'static str> {
     let name = normalize_name(name);
+    // No permission name is longer than this; a longer input is no typo of one.
+    if name.len() > 80 {
+        return None;
+    }
     let (best, distance) = APP_PERMISSIONS
         .iter()
         .map(|p| (p.name, edit_distance(&name, p.name)))
@@ -65,25 +111,27 @@ pub fn suggest(name: &str) -> Option<&'static str> {
 }
 
 /// Checks one `name: level` pair and gives it back in GitHub's form.
-pub fn validate(name: &str, level: &str) -> Result<(String, String), String> {
+pub fn validate(name: &str, level: &str) -> Result<(String, Level), String> {
     let key = normalize_name(name);
     let Some(permission) = find(&key) else {
         let hint = match suggest(&key) {
             Some(s) => format!(" Did you mean `{s}`?"),
             None => " See GitHub's list of app permissions.".to_string(),
         };
-        return Err(format!("unknown permission `{}`.{hint}", name.trim()));
-    };
-    let level_norm = level.trim().to_ascii_lowercase();
-    if !permission.levels.contains(&level_norm.as_str()) {
         return Err(format!(
+            "unknown permission `{}`.{hint}",
+            excerpt(name.trim())
+        ));
+    };
+    match Level::parse(level) {
+        Some(parsed) if permission.levels.contains(&parsed) => Ok((key, parsed)),
+        _ => Err(format!(
             "`{}` cannot be `{}`: allowed levels are {}",
             permission.name,
-            level.trim(),
-            permission.levels.join(", ")
-        ));
+            excerpt(level.trim()),
+            permission.levels_text(", ")
+        )),
     }
-    Ok((key, level_norm))
 }
 
 fn insert(out: &mut Permissions, name: &str, level: &str) -> Result<(), String> {
@@ -99,11 +147,11 @@ fn insert(out: &mut Permissions, name: &str, level: &str) -> Result<(), String> 
     Ok(())
 }
 
-fn scalar_text(value: &serde_yaml_ng::Value) -> Option<String> {
+fn scalar_text(value: &Yaml) -> Option<String> {
     match value {
-        serde_yaml_ng::Value::String(s) => Some(s.clone()),
-        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
-        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Bool(b) => Some(b.to_string()),
+        Yaml::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
@@ -117,26 +165,92 @@ fn parse_pairs(text: &str) -> Result<Permissions, String> {
         .filter(|p| !p.is_empty())
     {
         let Some((name, level)) = pair.split_once([':', '=']) else {
-            return Err(format!("`{pair}` is not `name: level`"));
+            return Err(format!("`{}` is not `name: level`", excerpt(pair)));
         };
         insert(&mut out, name, level)?;
     }
     Ok(out)
 }
 
+/// A YAML document as far as the `permissions` input cares: a mapping is kept as its
+/// entries in order, duplicates included (serde_yaml_ng's own mapping refuses a repeated
+/// key with only a position, and we want to name it).
+enum Document {
+    Empty,
+    Text,
+    Entries(Vec<(Yaml, Yaml)>),
+    Other,
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = Document;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping of permission to level")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Document, E> {
+        Ok(Document::Empty)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Document, E> {
+        Ok(Document::Empty)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Document, E> {
+        Ok(Document::Text)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Document, E> {
+        Ok(Document::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Document::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<Yaml, Yaml>()? {
+            entries.push(entry);
+        }
+        Ok(Document::Entries(entries))
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DocumentVisitor)
+    }
+}
+
 /// Parses the `permissions` input: a YAML (or JSON) mapping of permission to level,
 /// or the short form `name:level,name:level`. Empty text means "no permissions given".
+/// A permission given twice at two levels is an error that names it.
 pub fn parse(text: &str) -> Result<Option<Permissions>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    let mapping = match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
-        Ok(serde_yaml_ng::Value::Mapping(m)) => m,
-        Ok(serde_yaml_ng::Value::Null) => return Ok(None),
-        Ok(serde_yaml_ng::Value::String(_)) | Err(_)
-            if !text.contains('\n') || !text.contains(": ") =>
-        {
+    let entries = match serde_yaml_ng::from_str::<Document>(text) {
+        Ok(Document::Entries(entries)) => entries,
+        Ok(Document::Empty) => return Ok(None),
+        Ok(Document::Text) | Err(_) if !text.contains('\n') || !text.contains(": ") => {
             return parse_pairs(text).map(Some);
         }
         Ok(_) => {
@@ -145,13 +259,14 @@ pub fn parse(text: &str) -> Result<Option<Permissions>, String> {
         Err(e) => return Err(format!("is not valid YAML: {}", yaml_error_location(&e))),
     };
     let mut out = Permissions::new();
-    for (name, level) in &mapping {
+    for (name, level) in &entries {
         let Some(name) = scalar_text(name) else {
             return Err("every key must be a permission name".into());
         };
         let Some(level) = scalar_text(level) else {
             return Err(format!(
-                "`{name}` must have a level such as `read` or `write`"
+                "`{}` must have a level such as `read` or `write`",
+                excerpt(&name)
             ));
         };
         insert(&mut out, &name, &level)?;
@@ -170,22 +285,31 @@ fn yaml_error_location(e: &serde_yaml_ng::Error) -> String {
     }
 }
 
-/// Merges permission sets from several inputs; the same permission at two levels is an error.
-pub fn merge(sets: &[(&str, &Permissions)]) -> Result<Option<Permissions>, String> {
+/// The same permission at two levels, from two sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict<S> {
+    pub name: String,
+    pub first: (S, Level),
+    pub second: (S, Level),
+}
+
+/// Merges permission sets from several sources; the same permission at two levels is a conflict.
+pub fn merge<S: Copy>(sets: &[(S, &Permissions)]) -> Result<Option<Permissions>, Conflict<S>> {
     let mut out = Permissions::new();
-    let mut origin: BTreeMap<String, &str> = BTreeMap::new();
+    let mut origin: BTreeMap<&str, S> = BTreeMap::new();
     for (source, set) in sets {
         for (name, level) in set.iter() {
-            match out.get(name) {
-                Some(existing) if existing != level => {
-                    return Err(format!(
-                        "`{name}` is `{existing}` in {} but `{level}` in {source}",
-                        origin[name]
-                    ));
+            match (out.get(name), origin.get(name.as_str())) {
+                (Some(existing), Some(first)) if existing != level => {
+                    return Err(Conflict {
+                        name: name.clone(),
+                        first: (*first, *existing),
+                        second: (*source, *level),
+                    });
                 }
                 _ => {
-                    out.insert(name.clone(), level.clone());
-                    origin.insert(name.clone(), source);
+                    out.insert(name.clone(), *level);
+                    origin.insert(name, *source);
                 }
             }
         }
@@ -197,8 +321,8 @@ pub fn merge(sets: &[(&str, &Permissions)]) -> Result<Option<Permissions>, Strin
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lacking {
     pub name: String,
-    pub requested: String,
-    pub granted: Option<String>,
+    pub requested: Level,
+    pub granted: Option<Level>,
 }
 
 impl fmt::Display for Lacking {
@@ -222,16 +346,11 @@ impl fmt::Display for Lacking {
 pub fn lacking(requested: &Permissions, granted: &Permissions) -> Vec<Lacking> {
     requested
         .iter()
-        .filter(|(name, level)| {
-            granted
-                .get(*name)
-                .map(|g| rank(g) < rank(level))
-                .unwrap_or(true)
-        })
+        .filter(|(name, level)| granted.get(*name).is_none_or(|g| g < *level))
         .map(|(name, level)| Lacking {
             name: name.clone(),
-            requested: level.clone(),
-            granted: granted.get(name).cloned(),
+            requested: *level,
+            granted: granted.get(name).copied(),
         })
         .collect()
 }
@@ -251,17 +370,17 @@ mod tests {
     fn perms(pairs: &[(&str, &str)]) -> Permissions {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Level::parse(v).unwrap()))
             .collect()
     }
 
     #[test]
     fn the_generated_table_has_every_permission() {
         assert_eq!(APP_PERMISSIONS.len(), 55);
-        assert_eq!(find("workflows").unwrap().levels, ["write"]);
+        assert_eq!(find("workflows").unwrap().levels, [Level::Write]);
         assert_eq!(
             find("organization_projects").unwrap().levels,
-            ["read", "write", "admin"]
+            [Level::Read, Level::Write, Level::Admin]
         );
     }
 
@@ -332,7 +451,34 @@ mod tests {
         assert!(parse("contents:\n  - read\n")
             .unwrap_err()
             .contains("must have a level"));
-        assert!(parse("contents: write\ncontents: read\n").is_err());
+    }
+
+    #[test]
+    fn a_permission_given_twice_is_named() {
+        let e = parse("contents: read\nissues: write\ncontents: write\n").unwrap_err();
+        assert_eq!(e, "`contents` is given twice, as `read` and as `write`");
+        let e = parse("pull-requests: read\npull_requests: write\n").unwrap_err();
+        assert!(e.contains("`pull_requests` is given twice"), "{e}");
+        let e = parse(r#"{"contents": "read", "contents": "write"}"#).unwrap_err();
+        assert!(e.contains("`contents` is given twice"), "{e}");
+        assert_eq!(
+            parse("contents: read\ncontents: read\n").unwrap(),
+            Some(perms(&[("contents", "read")])),
+            "the same level twice says the same thing"
+        );
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_short_prefix() {
+        let long = "z".repeat(5000);
+        for text in [
+            format!("{long}: read"),
+            format!("contents: {long}"),
+            format!("{long}:read,issues:write"),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.len() < 300, "{} characters: {}", e.len(), &e[..100]);
+        }
     }
 
     #[test]
@@ -346,16 +492,28 @@ mod tests {
         let a = perms(&[("contents", "write")]);
         let b = perms(&[("contents", "read")]);
         let e = merge(&[("permissions", &a), ("permission-contents", &b)]).unwrap_err();
-        assert!(
-            e.contains("`write` in permissions but `read` in permission-contents"),
-            "{e}"
+        assert_eq!(
+            e,
+            Conflict {
+                name: "contents".into(),
+                first: ("permissions", Level::Write),
+                second: ("permission-contents", Level::Read),
+            }
         );
         let c = perms(&[("contents", "write"), ("issues", "read")]);
         assert_eq!(
             merge(&[("permissions", &a), ("x", &c)]).unwrap(),
             Some(c.clone())
         );
-        assert_eq!(merge(&[]).unwrap(), None);
+        assert_eq!(merge::<&str>(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn levels_are_ordered_and_parsed_in_any_case() {
+        assert!(Level::Read < Level::Write && Level::Write < Level::Admin);
+        assert_eq!(Level::parse(" WRITE "), Some(Level::Write));
+        assert_eq!(Level::parse("none"), None);
+        assert_eq!(serde_json::to_string(&Level::Admin).unwrap(), "\"admin\"");
     }
 
     #[test]

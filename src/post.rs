@@ -4,54 +4,48 @@ use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 
-use crate::action::{Saved, STATE_TOKENS};
+use chrono::{DateTime, Utc};
+
 use crate::cancel::Signal;
-use crate::http::{Client, Proxy, Settings};
-use crate::runner::Runner;
+use crate::github::{Client, Credential, Settings};
+use crate::runner::{Env, Runner, SavedToken};
+use crate::transport::Proxy;
 use crate::{inputs, mint};
 
-/// Has this RFC 3339 instant passed? Unparseable means "no": better to try revoking.
-pub fn expired(expires_at: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
-    chrono::DateTime::parse_from_rfc3339(expires_at)
-        .map(|t| t <= now)
-        .unwrap_or(false)
+/// Splits saved tokens into those already expired at `now` and those still live.
+pub fn by_expiry(saved: &[SavedToken], now: DateTime<Utc>) -> (Vec<&SavedToken>, Vec<&SavedToken>) {
+    saved.iter().partition(|s| s.expires_at <= now)
 }
 
 /// Runs the post step; exits 0, with warnings for what went wrong, unless `cancel`
 /// resolves first: then it stops at once and the code says which signal it was.
 pub async fn run<W: Write + Send + 'static>(
     runner: Arc<Runner<W>>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> i32 {
-    let state = env(&format!("STATE_{STATE_TOKENS}")).filter(|s| !s.trim().is_empty());
-    let Some(state) = state else {
-        runner.info(
-            "No token to revoke: the main step did not create one, or skip-token-revoke is set.",
-        );
-        return 0;
-    };
-    let saved: Vec<Saved> = match serde_json::from_str(&state) {
-        Ok(s) => s,
-        Err(_) => {
-            runner.warning(
-                "Token not revoked",
-                "the saved state is not what the main step writes; nothing was revoked",
+    let saved = match SavedToken::load(env) {
+        Ok(Some(saved)) => saved,
+        Ok(None) => {
+            runner.info(
+                "No token to revoke: the main step did not create one, or skip-token-revoke is set.",
             );
+            return 0;
+        }
+        Err(e) => {
+            runner.warning("Token not revoked", &format!("{e}; nothing was revoked"));
             return 0;
         }
     };
     for s in &saved {
         runner.mask(&s.token);
     }
-    if inputs::get_bool(env, "skip-token-revoke").unwrap_or(false) {
+    if inputs::skip_token_revoke(env).unwrap_or(false) {
         runner.info("skip-token-revoke is set: the token stays valid until it expires.");
         return 0;
     }
-    let now = chrono::Utc::now();
-    let (expired, live): (Vec<&Saved>, Vec<&Saved>) =
-        saved.iter().partition(|s| expired(&s.expires_at, now));
+    let (expired, live) = by_expiry(&saved, Utc::now());
     if !expired.is_empty() {
         runner.info(&format!(
             "{} token(s) already expired: nothing to revoke for them.",
@@ -79,7 +73,7 @@ pub async fn run<W: Write + Send + 'static>(
             return 0;
         }
     };
-    let tokens: Vec<String> = live.iter().map(|s| s.token.clone()).collect();
+    let tokens: Vec<Credential> = live.iter().map(|s| s.credential()).collect();
     let failures = tokio::select! {
         failures = mint::revoke_all(&client, &tokens) => failures,
         signal = cancel => {
@@ -109,11 +103,22 @@ mod tests {
 
     #[test]
     fn expiry() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
-            .unwrap()
-            .to_utc();
-        assert!(expired("2026-01-01T11:59:59Z", now));
-        assert!(!expired("2026-01-01T12:00:01Z", now));
-        assert!(!expired("garbage", now));
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let saved = [
+            SavedToken {
+                token: "old".into(),
+                expires_at: at("2026-01-01T11:59:59Z"),
+                issued_at: None,
+            },
+            SavedToken {
+                token: "new".into(),
+                expires_at: at("2026-01-01T12:00:01Z"),
+                issued_at: None,
+            },
+        ];
+        let (expired, live) = by_expiry(&saved, at("2026-01-01T12:00:00Z"));
+        assert_eq!(expired[0].token, "old");
+        assert_eq!(live[0].token, "new");
+        assert_eq!((expired.len(), live.len()), (1, 1));
     }
 }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::excerpt::excerpt;
+
 /// GitHub's limit on repositories in one installation token.
 pub const MAX_REPOSITORIES: usize = 500;
 
@@ -69,7 +71,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
         match parse_entry(raw) {
             Ok(entry) if !entries.contains(&entry) => entries.push(entry),
             Ok(_) => {}
-            Err(why) => bad.push(format!("`{}` {why}", printable(raw))),
+            Err(why) => bad.push(format!("`{}` {why}", excerpt(raw))),
         }
     }
     if !bad.is_empty() {
@@ -82,19 +84,6 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
         ));
     }
     Ok(entries)
-}
-
-/// An entry quoted back to the user, cut short and with control characters shown as `?`.
-fn printable(raw: &str) -> String {
-    let mut s: String = raw
-        .chars()
-        .take(60)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if raw.chars().count() > 60 {
-        s.push('…');
-    }
-    s
 }
 
 /// The repositories one owner's token should cover.

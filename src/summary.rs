@@ -12,7 +12,7 @@ fn cell(text: &str) -> String {
 
 fn repositories(m: &Minted) -> String {
     if m.repositories.is_empty() {
-        return if m.repository_selection == "all" {
+        return if m.covers_all() {
             "all the installation can access".into()
         } else {
             "none".into()
@@ -42,12 +42,12 @@ pub fn markdown(tokens: &[Minted]) -> String {
         };
         out.push_str(&format!(
             "| {} | {} (`{}`) | {} | {} | {} |\n",
-            cell(&m.owner),
+            cell(&m.account_label()),
             m.installation_id,
             cell(&m.app_slug),
             cell(&repositories(m)),
             cell(&perms),
-            cell(&m.expires_at)
+            cell(&m.expires_at_text())
         ));
     }
     out.push('\n');
@@ -62,11 +62,13 @@ mod tests {
     fn minted(n: usize) -> Minted {
         Minted {
             owner: "acme".into(),
+            kind: crate::mint::OwnerKind::Account,
             installation_id: 7,
             app_slug: "my-app".into(),
             token: "ghs_SECRET".into(),
-            expires_at: "2030-01-01T00:00:00Z".into(),
-            permissions: [("contents".to_string(), "read".to_string())].into(),
+            issued_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            permissions: [("contents".to_string(), crate::permissions::Level::Read)].into(),
             repositories: (0..n)
                 .map(|i| Repo {
                     id: i as u64,
@@ -74,7 +76,7 @@ mod tests {
                     full_name: String::new(),
                 })
                 .collect(),
-            repository_selection: "selected".into(),
+            repository_selection: Some(crate::github::RepositorySelection::Selected),
         }
     }
 
@@ -88,6 +90,18 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("ghs_SECRET"));
+    }
+
+    #[test]
+    fn an_enterprise_is_named_as_one_and_covers_no_repositories() {
+        let mut m = minted(0);
+        m.owner = "big-co".into();
+        m.kind = crate::mint::OwnerKind::Enterprise;
+        let md = markdown(&[m]);
+        assert!(
+            md.contains("| enterprise big-co | 7 (`my-app`) | none |"),
+            "{md}"
+        );
     }
 
     #[test]

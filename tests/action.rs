@@ -4,92 +4,21 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
-struct Step {
-    _dir: tempfile::TempDir,
-    output: PathBuf,
-    state: PathBuf,
-    summary: PathBuf,
+const BIN: &str = env!("CARGO_BIN_EXE_app-token");
+
+fn main_step(step: &Step, api: &str, inputs: &[(&str, &str)]) -> Ran {
+    step.main(Path::new(BIN), api, inputs)
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Step {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        // The names runner_env gives the file commands.
-        let output = dir.path().join("output");
-        let state = dir.path().join("state");
-        let summary = dir.path().join("summary");
-        Self {
-            _dir: dir,
-            output,
-            state,
-            summary,
-        }
-    }
-
-    fn env(&self, api: &str, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
-        runner_env(api, self._dir.path(), inputs)
-    }
-
-    fn run(bin: &str, env: &[(String, String)]) -> Ran {
-        let out = Command::new(bin)
-            .env_clear()
-            .envs(env.iter().cloned())
-            .output()
-            .unwrap();
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        }
-    }
-
-    fn main(&self, api: &str, inputs: &[(&str, &str)]) -> Ran {
-        Self::run(env!("CARGO_BIN_EXE_app-token"), &self.env(api, inputs))
-    }
-
-    /// Post, as the runner starts it: the same inputs, plus `STATE_<name>` from the state file.
-    fn post(&self, api: &str, inputs: &[(&str, &str)]) -> Ran {
-        let mut env = self.env(api, inputs);
-        for (k, v) in file_commands(&self.state) {
-            env.push((format!("STATE_{k}"), v));
-        }
-        Self::run(&post_entrypoint().display().to_string(), &env)
-    }
-
-    fn outputs(&self) -> BTreeMap<String, String> {
-        file_commands(&self.output)
-    }
-
-    fn summary(&self) -> String {
-        std::fs::read_to_string(&self.summary).unwrap_or_default()
-    }
-}
-
-/// The built executable, under the name the image's post-entrypoint gives it: a link
-/// named `app-token-post` (made once, atomically, in cargo's scratch directory for tests).
-pub fn post_entrypoint() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("entrypoints");
-    let link = dir.join("app-token-post");
-    std::fs::create_dir_all(&dir).expect("a scratch directory for the link");
-    let staged = dir.join(format!("app-token-post.{}", std::process::id()));
-    let _ = std::fs::remove_file(&staged);
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_app-token"), &staged).expect("a link");
-    std::fs::rename(&staged, &link).expect("the link in place");
-    link
+fn post_step(step: &Step, api: &str, inputs: &[(&str, &str)]) -> Ran {
+    step.post(Path::new(BIN), api, inputs)
 }
 
 #[test]
@@ -103,7 +32,8 @@ fn main_then_post_like_the_runner() {
         Some(json!({"contents": "write", "pull_requests": "read"})),
     );
     let step = Step::new();
-    let ran = step.main(
+    let ran = main_step(
+        &step,
         &gh.url(),
         &[
             ("repositories", "site\napi, 9001"),
@@ -164,7 +94,7 @@ fn main_then_post_like_the_runner() {
     flow.bot.assert_calls(1);
     flow.revoke_final.assert_calls(0);
 
-    let post = step.post(&gh.url(), &[]);
+    let post = post_step(&step, &gh.url(), &[]);
     assert_eq!(post.code, 0, "{}", post.stdout);
     assert!(
         post.stdout.contains("Revoked 1 installation token"),
@@ -210,7 +140,7 @@ fn a_bad_input_fails_before_any_request_and_names_the_input() {
             "permissions",
         ),
     ] {
-        let ran = step.main(&gh.url(), &inputs);
+        let ran = main_step(&step, &gh.url(), &inputs);
         assert_eq!(ran.code, 1, "{inputs:?}: {}", ran.stdout);
         let error = ran
             .stdout
@@ -225,7 +155,7 @@ fn a_bad_input_fails_before_any_request_and_names_the_input() {
             ran.stdout
         );
     }
-    let ran = step.main(&gh.url(), &[("permissions", "contens: read")]);
+    let ran = main_step(&step, &gh.url(), &[("permissions", "contens: read")]);
     assert!(
         ran.stdout.contains("Did you mean `contents`?"),
         "{}",
@@ -240,7 +170,7 @@ fn defaults_to_the_current_repository_only() {
     let gh = FakeGitHub::start();
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
-    let ran = step.main(&gh.url(), &[]);
+    let ran = main_step(&step, &gh.url(), &[]);
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     flow.final_token.assert_calls(1);
     assert_eq!(step.outputs()["repository-ids"], "[11]");
@@ -257,7 +187,7 @@ fn owner_alone_asks_for_every_repository() {
     );
     gh.bot_user();
     let step = Step::new();
-    let ran = step.main(&gh.url(), &[("owner", "widgets")]);
+    let ran = main_step(&step, &gh.url(), &[("owner", "widgets")]);
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     lookup.assert_calls(1);
     token.assert_calls(1);
@@ -269,7 +199,11 @@ fn client_id_wins_over_app_id() {
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     // The app-id is wrong on purpose: the fake GitHub only accepts JWTs issued by the client id.
-    let ran = step.main(&gh.url(), &[("app-id", "999"), ("client-id", CLIENT_ID)]);
+    let ran = main_step(
+        &step,
+        &gh.url(),
+        &[("app-id", "999"), ("client-id", CLIENT_ID)],
+    );
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     flow.final_token.assert_calls(1);
 }
@@ -285,7 +219,8 @@ fn permission_inputs_alone_and_with_permissions() {
         Some(json!({"contents": "write", "issues": "read"})),
     );
     let step = Step::new();
-    let ran = step.main(
+    let ran = main_step(
+        &step,
         &gh.url(),
         &[
             ("permission-contents", "write"),
@@ -293,7 +228,8 @@ fn permission_inputs_alone_and_with_permissions() {
         ],
     );
     assert_eq!(ran.code, 0, "{}", ran.stdout);
-    let ran = step.main(
+    let ran = main_step(
+        &step,
         &gh.url(),
         &[
             ("permissions", "issues: read"),
@@ -346,7 +282,11 @@ fn several_owners_get_one_token_each_and_post_revokes_all() {
     let r2 = gh.revoke("ghs_tokenWidgets");
 
     let step = Step::new();
-    let ran = step.main(&gh.url(), &[("repositories", "acme/api, widgets/web")]);
+    let ran = main_step(
+        &step,
+        &gh.url(),
+        &[("repositories", "acme/api, widgets/web")],
+    );
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     for t in ["ghs_tokenAcme", "ghs_tokenWidgets"] {
         let mask = ran.stdout.find(&format!("::add-mask::{t}")).unwrap();
@@ -371,7 +311,7 @@ fn several_owners_get_one_token_each_and_post_revokes_all() {
     for m in [&acme, &widgets, &t1, &t2, &h1, &h2] {
         m.assert_calls(1);
     }
-    let post = step.post(&gh.url(), &[]);
+    let post = post_step(&step, &gh.url(), &[]);
     assert!(
         post.stdout.contains("Revoked 2 installation token"),
         "{}",
@@ -406,7 +346,7 @@ fn inaccessible_repositories_are_named_and_nothing_stays_alive() {
     });
     let revoke_probe = gh.revoke("ghs_probe");
     let step = Step::new();
-    let ran = step.main(&gh.url(), &[("repositories", "site, secret, gone")]);
+    let ran = main_step(&step, &gh.url(), &[("repositories", "site, secret, gone")]);
     assert_eq!(ran.code, 1);
     let error = ran
         .stdout
@@ -423,7 +363,7 @@ fn inaccessible_repositories_are_named_and_nothing_stays_alive() {
     listing.assert_calls(1);
     revoke_probe.assert_calls(1);
     assert!(step.outputs().is_empty());
-    let post = step.post(&gh.url(), &[]);
+    let post = post_step(&step, &gh.url(), &[]);
     assert_eq!(post.code, 0);
     assert!(
         post.stdout.contains("No token to revoke"),
@@ -441,7 +381,8 @@ fn permissions_the_installation_lacks_are_named_before_minting() {
         then.status(201);
     });
     let step = Step::new();
-    let ran = step.main(
+    let ran = main_step(
+        &step,
         &gh.url(),
         &[(
             "permissions",
@@ -464,12 +405,12 @@ fn skip_token_revoke_leaves_the_token_alone() {
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     let inputs = [("skip-token-revoke", "true")];
-    assert_eq!(step.main(&gh.url(), &inputs).code, 0);
+    assert_eq!(main_step(&step, &gh.url(), &inputs).code, 0);
     assert!(
-        file_commands(&step.state).is_empty(),
+        file_commands(&step.file("state")).is_empty(),
         "no token saved for post"
     );
-    let post = step.post(&gh.url(), &inputs);
+    let post = post_step(&step, &gh.url(), &inputs);
     assert_eq!(post.code, 0);
     flow.revoke_final.assert_calls(0);
 }
@@ -484,8 +425,8 @@ fn post_warns_but_succeeds_when_revocation_fails() {
     });
     let step = Step::new();
     let saved = json!([{"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}, {"token": "ghs_old", "expires_at": "2000-01-01T00:00:00Z"}]);
-    std::fs::write(&step.state, format!("tokens<<ghadelimiter_00000000000000000000000000000000\n{saved}\nghadelimiter_00000000000000000000000000000000\n")).unwrap();
-    let post = step.post(&gh.url(), &[]);
+    std::fs::write(step.file("state"), format!("tokens<<ghadelimiter_00000000000000000000000000000000\n{saved}\nghadelimiter_00000000000000000000000000000000\n")).unwrap();
+    let post = post_step(&step, &gh.url(), &[]);
     assert_eq!(post.code, 0);
     assert!(
         post.stdout.contains("::warning title=Token not revoked::"),
@@ -506,7 +447,7 @@ fn runner_debug_adds_request_detail_without_secrets() {
     let step = Step::new();
     let mut env = step.env(&gh.url(), &[]);
     env.push(("RUNNER_DEBUG".into(), "1".into()));
-    let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+    let ran = run_binary(Path::new(BIN), &[], &env, "");
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     let debug: Vec<&str> = ran
         .stdout
@@ -525,7 +466,7 @@ fn runner_debug_adds_request_detail_without_secrets() {
             .any(|l| l.contains("ghs_") || l.contains("eyJ")),
         "{debug:?}"
     );
-    let quiet = step.main(&gh.url(), &[]);
+    let quiet = main_step(&step, &gh.url(), &[]);
     assert!(!quiet.stdout.contains("::debug::"));
 }
 
@@ -534,7 +475,8 @@ fn owner_plus_repositories_scopes_to_that_owner() {
     let gh = FakeGitHub::start();
     let flow = gh.flow("widgets", &["web"], &[55], &[(21, "web")], None);
     let step = Step::new();
-    let ran = step.main(
+    let ran = main_step(
+        &step,
         &gh.url(),
         &[("owner", "widgets"), ("repositories", "web 55")],
     );
@@ -560,7 +502,8 @@ fn installation_id_skips_the_lookup_by_repository() {
     );
     gh.bot_user();
     let step = Step::new();
-    let ran = step.main(
+    let ran = main_step(
+        &step,
         &gh.url(),
         &[
             ("repositories", "5,6"),
@@ -582,7 +525,7 @@ fn more_than_500_repositories_fail_before_any_request() {
     let any = gh.catch_all();
     let list: Vec<String> = (0..501).map(|i| format!("r{i}")).collect();
     let step = Step::new();
-    let ran = step.main(&gh.url(), &[("repositories", &list.join(","))]);
+    let ran = main_step(&step, &gh.url(), &[("repositories", &list.join(","))]);
     assert_eq!(ran.code, 1);
     assert!(ran.stdout.contains("at most 500"), "{}", ran.stdout);
     any.assert_calls(0);
@@ -591,11 +534,11 @@ fn more_than_500_repositories_fail_before_any_request() {
 #[test]
 fn ssl_cert_file_is_the_trust_store_when_set() {
     let step = Step::new();
-    let empty = step._dir.path().join("empty.pem");
+    let empty = step.file("empty.pem");
     std::fs::write(&empty, "").unwrap();
     let mut env = step.env("https://127.0.0.1:9", &[]);
     env.push(("SSL_CERT_FILE".into(), empty.display().to_string()));
-    let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+    let ran = run_binary(Path::new(BIN), &[], &env, "");
     assert_eq!(ran.code, 1);
     assert!(
         ran.stdout.contains("no CA certificates were found"),
@@ -627,7 +570,7 @@ fn tls_with_a_private_ca_from_ssl_cert_file_negotiates_http2() {
     );
     let mut env = step.env(&gh.https_url(), &[]);
     env.push(("SSL_CERT_FILE".into(), ca.into()));
-    let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+    let ran = run_binary(Path::new(BIN), &[], &env, "");
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     over_h2.assert_calls(1);
     flow.final_token.assert_calls(1);
@@ -640,7 +583,7 @@ fn tls_with_a_private_ca_from_ssl_cert_file_negotiates_http2() {
         let step = Step::new();
         let mut env = step.env(&gh.https_url(), &[]);
         env.push(("SSL_CERT_FILE".into(), public.into()));
-        let ran = Step::run(env!("CARGO_BIN_EXE_app-token"), &env);
+        let ran = run_binary(Path::new(BIN), &[], &env, "");
         assert_eq!(ran.code, 1, "{}", ran.stdout);
         assert!(
             ran.stdout.to_ascii_lowercase().contains("certificate"),
@@ -678,7 +621,7 @@ fn cancelled_with(signal: i32, expected_code: i32, name: &str) {
             .json_body(json!({"id": BOT_ID}));
     });
     let step = Step::new();
-    let child = Command::new(env!("CARGO_BIN_EXE_app-token"))
+    let child = Command::new(BIN)
         .env_clear()
         .envs(step.env(&gh.url(), &[("repositories", "101")]))
         .stdout(std::process::Stdio::piped())
@@ -713,10 +656,7 @@ fn cancelled_with(signal: i32, expected_code: i32, name: &str) {
         !stdout.contains(FINAL_TOKEN),
         "the token was printed: {stdout}"
     );
-    assert!(
-        file_commands(&step.output).is_empty(),
-        "no outputs after a cancel"
-    );
+    assert!(step.outputs().is_empty(), "no outputs after a cancel");
 }
 
 #[test]

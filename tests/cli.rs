@@ -16,12 +16,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 /// `2099-01-01T00:00:00Z`, the fake tokens' expiry, in Unix seconds.
 const EXPIRY_UNIX: &str = "4070908800";
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// A temporary directory with the test app's key in `key.pem`.
 struct Keys {
     dir: tempfile::TempDir,
@@ -47,23 +41,11 @@ impl Keys {
 
 /// Runs the binary with nothing but `env` in its environment and `stdin` on its input.
 fn run(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Ran {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The command may exit without reading: a closed pipe is not the test's failure.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    run_binary(Path::new(BIN), args, &env, stdin)
 }
 
 /// `--app-id`, `--private-key-file` and `--api-url` for the fake GitHub, then `rest`.
@@ -425,12 +407,12 @@ fn bad_usage_or_input_exits_2_before_any_request() {
         (
             vec!["--app-id", "nope", "--private-key-file", &key, "--owner", "acme", "--api-url", &url],
             vec![],
-            "--app-id must be the app's numeric App ID or its Client ID",
+            "--app-id: must be the app's numeric App ID or its Client ID",
         ),
         (
             mint_args("http://api.example.com", &key, &["--owner", "acme"]),
             vec![],
-            "--api-url (or GITHUB_API_URL) must use https",
+            "--api-url (or GITHUB_API_URL): must use https",
         ),
         (
             vec!["--private-key-file", &key, "--owner", "acme"],

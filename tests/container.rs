@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
-use docker::*;
+use docker::{docker, image, Job, Ran, Running, MAIN_ENTRYPOINT, POST_ENTRYPOINT};
 use httpmock::prelude::*;
 use serde_json::json;
 
@@ -55,18 +55,17 @@ fn unavailable() -> &'static Option<String> {
 }
 
 /// True when the test can run. Otherwise says so where it is seen even when the test
-/// passes (straight to stderr, past the test harness's capture), or fails the test
-/// when `APP_TOKEN_REQUIRE_DOCKER=1`.
+/// passes (past the test harness's capture), or fails the test when
+/// `APP_TOKEN_REQUIRE_DOCKER=1`.
 fn docker_ready(test: &str) -> bool {
     let Some(why) = unavailable() else {
         return true;
     };
-    if std::env::var("APP_TOKEN_REQUIRE_DOCKER").as_deref() == Ok("1") {
-        panic!("APP_TOKEN_REQUIRE_DOCKER=1, but {why}");
-    }
-    say(&format!(
-        "container test {test}: NOT CHECKED, because {why}"
-    ));
+    not_checked(
+        &format!("container test {test}"),
+        why,
+        "APP_TOKEN_REQUIRE_DOCKER",
+    );
     false
 }
 

@@ -3,17 +3,18 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use app_token::github::Lookup;
-use app_token::http::{Auth, Client, Proxy, Retry, Settings};
-use app_token::jwt::{parse_key, Signer};
-use app_token::mint::{self, Outcome, Request, Selection};
+use app_token::github::{Auth, Client, Retry, Settings};
+use app_token::jwt::Signer;
+use app_token::mint::{self, Outcome, OwnerKind, Request, Selection};
+use app_token::pem::PemKey;
 use app_token::repositories::OwnerRepos;
+use app_token::transport::Proxy;
 use common::*;
 use http::Method;
 use httpmock::prelude::*;
@@ -51,7 +52,10 @@ fn client(url: &str, proxy: Proxy, settings: Settings) -> (Test, Logged) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     let log = mint::log_sink(move |l: &str| sink.lock().unwrap().push(l.to_string()));
-    let signer = Arc::new(Signer::new(parse_key(KEY_PKCS8).unwrap(), APP_ID));
+    let signer = Arc::new(Signer::new(
+        Box::new(PemKey::parse(KEY_PKCS8).unwrap()),
+        APP_ID,
+    ));
     let client = Arc::new(Client::new(url, Some(signer), &proxy, settings, log).unwrap());
     drop(_guard);
     (Test { rt, client }, Logged(lines))
@@ -60,15 +64,13 @@ fn client(url: &str, proxy: Proxy, settings: Settings) -> (Test, Logged) {
 fn site_request() -> Request {
     Request {
         owner: "acme".into(),
-        lookup: Lookup::Repository {
-            owner: "acme".into(),
-            repo: "site".into(),
-        },
+        kind: OwnerKind::Account,
         selection: Selection::Only(OwnerRepos {
             names: vec!["site".into()],
             ids: vec![],
         }),
         permissions: None,
+        installation_id: None,
     }
 }
 
@@ -129,12 +131,6 @@ fn a_permanent_503_gives_up_within_the_bound_with_status_message_and_request_id(
             .count(),
         2
     );
-}
-
-#[test]
-fn the_default_settings_give_up_in_under_a_minute() {
-    let s = Settings::default();
-    assert!(s.retry_budget + s.request_timeout < Duration::from_secs(60));
 }
 
 #[test]
@@ -226,18 +222,6 @@ fn flaky_front(target: std::net::SocketAddr, drop: usize) -> (String, Arc<Atomic
 
 fn drop_conn(s: TcpStream) {
     let _ = s.shutdown(std::net::Shutdown::Both);
-}
-
-fn pipe(a: TcpStream, b: TcpStream) {
-    let (mut a2, mut b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
-    let t = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut a2, &mut b2);
-        let _ = b2.shutdown(std::net::Shutdown::Write);
-    });
-    let (mut a, mut b) = (a, b);
-    let _ = std::io::copy(&mut b, &mut a);
-    let _ = a.shutdown(std::net::Shutdown::Write);
-    let _ = t.join();
 }
 
 #[test]
@@ -393,48 +377,12 @@ fn a_missing_installation_says_the_app_is_not_installed() {
     );
 }
 
-/// A CONNECT proxy on 127.0.0.1 that records the targets it tunnels to.
-fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let targets = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&targets);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    if stream.read(&mut byte).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    head.push(byte[0]);
-                }
-                let text = String::from_utf8_lossy(&head).to_string();
-                let target = text
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_string();
-                seen.lock().unwrap().push(target.clone());
-                let upstream = TcpStream::connect(&target).unwrap();
-                stream
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .unwrap();
-                pipe(stream, upstream);
-            });
-        }
-    });
-    (format!("http://{addr}"), targets)
-}
-
 #[test]
 fn requests_go_through_the_proxy_unless_no_proxy_says_otherwise() {
     let gh = FakeGitHub::start();
     gh.flow("acme", &["site"], &[], &[(11, "site")], None);
-    let (proxy_url, targets) = connect_proxy();
+    let proxy = ConnectProxy::start(Duration::ZERO);
+    let proxy_url = proxy.url.clone();
     let env = |k: &str| match k {
         "http_proxy" => Some(proxy_url.clone()),
         "HTTPS_PROXY" => Some(proxy_url.clone()),
@@ -442,14 +390,14 @@ fn requests_go_through_the_proxy_unless_no_proxy_says_otherwise() {
     };
     let (c, _) = client(&gh.url(), Proxy::from_env(&env), fast());
     mint_with(&c, &[site_request()]).unwrap();
-    let seen = targets.lock().unwrap().clone();
+    let seen = proxy.targets();
     assert!(!seen.is_empty());
     assert!(
         seen.iter().all(|t| *t == gh.server.address().to_string()),
         "{seen:?}"
     );
 
-    targets.lock().unwrap().clear();
+    proxy.targets.lock().unwrap().clear();
     let env = |k: &str| match k {
         "HTTP_PROXY" => Some(proxy_url.clone()),
         "NO_PROXY" => Some("127.0.0.1".to_string()),
@@ -457,7 +405,7 @@ fn requests_go_through_the_proxy_unless_no_proxy_says_otherwise() {
     };
     let (c, _) = client(&gh.url(), Proxy::from_env(&env), fast());
     mint_with(&c, &[site_request()]).unwrap();
-    assert!(targets.lock().unwrap().is_empty());
+    assert!(proxy.targets().is_empty());
 }
 
 #[test]
@@ -473,10 +421,6 @@ fn five_hundred_names_resolve_in_one_helper_request() {
     let flow = gh.flow("acme", &name_refs, &[], &repos, None);
     let (c, _) = client(&gh.url(), Proxy::default(), fast());
     let request = Request {
-        lookup: Lookup::Repository {
-            owner: "acme".into(),
-            repo: names[0].clone(),
-        },
         selection: Selection::Only(OwnerRepos {
             names: names.clone(),
             ids: vec![],
@@ -521,10 +465,6 @@ fn the_diagnostic_listing_pages_with_bounded_concurrency() {
         .collect();
     let (c, _) = client(&gh.url(), Proxy::default(), fast());
     let request = Request {
-        lookup: Lookup::Repository {
-            owner: "acme".into(),
-            repo: "r0".into(),
-        },
         selection: Selection::Only(OwnerRepos {
             names: vec!["r0".into(), "missing".into()],
             ids: vec![],
@@ -559,4 +499,33 @@ fn an_enterprise_server_base_path_is_kept() {
     )
     .unwrap();
     lookup.assert_calls(1);
+}
+
+#[test]
+fn a_helper_token_refused_while_it_replicates_is_still_revoked() {
+    let gh = FakeGitHub::start();
+    let mut flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    if let Some(m) = flow.revoke_helper.as_mut() {
+        m.delete();
+    }
+    let (refused, revoked) = gh.revoke_lagging(HELPER_TOKEN, Duration::from_millis(150));
+    let settings = Settings {
+        backoff_base: Duration::from_millis(100),
+        backoff_cap: Duration::from_millis(200),
+        max_attempts: 4,
+        ..fast()
+    };
+    let (c, log) = client(&gh.url(), Proxy::default(), settings);
+    let out = mint_with(&c, &[site_request()]).unwrap();
+    assert_eq!(out.tokens[0].token, FINAL_TOKEN);
+    assert!(refused.calls() >= 1, "the helper was refused at first");
+    revoked.assert_calls(1);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    assert!(
+        log.lines()
+            .iter()
+            .any(|l| l.contains("DELETE /installation/token: HTTP 401; retrying")),
+        "{:?}",
+        log.lines()
+    );
 }

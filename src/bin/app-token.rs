@@ -10,15 +10,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use app_token::cancel;
-use app_token::http::Settings;
+use app_token::github::Settings;
 use app_token::runner::Runner;
 
 /// The file name the post step is started by.
 const POST_NAME: &str = "app-token-post";
 
 fn step(post: bool) -> i32 {
-    let runner = Arc::new(Runner::from_process_env());
     let env = |name: &str| std::env::var(name).ok();
+    let runner = Arc::new(Runner::from_env(std::io::stdout(), &env));
     match app_token::runtime() {
         Ok(rt) if post => rt.block_on(async {
             app_token::post::run(
@@ -56,13 +56,12 @@ fn main() {
         .map(Path::new)
         .and_then(Path::file_name)
         .and_then(|n| n.to_str());
-    let under_actions = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    let env = |name: &str| std::env::var(name).ok();
     let code = if started_as == Some(POST_NAME) {
         step(true)
-    } else if under_actions && args.len() <= 1 {
+    } else if app_token::runner::under_actions(&env) && args.len() <= 1 {
         step(false)
     } else {
-        let env = |name: &str| std::env::var(name).ok();
         app_token::cli::run(args, &env, Settings::default())
     };
     std::process::exit(code);

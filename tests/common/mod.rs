@@ -1,8 +1,17 @@
-//! A fake GitHub on 127.0.0.1 (httpmock) that checks the app JWT like GitHub does; shared by tests, the demo and the benchmark.
+//! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
+//! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
+//! and file commands the runner gives (`step`), the built binary run as a process
+//! (`step`), and a CONNECT proxy (`net`).
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod net;
+mod step;
+
+#[allow(unused_imports)]
+pub use net::*;
+#[allow(unused_imports)]
+pub use step::*;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::prelude::*;
@@ -42,15 +51,20 @@ fn bearer(req: &HttpMockRequest) -> Option<String> {
         .and_then(|(_, v)| v.strip_prefix("Bearer ").map(str::to_string))
 }
 
-/// The JWT's claims, if its RS256 signature verifies with the test app's public key.
-fn verified_claims(req: &HttpMockRequest) -> Option<(i64, i64, String)> {
-    let jwt = bearer(req)?;
+/// A JWT's claims (`iat`, `exp`, `iss`), if its RS256 signature verifies with the test
+/// app's public key.
+pub fn jwt_claims(jwt: &str) -> Option<(i64, i64, String)> {
     let key = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).ok()?;
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.validate_exp = false;
     v.required_spec_claims.clear();
-    let c = jsonwebtoken::decode::<Claims>(&jwt, &key, &v).ok()?.claims;
+    let c = jsonwebtoken::decode::<Claims>(jwt, &key, &v).ok()?.claims;
     Some((c.iat, c.exp, c.iss))
+}
+
+/// The request's JWT claims, if its signature verifies.
+fn verified_claims(req: &HttpMockRequest) -> Option<(i64, i64, String)> {
+    jwt_claims(&bearer(req)?)
 }
 
 /// Does the request carry a JWT GitHub would accept, on a server clock `skew` seconds from ours?
@@ -298,68 +312,40 @@ impl FakeGitHub {
 }
 
 impl FakeGitHub {
+    /// `DELETE /installation/token` with `token` as GitHub answers it while a new token
+    /// replicates: `401 Bad credentials` for `window` from the first attempt, then 204.
+    /// Gives (the 401s, the 204s).
+    pub fn revoke_lagging(&self, token: &str, window: Duration) -> (Mock<'_>, Mock<'_>) {
+        let first = std::sync::Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
+        let lagging = move |_: &HttpMockRequest| {
+            let mut first = first.lock().expect("the clock of the first attempt");
+            first.get_or_insert_with(std::time::Instant::now).elapsed() < window
+        };
+        let refused = {
+            let lagging = lagging.clone();
+            self.server.mock(|when, then| {
+                when.method(DELETE)
+                    .path("/installation/token")
+                    .header("authorization", format!("Bearer {token}"))
+                    .is_true(move |r| lagging(r));
+                then.status(401)
+                    .json_body(json!({"message": "Bad credentials", "status": "401"}));
+            })
+        };
+        let revoked = self.server.mock(|when, then| {
+            when.method(DELETE)
+                .path("/installation/token")
+                .header("authorization", format!("Bearer {token}"))
+                .is_true(move |r| !lagging(r));
+            then.status(204);
+        });
+        (refused, revoked)
+    }
+
     /// A mock that answers anything not otherwise mocked, to prove no request was made.
     pub fn catch_all(&self) -> Mock<'_> {
         self.server.mock(|_, then| {
             then.status(599);
         })
     }
-}
-
-/// The environment the runner gives a container action's step: every declared input
-/// (blank when the workflow left it out, hyphens kept, defaults filled in), the file
-/// commands in `dir` (`output`, `state`, `summary`), and what every runner sets.
-pub fn runner_env(api: &str, dir: &Path, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env: BTreeMap<String, String> = [
-        "app-id",
-        "client-id",
-        "private-key",
-        "owner",
-        "repositories",
-        "permissions",
-        "installation-id",
-    ]
-    .iter()
-    .map(|n| (format!("INPUT_{}", n.to_uppercase()), String::new()))
-    .collect();
-    env.insert("INPUT_GITHUB-API-URL".into(), api.into());
-    env.insert("INPUT_SKIP-TOKEN-REVOKE".into(), "false".into());
-    env.insert("INPUT_APP-ID".into(), APP_ID.into());
-    env.insert("INPUT_PRIVATE-KEY".into(), KEY_PKCS1.into());
-    for (k, v) in inputs {
-        env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
-    }
-    for (k, v) in [
-        ("GITHUB_ACTIONS", "true"),
-        ("GITHUB_REPOSITORY", "acme/site"),
-        ("GITHUB_REPOSITORY_OWNER", "acme"),
-        ("GITHUB_API_URL", api),
-    ] {
-        env.insert(k.into(), v.into());
-    }
-    for (k, f) in [
-        ("GITHUB_OUTPUT", "output"),
-        ("GITHUB_STATE", "state"),
-        ("GITHUB_STEP_SUMMARY", "summary"),
-    ] {
-        env.insert(k.into(), dir.join(f).display().to_string());
-    }
-    env.into_iter().collect()
-}
-
-/// Parses `name<<DELIM\nvalue\nDELIM\n` file commands, checking that the delimiters are random.
-pub fn file_commands(path: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(head) = lines.next() {
-        let (name, delim) = head.split_once("<<").expect("heredoc form");
-        assert!(
-            delim.starts_with("ghadelimiter_") && delim.len() > 40,
-            "{delim}"
-        );
-        let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
 }

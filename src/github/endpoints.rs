@@ -1,19 +1,22 @@
-//! GitHub's app endpoints: installation lookup, token create and revoke, repository listing and the bot user.
+//! GitHub's app endpoints: installation lookup, token create and revoke, repository listing and the bot user, with the shapes of their answers.
 //!
-//! It knows nothing of GitHub Actions. Shapes follow GitHub's REST description; the
-//! permissions maps are read as maps (not a fixed struct) so that permissions GitHub
-//! adds later are kept rather than dropped.
+//! Shapes follow GitHub's REST description. Permissions maps are read as maps (not a
+//! fixed struct such as octocrab's `InstallationPermissions`) so that permissions
+//! GitHub adds later are kept rather than dropped.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http::{ApiError, Auth, Client, Retry};
-use crate::permissions::Permissions;
+use super::client::{Auth, Client, Credential};
+use super::dialect::ApiError;
+use super::retry::Retry;
+use crate::permissions::{Level, Permissions};
 
 /// At most this many requests in flight when many are needed.
 pub const MAX_IN_FLIGHT: usize = 16;
@@ -25,6 +28,7 @@ pub const PAGE_SIZE: usize = 100;
 pub enum Lookup {
     Repository { owner: String, repo: String },
     Account(String),
+    Enterprise(String),
     Id(u64),
 }
 
@@ -33,14 +37,41 @@ impl std::fmt::Display for Lookup {
         match self {
             Lookup::Repository { owner, repo } => write!(f, "the repository {owner}/{repo}"),
             Lookup::Account(owner) => write!(f, "the account {owner}"),
+            Lookup::Enterprise(slug) => write!(f, "the enterprise {slug}"),
             Lookup::Id(id) => write!(f, "installation {id}"),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Account {
-    pub login: String,
+/// The account an installation is on: a user or an organisation has a `login`; an
+/// enterprise has a `slug` and a `name` instead.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Account {
+    Login { login: String },
+    Enterprise { slug: String, name: Option<String> },
+}
+
+impl Account {
+    pub fn is_enterprise(&self) -> bool {
+        matches!(self, Account::Enterprise { .. })
+    }
+
+    /// The login, or the enterprise's slug.
+    pub fn name(&self) -> &str {
+        match self {
+            Account::Login { login } => login,
+            Account::Enterprise { slug, .. } => slug,
+        }
+    }
+}
+
+/// Which repositories an installation or a token covers, as GitHub says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepositorySelection {
+    All,
+    Selected,
 }
 
 /// An app installation, as the lookup endpoints give it.
@@ -51,15 +82,15 @@ pub struct Installation {
     pub account: Option<Account>,
     #[serde(default)]
     pub permissions: BTreeMap<String, Value>,
-    pub repository_selection: Option<String>,
+    pub repository_selection: Option<RepositorySelection>,
     pub suspended_at: Option<String>,
 }
 
-/// A permissions object from an answer as name → level (non-string entries are skipped).
+/// A permissions object from an answer as name → level; entries that are not a level are skipped.
 fn levels(permissions: &BTreeMap<String, Value>) -> Permissions {
     permissions
         .iter()
-        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+        .filter_map(|(k, v)| Some((k.clone(), Level::parse(v.as_str()?)?)))
         .collect()
 }
 
@@ -83,15 +114,22 @@ pub struct Repo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Token {
     pub token: String,
-    pub expires_at: String,
+    /// When the answer was read: the token is new, and may be refused for a few seconds.
+    #[serde(skip, default = "Utc::now")]
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
     #[serde(default)]
     pub permissions: BTreeMap<String, Value>,
     #[serde(default)]
     pub repositories: Vec<Repo>,
-    pub repository_selection: Option<String>,
+    pub repository_selection: Option<RepositorySelection>,
 }
 
 impl Token {
+    pub fn credential(&self) -> Credential {
+        Credential::issued(&self.token, self.issued_at)
+    }
+
     /// What GitHub granted this token.
     pub fn granted(&self) -> Permissions {
         levels(&self.permissions)
@@ -134,6 +172,7 @@ pub async fn installation(client: &Client, lookup: &Lookup) -> anyhow::Result<In
     let path = match lookup {
         Lookup::Repository { owner, repo } => format!("/repos/{owner}/{repo}/installation"),
         Lookup::Account(owner) => format!("/users/{owner}/installation"),
+        Lookup::Enterprise(slug) => format!("/enterprises/{slug}/installation"),
         Lookup::Id(id) => format!("/app/installations/{id}"),
     };
     let found: anyhow::Result<Installation> = client
@@ -146,10 +185,10 @@ pub async fn installation(client: &Client, lookup: &Lookup) -> anyhow::Result<In
         ),
         Ok(inst) => Ok(inst),
         Err(e) if status_of(&e) == Some(404) => Err(e.context(format!(
-            "the app is not installed on {lookup} (or the app-id and private-key belong to another app)"
+            "the app is not installed on {lookup} (or the app's id and private key belong to another app)"
         ))),
         Err(e) if status_of(&e) == Some(401) => Err(e.context(
-            "GitHub did not accept the app's JWT: check that app-id (or client-id) and private-key belong to the same app",
+            "GitHub did not accept the app's JWT: check that the app's id and private key belong to the same app",
         )),
         Err(e) => Err(e.context(format!("looking up the app's installation on {lookup}"))),
     }
@@ -176,7 +215,7 @@ pub async fn create_token(
 }
 
 /// Revokes an installation token.
-pub async fn revoke_token(client: &Client, token: &str) -> anyhow::Result<()> {
+pub async fn revoke_token(client: &Client, token: &Credential) -> anyhow::Result<()> {
     client
         .send(
             Method::DELETE,
@@ -197,7 +236,10 @@ struct RepoPage {
 }
 
 /// Every repository an installation token can reach, paged, at most [`MAX_IN_FLIGHT`] pages at once.
-pub async fn installation_repositories(client: &Client, token: &str) -> anyhow::Result<Vec<Repo>> {
+pub async fn installation_repositories(
+    client: &Client,
+    token: &Credential,
+) -> anyhow::Result<Vec<Repo>> {
     let page = |n: usize| async move {
         let path = format!("/installation/repositories?per_page={PAGE_SIZE}&page={n}");
         client
@@ -230,7 +272,11 @@ struct User {
 }
 
 /// The user id of the app's bot account, `<slug>[bot]`.
-pub async fn bot_user_id(client: &Client, slug: &str, token: Option<&str>) -> anyhow::Result<u64> {
+pub async fn bot_user_id(
+    client: &Client,
+    slug: &str,
+    token: Option<&Credential>,
+) -> anyhow::Result<u64> {
     let path = format!("/users/{slug}%5Bbot%5D");
     let auth = token.map(Auth::Token).unwrap_or(Auth::None);
     let user: User = client
@@ -238,4 +284,61 @@ pub async fn bot_user_id(client: &Client, slug: &str, token: Option<&str>) -> an
         .await
         .with_context(|| format!("looking up the bot user {slug}[bot]"))?;
     Ok(user.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn accounts_are_logins_or_enterprises() {
+        let user: Account = serde_json::from_value(json!({"login": "acme", "id": 1})).unwrap();
+        assert_eq!(user.name(), "acme");
+        let enterprise: Account =
+            serde_json::from_value(json!({"slug": "big-co", "name": "Big Co", "id": 9})).unwrap();
+        assert_eq!(
+            enterprise,
+            Account::Enterprise {
+                slug: "big-co".into(),
+                name: Some("Big Co".into())
+            }
+        );
+        assert_eq!(enterprise.name(), "big-co");
+    }
+
+    #[test]
+    fn tokens_parse_their_expiry_and_skip_what_is_not_a_level() {
+        let t: Token = serde_json::from_value(json!({
+            "token": "ghs_x",
+            "expires_at": "2030-01-01T00:00:00Z",
+            "permissions": {"contents": "write", "metadata": "read", "odd": 3, "new_thing": "sideways"},
+            "repository_selection": "selected"
+        }))
+        .unwrap();
+        assert_eq!(t.expires_at.timestamp(), 1_893_456_000);
+        assert_eq!(t.repository_selection, Some(RepositorySelection::Selected));
+        let granted = t.granted();
+        assert_eq!(granted.len(), 2, "{granted:?}");
+        assert_eq!(granted["contents"], Level::Write);
+    }
+
+    #[test]
+    fn token_requests_send_only_what_is_set() {
+        let body = serde_json::to_value(TokenRequest {
+            repository_ids: Some(vec![1, 2]),
+            permissions: Some([("contents".to_string(), Level::Read)].into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            body,
+            json!({"repository_ids": [1, 2], "permissions": {"contents": "read"}})
+        );
+        assert_eq!(
+            serde_json::to_value(TokenRequest::default()).unwrap(),
+            json!({})
+        );
+    }
 }

@@ -1,55 +1,25 @@
-//! The GitHub Actions runner protocol: workflow commands, masking, file commands and escaping.
+//! The GitHub Actions runner protocol, all of it: the step's environment (inputs, state, debug), workflow commands and masks on stdout, and file commands (outputs, state, summary).
 //!
 //! This module knows nothing of GitHub's API. Every value it prints inside a
 //! workflow command is escaped, so that no input can start a command of its
 //! own, and every file command is written as a heredoc with a random delimiter.
 
+mod env;
+mod escape;
+mod state;
+
+#[cfg(test)]
+pub(crate) use env::env_of;
+pub use env::{input, input_bool, state_value, under_actions, Env};
+pub use escape::{escape_data, escape_property, heredoc_entry, random_delimiter};
+pub use state::{SavedToken, STATE_TOKENS};
+
 use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-
-/// Escapes a workflow command's message (the part after `::`).
-pub fn escape_data(value: &str) -> String {
-    value
-        .replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escapes a workflow command's property value (`title=…`).
-pub fn escape_property(value: &str) -> String {
-    escape_data(value).replace(':', "%3A").replace(',', "%2C")
-}
-
-/// A random delimiter for a heredoc file command, 128 bits of entropy.
-pub fn random_delimiter() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness for a delimiter: {e}"))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("ghadelimiter_{hex}"))
-}
-
-/// One `name<<DELIM … DELIM` entry of a file command.
-///
-/// Fails when the name is not a plain identifier, or when the delimiter occurs in
-/// the name or the value (it never does for a random one; checked all the same).
-pub fn heredoc_entry(name: &str, value: &str, delimiter: &str) -> Result<String> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        bail!("file command name {name:?} must be letters, digits, '-' or '_'");
-    }
-    if value.contains(delimiter) {
-        bail!("the value of {name} contains the file command delimiter");
-    }
-    Ok(format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
-}
 
 /// Where the file commands go: the paths the runner gives in the environment.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +31,7 @@ pub struct FileCommands {
 
 impl FileCommands {
     /// Reads `GITHUB_OUTPUT`, `GITHUB_STATE` and `GITHUB_STEP_SUMMARY` from `env`.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Self {
+    pub fn from_env(env: Env<'_>) -> Self {
         let path = |name: &str| env(name).filter(|p| !p.is_empty()).map(PathBuf::from);
         Self {
             output: path("GITHUB_OUTPUT"),
@@ -79,19 +49,12 @@ pub struct Runner<W: Write> {
     debug: bool,
 }
 
-impl Runner<io::Stdout> {
-    /// A runner on standard output, configured from the process environment.
-    pub fn from_process_env() -> Self {
-        let env = |name: &str| std::env::var(name).ok();
-        Runner::new(
-            io::stdout(),
-            FileCommands::from_env(&env),
-            env("RUNNER_DEBUG").as_deref() == Some("1"),
-        )
-    }
-}
-
 impl<W: Write> Runner<W> {
+    /// A runner writing to `out`, its file commands and `RUNNER_DEBUG` from `env`.
+    pub fn from_env(out: W, env: Env<'_>) -> Self {
+        Runner::new(out, FileCommands::from_env(env), env::debug(env))
+    }
+
     pub fn new(out: W, files: FileCommands, debug: bool) -> Self {
         Self {
             out: Mutex::new(out),
@@ -217,36 +180,6 @@ impl<W: Write> Runner<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn data_escaping_keeps_a_value_on_one_line() {
-        assert_eq!(escape_data("a\n::warning::x"), "a%0A::warning::x");
-        assert_eq!(escape_data("100%\r\n"), "100%25%0D%0A");
-    }
-
-    #[test]
-    fn property_escaping_covers_separators() {
-        assert_eq!(escape_property("a:b,c\n%"), "a%3Ab%2Cc%0A%25");
-    }
-
-    #[test]
-    fn delimiters_are_random_and_long() {
-        let a = random_delimiter().unwrap();
-        let b = random_delimiter().unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), "ghadelimiter_".len() + 32);
-    }
-
-    #[test]
-    fn heredoc_entries_refuse_bad_names_and_embedded_delimiters() {
-        assert_eq!(
-            heredoc_entry("token", "v", "D").unwrap(),
-            "token<<D\nv\nD\n"
-        );
-        assert!(heredoc_entry("to\nken", "v", "D").is_err());
-        assert!(heredoc_entry("", "v", "D").is_err());
-        assert!(heredoc_entry("x", "a\nD\nb", "D").is_err());
-    }
 
     fn runner(debug: bool) -> Runner<Vec<u8>> {
         Runner::new(Vec::new(), FileCommands::default(), debug)

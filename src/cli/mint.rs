@@ -1,0 +1,159 @@
+//! Minting from the command line: flags to the one configuration, the key from a file or the environment, the tokens minted with Ctrl-C handled, and the default command that prints them.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::args::MintArgs;
+use super::output::{deliver, json_answer, stderr_log};
+use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
+use crate::action::CANCEL_REVOKE_LIMIT;
+use crate::cancel::Signal;
+use crate::config::{self, Config, Given};
+use crate::github::{Client, Settings};
+use crate::mint::{self, Ledger, Outcome};
+use crate::runner::Env;
+use crate::transport::Proxy;
+
+/// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.
+fn private_key(args: &MintArgs, env: Env<'_>) -> Result<(String, String), Failure> {
+    match &args.private_key_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                usage(format!(
+                    "--private-key-file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok((text, format!("in {}", path.display())))
+        }
+        None => match env_value(env, PRIVATE_KEY_ENV) {
+            Some(text) => Ok((text, format!("in {PRIVATE_KEY_ENV}"))),
+            None => Err(usage(format!(
+                "the app's private key is required: --private-key-file PATH, or the PEM text in {PRIVATE_KEY_ENV}"
+            ))),
+        },
+    }
+}
+
+/// Checks every flag and plans the tokens; makes no request.
+pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> {
+    let plan = config::plan(&Given {
+        app_id: given(&args.app_id),
+        api_url: given(&args.api.api_url),
+        github_api_url: env_value(env, "GITHUB_API_URL"),
+        owner: given(&args.owner),
+        repositories: args.repositories.join("\n"),
+        permissions: given(&args.permissions),
+        permission_levels: Vec::new(),
+        installation_id: given(&args.installation_id),
+        enterprise: given(&args.enterprise),
+        current_repository: env_value(env, "GITHUB_REPOSITORY"),
+    })?;
+    // The key last: the cheaper mistakes are reported without touching the file.
+    let (text, from) = private_key(args, env)?;
+    // The key's messages never quote the key.
+    plan.with_key(Some(&text))
+        .map_err(|e| usage(format!("the private key {from} {}", e.message)))
+}
+
+/// Mints what `config` plans. A signal first revokes every token minted so far.
+pub(super) async fn mint_all(
+    config: Config,
+    env: Env<'_>,
+    settings: Settings,
+    cancel: impl Future<Output = Signal>,
+) -> Result<(Arc<Client>, Outcome), Failure> {
+    let client = Client::new(
+        &config.api_url,
+        Some(Arc::new(config.signer)),
+        &Proxy::from_env(env),
+        settings,
+        stderr_log(),
+    )
+    .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
+    let client = Arc::new(client);
+    let ledger = Ledger::default();
+    let minted = tokio::select! {
+        minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
+        signal = cancel => Err(signal),
+    };
+    match minted {
+        Ok(Ok(outcome)) => Ok((client, outcome)),
+        Ok(Err(e)) => Err(Failure::Api(format!(
+            "could not create an installation token: {e:#}"
+        ))),
+        Err(signal) => {
+            let revoking = async {
+                ledger.settled().await;
+                mint::revoke_recorded(&client, &ledger.live(), &ledger).await
+            };
+            let left = match tokio::time::timeout(CANCEL_REVOKE_LIMIT, revoking).await {
+                Ok(failures) => failures.len(),
+                Err(_) => ledger.live().len(),
+            };
+            let mut message = format!("{} received: stopped", signal.name());
+            if left > 0 {
+                message.push_str(&format!(
+                    "; {left} token(s) could not be revoked and expire within the hour"
+                ));
+            }
+            Err(Failure::Cancelled(signal, message))
+        }
+    }
+}
+
+/// The default command: mint, then print the token (or, with `--json`, everything).
+pub(super) async fn command(
+    args: &MintArgs,
+    json: bool,
+    env: Env<'_>,
+    settings: Settings,
+    cancel: impl Future<Output = Signal>,
+) -> Result<(), Failure> {
+    let config = prepare(args, env)?;
+    if config.requests.len() > 1 && !json {
+        let owners: Vec<&str> = config.requests.iter().map(|r| r.owner.as_str()).collect();
+        return Err(usage(format!(
+            "the repositories span {} owners ({}), and one token cannot cross accounts: \
+             add --json to get one token per owner",
+            owners.len(),
+            owners.join(", ")
+        )));
+    }
+    let (client, outcome) = mint_all(config, env, settings, cancel).await?;
+    let text = if json {
+        format!("{}\n", json_answer(&outcome))
+    } else {
+        match outcome.tokens.as_slice() {
+            [only] => format!("{}\n", only.token),
+            _ => return Err(Failure::Api("GitHub answered with no token".into())),
+        }
+    };
+    deliver(&client, &outcome, &text).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::args::Cli;
+    use crate::repositories;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("app-token").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn repositories_repeat_and_join() {
+        let cli = parse(&[
+            "--app-id",
+            "1",
+            "--repositories",
+            "a,b",
+            "--repositories",
+            "c",
+        ]);
+        let entries = repositories::parse(&cli.mint.repositories.join("\n")).unwrap();
+        assert_eq!(entries.len(), 3);
+    }
+}

@@ -1,0 +1,179 @@
+//! The command line: the same binary and library as the action, for terminals and scripts; this module dispatches its commands and owns their exit statuses.
+//!
+//! What is particular to a terminal lives in this folder: where the key comes from (a
+//! file or `APP_TOKEN_PRIVATE_KEY`, never a flag value), what is printed (only the
+//! answer on stdout; log lines and errors on stderr) and the exit status (2 for bad
+//! usage or input, 1 when GitHub refused or could not be reached, 128 + the signal's
+//! number when interrupted). The CLI never revokes a token it printed: whoever asked
+//! for it owns it.
+
+mod args;
+mod git_credential;
+mod mint;
+mod output;
+mod revoke;
+
+use std::ffi::OsString;
+use std::future::Future;
+
+use clap::Parser;
+
+use crate::cancel::{self, Signal};
+use crate::config::{ConfigError, Field};
+use crate::github::Settings;
+use crate::runner::Env;
+use args::{Cli, Command};
+
+pub use git_credential::git_origin;
+
+/// Where the private key comes from when `--private-key-file` is not given.
+pub const PRIVATE_KEY_ENV: &str = "APP_TOKEN_PRIVATE_KEY";
+
+/// Exit status for bad usage or input (clap uses it for its own usage errors too).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status when GitHub refused, or could not be reached.
+pub const EXIT_API: i32 = 1;
+
+/// Why a command failed, and so which exit status it ends with.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Bad usage or input: exit 2.
+    Usage(String),
+    /// GitHub refused, or could not be reached: exit 1.
+    Api(String),
+    /// A signal stopped the command: exit 128 + its number.
+    Cancelled(Signal, String),
+}
+
+impl Failure {
+    fn code(&self) -> i32 {
+        match self {
+            Failure::Usage(_) => EXIT_USAGE,
+            Failure::Api(_) => EXIT_API,
+            Failure::Cancelled(signal, _) => signal.exit_code(),
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Failure::Usage(m) | Failure::Api(m) | Failure::Cancelled(_, m) => m,
+        }
+    }
+}
+
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
+    Failure::Usage(message.into())
+}
+
+/// The flag that carries a field.
+fn flag_of(field: Field) -> &'static str {
+    match field {
+        Field::AppId => "--app-id",
+        Field::PrivateKey => "the private key",
+        Field::ApiUrl => "--api-url (or GITHUB_API_URL)",
+        Field::Owner => "--owner",
+        Field::Repositories => "--repositories",
+        Field::Permissions | Field::Permission(_) => "--permissions",
+        Field::InstallationId => "--installation-id",
+        Field::Enterprise => "--enterprise",
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        let message = e.message_with(|f| flag_of(f).to_string());
+        usage(format!("{}: {message}", flag_of(e.field)))
+    }
+}
+
+/// A flag given as an empty string (an unset shell variable) counts as not given.
+fn given(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// An environment variable, blank counting as unset.
+fn env_value(env: Env<'_>, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.trim().is_empty())
+}
+
+/// Runs the command line on `args` (the program name first); gives back the exit status.
+pub fn run<I, T>(args: I, env: Env<'_>, settings: Settings) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version on stdout with 0; usage errors on stderr with 2.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let result = match crate::runtime() {
+        // The signal handlers are installed inside the runtime, before any request.
+        Ok(rt) => rt.block_on(async { dispatch(cli, env, settings, cancel::signalled()).await }),
+        Err(e) => Err(Failure::Api(format!("cannot start: {e}"))),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message());
+            failure.code()
+        }
+    }
+}
+
+async fn dispatch(
+    cli: Cli,
+    env: Env<'_>,
+    settings: Settings,
+    cancel: impl Future<Output = Signal>,
+) -> Result<(), Failure> {
+    match cli.command {
+        None => mint::command(&cli.mint, cli.json, env, settings, cancel).await,
+        Some(Command::Revoke(args)) => revoke::command(&args, env, settings).await,
+        Some(Command::GitCredential(args)) => {
+            git_credential::command(args.operation, &args.mint, env, settings, cancel).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_flags() {
+        let f: Failure = ConfigError {
+            field: Field::ApiUrl,
+            message: "has no host".into(),
+            refs: vec![],
+        }
+        .into();
+        assert_eq!(f.code(), 2);
+        assert_eq!(f.message(), "--api-url (or GITHUB_API_URL): has no host");
+        let f: Failure = ConfigError {
+            field: Field::Owner,
+            message: "give {}, {}, or both".into(),
+            refs: vec![Field::Owner, Field::Repositories],
+        }
+        .into();
+        assert_eq!(
+            f.message(),
+            "--owner: give --owner, --repositories, or both"
+        );
+        assert_eq!(flag_of(Field::InstallationId), "--installation-id");
+    }
+
+    #[test]
+    fn blank_flags_count_as_not_given() {
+        assert_eq!(given(&Some("  ".into())), None);
+        assert_eq!(given(&Some(" acme ".into())).as_deref(), Some("acme"));
+        assert_eq!(given(&None), None);
+    }
+}

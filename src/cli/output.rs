@@ -1,0 +1,88 @@
+//! What the command line prints: log lines on stderr, the `--json` answer, and stdout that, if it cannot be written, revokes what it could not deliver.
+
+use std::io::{self, Write};
+
+use serde_json::{json, Map, Value};
+
+use super::Failure;
+use crate::github::{Client, Log};
+use crate::mint::{self, Minted, Outcome};
+
+/// Library log lines (retries, warnings) go to stderr: stdout carries only the answer.
+pub(super) fn stderr_log() -> Log {
+    mint::log_sink(|line: &str| eprintln!("{line}"))
+}
+
+/// One token's JSON object.
+fn token_object(m: &Minted, outcome: &Outcome) -> Map<String, Value> {
+    let identity = outcome.identity.as_ref();
+    let value = json!({
+        "owner": m.owner,
+        "token": m.token,
+        "expires_at": m.expires_at_text(),
+        "installation_id": m.installation_id,
+        "repository_ids": mint::repository_ids(m),
+        "permissions": m.permissions,
+        "app_slug": m.app_slug,
+        "git_user_name": identity.map(|i| i.name.clone()),
+        "git_user_email": identity.map(|i| i.email.clone()),
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The `--json` answer: with one owner, that token's fields at the top; always `tokens`,
+/// one object per owner; with several owners, only the fields they share at the top.
+pub(super) fn json_answer(outcome: &Outcome) -> Value {
+    let tokens: Vec<Map<String, Value>> = outcome
+        .tokens
+        .iter()
+        .map(|t| token_object(t, outcome))
+        .collect();
+    let mut top = match tokens.as_slice() {
+        [only] => only.clone(),
+        _ => {
+            let identity = outcome.identity.as_ref();
+            let mut shared = Map::new();
+            shared.insert(
+                "app_slug".into(),
+                json!(outcome.tokens.first().map(|t| t.app_slug.clone())),
+            );
+            shared.insert(
+                "git_user_name".into(),
+                json!(identity.map(|i| i.name.clone())),
+            );
+            shared.insert(
+                "git_user_email".into(),
+                json!(identity.map(|i| i.email.clone())),
+            );
+            shared
+        }
+    };
+    top.insert(
+        "tokens".into(),
+        Value::Array(tokens.into_iter().map(Value::Object).collect()),
+    );
+    Value::Object(top)
+}
+
+fn write_stdout(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Prints what was minted; if it cannot be printed, nobody can use or revoke it: revoke it.
+pub(super) async fn deliver(client: &Client, outcome: &Outcome, text: &str) -> Result<(), Failure> {
+    if let Err(e) = write_stdout(text) {
+        let tokens: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
+        let mut message = format!("cannot write to stdout ({e}); the new token was revoked");
+        for f in mint::revoke_all(client, &tokens).await {
+            message.push_str(&format!("\nnot revoked: {f}"));
+        }
+        return Err(Failure::Api(message));
+    }
+    Ok(())
+}

@@ -1,0 +1,388 @@
+//! The GitHub client: octocrab over the transport, authenticated as the app or an installation, with GitHub's retry policy and clock-skew recovery.
+//!
+//! octocrab's own retry layer is not used: it resends POSTs at once, and a resent
+//! token request can mint a token that nobody ever revokes. Redirects are not
+//! followed, so the Authorization header never travels to another host.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use http::{Method, StatusCode};
+use octocrab::{AuthState, Octocrab, OctocrabBuilder};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::dialect::{
+    clock_offset, error_message, header_str, is_clock_rejection, rate_limit_wait, request_id,
+    ApiError,
+};
+use super::retry::{decide, jitter, Decision, Outcome, Retry, Settings};
+use crate::transport::{self, Answer, Bearer, Failed, Proxy, Transport};
+
+/// The app's JWT as the client needs it: a bearer value, and a clock GitHub may correct.
+pub trait AppJwt: Bearer {
+    /// GitHub refused the JWT's time claims; its clock is `github_minus_ours` seconds
+    /// from this machine's. Sign on GitHub's clock from now on.
+    fn correct_clock(&self, github_minus_ours: i64);
+}
+
+/// How long a new installation token may be refused while it replicates across
+/// GitHub: a 401 for a token younger than this is retried (as @octokit/auth-app does).
+pub const REPLICATION_WINDOW: Duration = Duration::from_secs(5);
+
+/// An installation token, and when GitHub issued it, when that is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub token: String,
+    pub issued_at: Option<DateTime<Utc>>,
+}
+
+impl Credential {
+    /// A token of unknown age (one read from stdin, say): never taken for a fresh one.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            issued_at: None,
+        }
+    }
+
+    pub fn issued(token: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Self {
+            token: token.into(),
+            issued_at: Some(at),
+        }
+    }
+
+    /// Was it issued less than [`REPLICATION_WINDOW`] before `now`?
+    pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
+        self.issued_at.is_some_and(|at| {
+            (now - at)
+                .to_std()
+                .map(|age| age < REPLICATION_WINDOW)
+                .unwrap_or(true)
+        })
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    /// No Authorization header.
+    None,
+    /// The app's JWT.
+    App,
+    /// An installation token.
+    Token(&'a Credential),
+}
+
+/// A log line sink: the client reports retries through it, knowing nothing of where they go.
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Seconds since the epoch on this machine's clock.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// An answer's JSON body as `T`. On a mismatch only the position is said: serde's
+/// message could quote a value from the answer.
+pub fn parse_json<T: DeserializeOwned>(answer: &Answer) -> anyhow::Result<T> {
+    serde_json::from_slice(&answer.body).map_err(|e| {
+        anyhow::anyhow!(
+            "GitHub's answer is not the JSON expected (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// A client for one API base URL.
+pub struct Client {
+    octo: Octocrab,
+    base: String,
+    app: Option<Arc<dyn AppJwt>>,
+    settings: Settings,
+    log: Log,
+    debug: Option<Log>,
+    deadline: Instant,
+}
+
+impl Client {
+    /// A client for `base` (an https URL, or http on loopback), e.g. `https://api.github.com`
+    /// or `https://ghe.example.com/api/v3`. `app` signs the requests made as the app.
+    pub fn new(
+        base: &str,
+        app: Option<Arc<dyn AppJwt>>,
+        proxy: &Proxy,
+        settings: Settings,
+        log: Log,
+    ) -> anyhow::Result<Self> {
+        let base = base.trim_end_matches('/').to_string();
+        let transport = Transport::new(&transport::Options {
+            connect_timeout: settings.connect_timeout,
+            proxy: proxy.clone(),
+            tls_roots: base.starts_with("https://"),
+        })?;
+        let octo = OctocrabBuilder::new_empty()
+            .with_service(transport.client::<octocrab::OctoBody>())
+            .with_auth(AuthState::None)
+            .build()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let deadline = Instant::now() + settings.step_deadline;
+        Ok(Self {
+            octo,
+            base,
+            app,
+            settings,
+            log,
+            debug: None,
+            deadline,
+        })
+    }
+
+    /// Also reports every attempt (method, path, status, time, request id) to `debug`.
+    pub fn with_debug(mut self, debug: Log) -> Self {
+        self.debug = Some(debug);
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    async fn request(
+        &self,
+        method: &Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<http::Request<octocrab::OctoBody>> {
+        let mut builder = http::Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{path}", self.base))
+            .header(http::header::ACCEPT, "application/vnd.github+json")
+            .header(
+                http::header::USER_AGENT,
+                concat!("app-token/", env!("CARGO_PKG_VERSION")),
+            );
+        let bearer = match auth {
+            Auth::None => None,
+            Auth::App => {
+                let app = self.app.as_ref().context("no app key to sign a JWT with")?;
+                Some(app.bearer().await?)
+            }
+            Auth::Token(credential) => Some(credential.token.clone()),
+        };
+        if let Some(bearer) = bearer {
+            builder = builder.header(
+                http::header::AUTHORIZATION,
+                transport::authorization(&bearer)?,
+            );
+        }
+        self.octo
+            .build_request(builder, body)
+            .map_err(|e| anyhow::anyhow!("building the request: {e}"))
+    }
+
+    fn debug_line(
+        &self,
+        method: &Method,
+        path: &str,
+        result: &Result<Answer, Failed>,
+        took: Duration,
+        attempt: u32,
+    ) {
+        let Some(debug) = &self.debug else { return };
+        let what = match result {
+            Ok(a) => format!(
+                "HTTP {} (X-GitHub-Request-Id: {})",
+                a.status.as_u16(),
+                header_str(&a.headers, "x-github-request-id").unwrap_or("none")
+            ),
+            Err(f) => f.message.clone(),
+        };
+        debug(&format!(
+            "{method} {path}: {what} in {} ms (attempt {attempt})",
+            took.as_millis()
+        ));
+    }
+
+    /// If GitHub refused the app's JWT for its clock, and the clock has not been
+    /// corrected yet, corrects it from the answer's `Date`; says whether it did.
+    fn corrected_clock(&self, auth: Auth<'_>, answer: &Answer) -> bool {
+        let (Auth::App, Some(app)) = (auth, &self.app) else {
+            return false;
+        };
+        if !is_clock_rejection(answer.status, &answer.body) {
+            return false;
+        }
+        let Some(offset) = clock_offset(&answer.headers, unix_now()) else {
+            return false;
+        };
+        app.correct_clock(offset);
+        (self.log)(&format!(
+            "GitHub rejected the JWT's time claims; its clock is {offset:+} s from this machine's. Signing again on GitHub's clock."
+        ));
+        true
+    }
+
+    /// Sends a request with the retry policy of `retry`; gives back 2xx answers, and every
+    /// other outcome as an [`ApiError`].
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<Answer, ApiError> {
+        let started = Instant::now();
+        let fail = |status: Option<StatusCode>, message: String, request_id, attempts| ApiError {
+            method: method.clone(),
+            path: path.to_string(),
+            status: status.map(|s| s.as_u16()),
+            message,
+            request_id,
+            attempts,
+        };
+        // Revocations may run past the step's deadline; nothing else starts after it.
+        let budget = if method == Method::DELETE {
+            self.settings.retry_budget
+        } else {
+            self.settings
+                .retry_budget
+                .min(self.deadline.saturating_duration_since(started))
+        };
+        if budget.is_zero() {
+            let message = format!(
+                "not sent: the step's deadline of {} s has passed",
+                self.settings.step_deadline.as_secs()
+            );
+            return Err(fail(None, message, None, 0));
+        }
+        let mut attempt = 0u32;
+        let mut clock_corrected = false;
+        loop {
+            attempt += 1;
+            let request = self
+                .request(&method, path, auth, body)
+                .await
+                .map_err(|e| fail(None, format!("{e:#}"), None, attempt))?;
+            let remaining = budget.saturating_sub(started.elapsed());
+            let limit = self
+                .settings
+                .request_timeout
+                .min(remaining.max(Duration::from_secs(1)));
+            let sent_at = Instant::now();
+            let fresh_credential =
+                matches!(auth, Auth::Token(credential) if credential.is_fresh(Utc::now()));
+            let result = transport::exchange(self.octo.execute(request), limit).await;
+            self.debug_line(&method, path, &result, sent_at.elapsed(), attempt);
+            let (outcome, err) = match result {
+                Ok(answer) if answer.status.is_success() => return Ok(answer),
+                Ok(answer) => {
+                    if !clock_corrected && self.corrected_clock(auth, &answer) {
+                        // The same attempt again, on GitHub's clock.
+                        clock_corrected = true;
+                        attempt -= 1;
+                        continue;
+                    }
+                    let outcome = Outcome::Refused {
+                        status: answer.status,
+                        rate_limit: rate_limit_wait(
+                            answer.status,
+                            &answer.headers,
+                            &answer.body,
+                            unix_now(),
+                        ),
+                        fresh_credential,
+                    };
+                    let message = error_message(answer.status, &answer.headers, &answer.body);
+                    let id = request_id(&answer.headers);
+                    (outcome, fail(Some(answer.status), message, id, attempt))
+                }
+                Err(failed) => {
+                    let outcome = Outcome::Failed {
+                        sent: failed.sent,
+                        permanent: failed.permanent,
+                    };
+                    (outcome, fail(None, failed.message, None, attempt))
+                }
+            };
+            let elapsed = started.elapsed();
+            match decide(
+                retry,
+                outcome,
+                attempt,
+                elapsed,
+                budget,
+                &self.settings,
+                jitter(),
+            ) {
+                Decision::GiveUp(None) => return Err(err),
+                Decision::GiveUp(Some(why)) => {
+                    return Err(ApiError {
+                        message: format!("{}; {why}", err.message),
+                        ..err
+                    })
+                }
+                Decision::RetryAfter(wait) => {
+                    let what = err
+                        .status
+                        .map(|s| format!("HTTP {s}"))
+                        .unwrap_or_else(|| err.message.clone());
+                    (self.log)(&format!(
+                        "{method} {path}: {what}; retrying in {:.1} s (attempt {} of {})",
+                        wait.as_secs_f32(),
+                        attempt + 1,
+                        self.settings.max_attempts
+                    ));
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// [`Client::send`] and parse the JSON answer.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> anyhow::Result<T> {
+        let answer = self.send(method, path, auth, body, retry).await?;
+        parse_json(&answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_credential_is_fresh_for_its_first_seconds_only() {
+        let issued: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let c = Credential::issued("ghs_x", issued);
+        let at = |secs: i64| issued + chrono::Duration::seconds(secs);
+        assert!(c.is_fresh(at(0)) && c.is_fresh(at(4)));
+        assert!(!c.is_fresh(at(5)) && !c.is_fresh(at(3600)));
+        assert!(
+            c.is_fresh(at(-2)),
+            "a clock a little behind still counts it fresh"
+        );
+        assert!(
+            !Credential::new("ghs_y").is_fresh(at(0)),
+            "unknown age is never fresh"
+        );
+    }
+}

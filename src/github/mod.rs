@@ -1,0 +1,11 @@
+//! GitHub's REST API as app-token uses it: the client and its dialect (errors, rate limits, clock skew, retries) and the app endpoints. It knows nothing of GitHub Actions.
+
+mod client;
+mod dialect;
+mod endpoints;
+mod retry;
+
+pub use client::{parse_json, AppJwt, Auth, Client, Credential, Log, REPLICATION_WINDOW};
+pub use dialect::ApiError;
+pub use endpoints::*;
+pub use retry::{Retry, Settings};

@@ -1,0 +1,78 @@
+//! Stand-ins on the network path, on 127.0.0.1 only: an HTTP CONNECT proxy that records its tunnels and can slow new ones down.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Copies both ways between `a` and `b` until both sides close.
+pub fn pipe(a: TcpStream, b: TcpStream) {
+    let (Ok(mut a2), Ok(mut b2)) = (a.try_clone(), b.try_clone()) else {
+        return;
+    };
+    let t = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut a2, &mut b2);
+        let _ = b2.shutdown(Shutdown::Write);
+    });
+    let (mut a, mut b) = (a, b);
+    let _ = std::io::copy(&mut b, &mut a);
+    let _ = a.shutdown(Shutdown::Write);
+    let _ = t.join();
+}
+
+/// A CONNECT proxy.
+pub struct ConnectProxy {
+    pub url: String,
+    /// Every tunnel's target, in order.
+    pub targets: Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    /// Starts a proxy that holds each new tunnel for `delay` before opening it (a new
+    /// connection then costs one more latency, like a TCP handshake).
+    pub fn start(delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&targets);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || tunnel(client, &seen, delay));
+            }
+        });
+        Self { url, targets }
+    }
+
+    pub fn targets(&self) -> Vec<String> {
+        self.targets.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+fn tunnel(client: TcpStream, seen: &Mutex<Vec<String>>, delay: Duration) -> Option<()> {
+    let _ = client.set_nodelay(true);
+    let mut reader = BufReader::new(client.try_clone().ok()?);
+    // The CONNECT head; the client sends nothing more before the answer.
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let target = line.split_whitespace().nth(1)?.to_string();
+    let mut header = String::new();
+    while reader.read_line(&mut header).ok()? > 2 {
+        header.clear();
+    }
+    if let Ok(mut t) = seen.lock() {
+        t.push(target.clone());
+    }
+    std::thread::sleep(delay);
+    let upstream = TcpStream::connect(&target).ok()?;
+    upstream.set_nodelay(true).ok()?;
+    let mut client_w = client.try_clone().ok()?;
+    client_w
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .ok()?;
+    // What the reader buffered past the head (nothing, before the answer) is not lost:
+    // the client only sends once it has read the answer.
+    drop(reader);
+    pipe(client, upstream);
+    Some(())
+}

@@ -1,0 +1,177 @@
+//! A step as the runner sets it up: the environment with every declared input, the file-command files, and the built binary run as a process.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::{APP_ID, KEY_PKCS1};
+
+/// The environment the runner gives a container action's step: every input action.yml
+/// declares (blank when the workflow left it out, hyphens kept, defaults filled in),
+/// the file commands in `dir` (`output`, `state`, `summary`), and what every runner sets.
+/// `inputs` override, by input name.
+pub fn runner_env(api: &str, dir: &Path, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: BTreeMap<String, String> = app_token::inputs::all_inputs()
+        .iter()
+        .map(|n| (format!("INPUT_{}", n.to_uppercase()), String::new()))
+        .collect();
+    env.insert("INPUT_GITHUB-API-URL".into(), api.into());
+    env.insert("INPUT_SKIP-TOKEN-REVOKE".into(), "false".into());
+    env.insert("INPUT_APP-ID".into(), APP_ID.into());
+    env.insert("INPUT_PRIVATE-KEY".into(), KEY_PKCS1.into());
+    for (k, v) in inputs {
+        env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
+    }
+    for (k, v) in [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "acme/site"),
+        ("GITHUB_REPOSITORY_OWNER", "acme"),
+        ("GITHUB_API_URL", api),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    for (k, f) in [
+        ("GITHUB_OUTPUT", "output"),
+        ("GITHUB_STATE", "state"),
+        ("GITHUB_STEP_SUMMARY", "summary"),
+    ] {
+        env.insert(k.into(), dir.join(f).display().to_string());
+    }
+    env.into_iter().collect()
+}
+
+/// Parses `name<<DELIM\nvalue\nDELIM\n` file commands, checking that the delimiters are random.
+pub fn file_commands(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(head) = lines.next() {
+        let (name, delim) = head.split_once("<<").expect("heredoc form");
+        assert!(
+            delim.starts_with("ghadelimiter_") && delim.len() > 40,
+            "{delim}"
+        );
+        let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+/// One step's directory: the file-command files the runner reads afterwards.
+pub struct Step {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Step {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Step {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A file in the step's directory (`output`, `state` and `summary` are the file commands').
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The main step's environment (see [`runner_env`]).
+    pub fn env(&self, api: &str, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
+        runner_env(api, self.dir(), inputs)
+    }
+
+    /// Post's environment: main's, plus `STATE_<name>` for what main saved.
+    pub fn post_env(&self, api: &str, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env(api, inputs);
+        for (k, v) in file_commands(&self.file("state")) {
+            env.push((format!("STATE_{k}"), v));
+        }
+        env
+    }
+
+    pub fn outputs(&self) -> BTreeMap<String, String> {
+        file_commands(&self.file("output"))
+    }
+
+    pub fn summary(&self) -> String {
+        std::fs::read_to_string(self.file("summary")).unwrap_or_default()
+    }
+
+    /// The main step, as the runner starts `bin`.
+    pub fn main(&self, bin: &Path, api: &str, inputs: &[(&str, &str)]) -> Ran {
+        run_binary(bin, &[], &self.env(api, inputs), "")
+    }
+
+    /// The post step, as the runner starts it: `bin` under the post-entrypoint's name,
+    /// with main's inputs and `STATE_*` from what main saved.
+    pub fn post(&self, bin: &Path, api: &str, inputs: &[(&str, &str)]) -> Ran {
+        run_binary(
+            &self.post_entrypoint(bin),
+            &[],
+            &self.post_env(api, inputs),
+            "",
+        )
+    }
+
+    /// The binary under the name the image's post-entrypoint gives it: a link named
+    /// `app-token-post` in the step's directory.
+    pub fn post_entrypoint(&self, bin: &Path) -> PathBuf {
+        let link = self.file("app-token-post");
+        if !link.exists() {
+            std::os::unix::fs::symlink(bin, &link).expect("a link to the binary");
+        }
+        link
+    }
+}
+
+/// What a process did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `bin` with `args`, nothing but `env` in its environment, and `stdin` on its input.
+pub fn run_binary(bin: &Path, args: &[&str], env: &[(String, String)], stdin: &str) -> Ran {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // The process may exit without reading: a closed pipe is not the test's failure.
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("the binary's output");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// Says that a test could not check what it names, past the harness's capture so that
+/// it shows in the log. Where `require` names a variable set to `1`, it fails instead.
+pub fn not_checked(what: &str, why: &str, require: &str) {
+    assert_ne!(
+        std::env::var(require).as_deref(),
+        Ok("1"),
+        "{require}=1, but {what} cannot be checked: {why}"
+    );
+    let _ = writeln!(std::io::stderr(), "NOT CHECKED: {what}: {why}");
+}
