@@ -10,7 +10,8 @@
 //! runs `app-token` from the same directory as its own (`target/release/`). Runs per
 //! case and latency: the first argument, or `BENCH_RUNS`, or 9 (at least 7). Another
 //! build of the binary (a static one, say): `BENCH_BIN=path`. The markdown report goes
-//! to stdout, progress to stderr.
+//! to stdout, progress to stderr. The container's figures (image size, `docker run`)
+//! come from examples/bench_container.rs, appended to the same file.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
