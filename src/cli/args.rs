@@ -126,7 +126,26 @@ pub struct MintArgs {
     pub enterprise: Option<String>,
 
     #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// The app's key in AWS KMS instead of a PEM.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// The KMS key that holds the app's private key (key id, ARN or alias/NAME), instead of a PEM; AWS credentials from the environment
+    #[arg(long, value_name = "KEY")]
+    pub aws_kms_key_id: Option<String>,
+
+    /// The KMS key's region [default: AWS_REGION, then AWS_DEFAULT_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+
+    /// A role to assume with the job's OIDC token (inside a GitHub Actions job with `id-token: write`)
+    #[arg(long, value_name = "ARN")]
+    pub aws_role_to_assume: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,9 @@ use super::args::MintArgs;
 use super::output::{deliver, json_answer, stderr_log};
 use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
+use crate::aws::AwsEnv;
 use crate::cancel::Signal;
-use crate::config::{self, Config, Given};
+use crate::config::{self, Config, Field, Given, KeyGiven};
 use crate::github::{Client, Settings};
 use crate::mint::{self, Ledger, Outcome};
 use crate::runner::Env;
@@ -49,11 +50,29 @@ pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> 
         enterprise: given(&args.enterprise),
         current_repository: env_value(env, "GITHUB_REPOSITORY"),
     })?;
-    // The key last: the cheaper mistakes are reported without touching the file.
-    let (text, from) = private_key(args, env)?;
-    // The key's messages never quote the key.
-    plan.with_key(Some(&text))
-        .map_err(|e| usage(format!("the private key {from} {}", e.message)))
+    let aws_kms_key_id = given(&args.aws.aws_kms_key_id);
+    // The key last: the cheaper mistakes are reported without touching the file. With a
+    // KMS key, a PEM is looked for only to say that both were given.
+    let pem_given = args.private_key_file.is_some() || env_value(env, PRIVATE_KEY_ENV).is_some();
+    let (pem, from) = match (&aws_kms_key_id, pem_given) {
+        (Some(_), false) => (None, String::new()),
+        _ => {
+            let (text, from) = private_key(args, env)?;
+            (Some(text), from)
+        }
+    };
+    let key = KeyGiven {
+        pem,
+        aws_kms_key_id,
+        aws_region: given(&args.aws.aws_region),
+        aws_role_to_assume: given(&args.aws.aws_role_to_assume),
+        aws: AwsEnv::from_env(env),
+    };
+    plan.with_key(key).map_err(|e| match e.field {
+        // The key's messages never quote the key.
+        Field::PrivateKey => usage(format!("the private key {from} {}", e.message)),
+        _ => e.into(),
+    })
 }
 
 /// Mints what `config` plans. A signal first revokes every token minted so far.
@@ -63,10 +82,21 @@ pub(super) async fn mint_all(
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> Result<(Arc<Client>, Outcome), Failure> {
+    let proxy = Proxy::from_env(env);
+    // No runner to mask secrets for: the command line never prints them.
+    let signer = config
+        .key
+        .into_signer(
+            &config.app_id,
+            &proxy,
+            settings.connect_timeout,
+            Arc::new(|_: &str| {}),
+        )
+        .map_err(|e| Failure::Api(format!("{e:#}")))?;
     let client = Client::new(
         &config.api_url,
-        Some(Arc::new(config.signer)),
-        &Proxy::from_env(env),
+        Some(Arc::new(signer)),
+        &proxy,
         settings,
         stderr_log(),
     )

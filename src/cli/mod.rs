@@ -76,6 +76,10 @@ fn flag_of(field: Field) -> &'static str {
         Field::Permissions | Field::Permission(_) => "--permissions",
         Field::InstallationId => "--installation-id",
         Field::Enterprise => "--enterprise",
+        Field::AwsKmsKeyId => "--aws-kms-key-id",
+        Field::AwsRegion => "--aws-region",
+        Field::AwsRoleToAssume => "--aws-role-to-assume",
+        Field::Environment(name) => name,
     }
 }
 
