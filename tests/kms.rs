@@ -206,12 +206,19 @@ fn the_key_is_in_kms_or_given_but_not_both_and_not_neither() {
     any.assert_calls(0);
 }
 
+/// Inputs, extra variables, and what the error must name.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    Vec<(String, String)>,
+    &'static str,
+);
+
 #[test]
 fn kms_inputs_are_checked_before_any_request() {
     let gh = FakeGitHub::start();
     let any = gh.catch_all();
     let step = Step::new();
-    let cases: [(&[(&str, &str)], Vec<(String, String)>, &str); 3] = [
+    let cases: [Case; 3] = [
         // No region anywhere.
         (
             &[("aws-kms-key-id", "alias/a")],

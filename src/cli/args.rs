@@ -91,7 +91,7 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// Act as a git credential helper that answers with a new installation token
     #[command(after_help = GIT_CREDENTIAL_HELP)]
-    GitCredential(GitCredentialArgs),
+    GitCredential(Box<GitCredentialArgs>),
 }
 
 /// What to mint: the flags of the main command, shared with `git-credential`.
