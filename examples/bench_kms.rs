@@ -35,7 +35,10 @@ fn binary() -> PathBuf {
         .map(|d| d.join("app-token"))
         .unwrap_or_else(|| abort("cannot tell where the example runs from"));
     if !bin.is_file() {
-        abort(&format!("{} is missing; run\n\n    {COMMAND}\n", bin.display()));
+        abort(&format!(
+            "{} is missing; run\n\n    {COMMAND}\n",
+            bin.display()
+        ));
     }
     bin
 }
@@ -91,11 +94,16 @@ fn main() {
     let runner_service = MockServer::start();
     runner_service.mock(|when, then| {
         when.method(GET).path("/token");
-        then.status(200).json_body(json!({"value": "header.payload.signature"}));
+        then.status(200)
+            .json_body(json!({"value": "header.payload.signature"}));
     });
 
     let ids = [("repositories", "101")];
-    let kms_inputs = [("repositories", "101"), ("private-key", ""), ("aws-kms-key-id", key_id.as_str())];
+    let kms_inputs = [
+        ("repositories", "101"),
+        ("private-key", ""),
+        ("aws-kms-key-id", key_id.as_str()),
+    ];
     let role_inputs = [
         ("repositories", "101"),
         ("private-key", ""),
@@ -114,7 +122,10 @@ fn main() {
         "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
         format!("http://{}/token?api-version=2.0", runner_service.address()),
     ));
-    with_oidc.push(("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), "request-token".into()));
+    with_oidc.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+        "request-token".into(),
+    ));
 
     eprintln!("bench_kms: {runs} runs per row");
     let base = measure(&bin, &pem, &ids, &[], runs);
@@ -123,9 +134,14 @@ fn main() {
 
     println!("# Keyless signing: what the extra round trips cost\n");
     println!("`{COMMAND}`, {runs} runs per row, medians. The main step with 3 repository ids against the fake GitHub on 127.0.0.1; AWS is moto on 127.0.0.1, the runner's OIDC endpoint an httpmock fake.\n");
-    println!("| Key | Round trips before the first GitHub request | Median | Above the key in memory |");
+    println!(
+        "| Key | Round trips before the first GitHub request | Median | Above the key in memory |"
+    );
     println!("|---|---|---:|---:|");
-    println!("| `private-key` (in memory) | none | {:.1} ms | |", ms(base));
+    println!(
+        "| `private-key` (in memory) | none | {:.1} ms | |",
+        ms(base)
+    );
     println!(
         "| `aws-kms-key-id`, credentials from the environment | KMS `Sign` | {:.1} ms | +{:.1} ms |",
         ms(signed),
