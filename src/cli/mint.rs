@@ -3,19 +3,20 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::args::MintArgs;
+use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
 use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
-use crate::config::{self, Config, Given};
+use crate::config::{self, Config, Given, Plan};
 use crate::github::{Client, Settings};
+use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Outcome};
 use crate::runner::Env;
 use crate::transport::Proxy;
 
 /// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.
-fn private_key(args: &MintArgs, env: Env<'_>) -> Result<(String, String), Failure> {
+fn private_key(args: &AppArgs, env: Env<'_>) -> Result<(String, String), Failure> {
     match &args.private_key_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -35,12 +36,28 @@ fn private_key(args: &MintArgs, env: Env<'_>) -> Result<(String, String), Failur
     }
 }
 
+/// The app and the API as given; `api` is `None` for a command that calls no API.
+fn app_given(app: &AppArgs, api: Option<&ApiArgs>, env: Env<'_>) -> Given {
+    Given {
+        app_id: given(&app.app_id),
+        api_url: api.and_then(|a| given(&a.api_url)),
+        github_api_url: api.and_then(|_| env_value(env, "GITHUB_API_URL")),
+        ..Given::default()
+    }
+}
+
+/// Adds the app's key to a checked plan.
+fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> {
+    // The key last: the cheaper mistakes are reported without touching the file.
+    let (text, from) = private_key(app, env)?;
+    // The key's messages never quote the key.
+    plan.with_key(Some(&text))
+        .map_err(|e| usage(format!("the private key {from} {}", e.message)))
+}
+
 /// Checks every flag and plans the tokens; makes no request.
 pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> {
     let plan = config::plan(&Given {
-        app_id: given(&args.app_id),
-        api_url: given(&args.api.api_url),
-        github_api_url: env_value(env, "GITHUB_API_URL"),
         owner: given(&args.owner),
         repositories: args.repositories.join("\n"),
         permissions: given(&args.permissions),
@@ -48,12 +65,50 @@ pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> 
         installation_id: given(&args.installation_id),
         enterprise: given(&args.enterprise),
         current_repository: env_value(env, "GITHUB_REPOSITORY"),
+        ..app_given(&args.app, Some(&args.api), env)
     })?;
-    // The key last: the cheaper mistakes are reported without touching the file.
-    let (text, from) = private_key(args, env)?;
-    // The key's messages never quote the key.
-    plan.with_key(Some(&text))
-        .map_err(|e| usage(format!("the private key {from} {}", e.message)))
+    with_key(plan, &args.app, env)
+}
+
+/// Checks the app's flags for a command that acts as the app and mints nothing; plans no token.
+pub(super) fn prepare_app(
+    app: &AppArgs,
+    api: Option<&ApiArgs>,
+    env: Env<'_>,
+) -> Result<Config, Failure> {
+    let plan = config::app_plan(&app_given(app, api, env))?;
+    with_key(plan, app, env)
+}
+
+/// One token cannot cross accounts: a usage error, saying `remedy`, when `config` plans several.
+pub(super) fn one_owner(config: &Config, remedy: &str) -> Result<(), Failure> {
+    if config.requests.len() <= 1 {
+        return Ok(());
+    }
+    let owners: Vec<&str> = config.requests.iter().map(|r| r.owner.as_str()).collect();
+    Err(usage(format!(
+        "the repositories span {} owners ({}), and one token cannot cross accounts: {remedy}",
+        owners.len(),
+        owners.join(", ")
+    )))
+}
+
+/// A client for the API at `api_url` that signs as the app with `signer`.
+pub(super) fn app_client(
+    api_url: &str,
+    signer: Signer,
+    env: Env<'_>,
+    settings: Settings,
+) -> Result<Arc<Client>, Failure> {
+    Client::new(
+        api_url,
+        Some(Arc::new(signer)),
+        &Proxy::from_env(env),
+        settings,
+        stderr_log(),
+    )
+    .map(Arc::new)
+    .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))
 }
 
 /// Mints what `config` plans. A signal first revokes every token minted so far.
@@ -63,15 +118,7 @@ pub(super) async fn mint_all(
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> Result<(Arc<Client>, Outcome), Failure> {
-    let client = Client::new(
-        &config.api_url,
-        Some(Arc::new(config.signer)),
-        &Proxy::from_env(env),
-        settings,
-        stderr_log(),
-    )
-    .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
-    let client = Arc::new(client);
+    let client = app_client(&config.api_url, config.signer, env, settings)?;
     let ledger = Ledger::default();
     let minted = tokio::select! {
         minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
@@ -111,14 +158,8 @@ pub(super) async fn command(
     cancel: impl Future<Output = Signal>,
 ) -> Result<(), Failure> {
     let config = prepare(args, env)?;
-    if config.requests.len() > 1 && !json {
-        let owners: Vec<&str> = config.requests.iter().map(|r| r.owner.as_str()).collect();
-        return Err(usage(format!(
-            "the repositories span {} owners ({}), and one token cannot cross accounts: \
-             add --json to get one token per owner",
-            owners.len(),
-            owners.join(", ")
-        )));
+    if !json {
+        one_owner(&config, "add --json to get one token per owner")?;
     }
     let (client, outcome) = mint_all(config, env, settings, cancel).await?;
     let text = if json {
