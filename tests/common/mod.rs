@@ -1,14 +1,17 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), and a CONNECT proxy (`net`).
+//! (`step`), a CONNECT proxy (`net`), and the answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
 mod net;
+mod ops;
 mod step;
 
 #[allow(unused_imports)]
 pub use net::*;
+#[allow(unused_imports)]
+pub use ops::*;
 #[allow(unused_imports)]
 pub use step::*;
 
@@ -37,7 +40,7 @@ struct Claims {
     iss: String,
 }
 
-fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
