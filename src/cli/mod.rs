@@ -4,8 +4,8 @@
 //! file or `APP_TOKEN_PRIVATE_KEY`, never a flag value), what is printed (only the
 //! answer on stdout; log lines and errors on stderr) and the exit status (2 for bad
 //! usage or input, 1 when GitHub refused or could not be reached, 128 + the signal's
-//! number when interrupted). The CLI never revokes a token it printed: whoever asked
-//! for it owns it.
+//! number when interrupted; `exec` ends with its command's). The CLI never revokes a
+//! token it printed: whoever asked for it owns it (`exec` prints none, and revokes its own).
 
 mod args;
 mod completions;
