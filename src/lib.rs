@@ -7,6 +7,7 @@
 //! protocol) and the command line (`cli`). `cancel` turns signals into a future.
 
 pub mod action;
+pub mod aws;
 pub mod cancel;
 pub mod cli;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod inputs;
 pub mod jwt;
 pub mod ledger;
 pub mod mint;
+pub mod pem;
 pub mod permissions;
 pub mod post;
 pub mod repositories;

@@ -563,3 +563,48 @@ fn help_of_each_new_command_has_examples() {
         assert!(ran.stdout.contains(example), "{}", ran.stdout);
     }
 }
+
+#[test]
+fn jwt_and_installations_sign_with_a_kms_key_too() {
+    let test = "jwt_and_installations_sign_with_a_kms_key_too";
+    let Some(moto) = Moto::start() else {
+        not_checked(
+            test,
+            "moto_server is not installed",
+            "APP_TOKEN_REQUIRE_MOTO",
+        );
+        return;
+    };
+    let (_, public_key) = moto.signing_key(Some("alias/ops-app"));
+    let kms = [
+        ("AWS_REGION", AWS_REGION),
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", AWS_ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", AWS_SECRET_ACCESS_KEY),
+    ];
+    let key = ["--aws-kms-key-id", "alias/ops-app"];
+
+    let ran = run(&[&["jwt", "--app-id", APP_ID][..], &key].concat(), &kms, "");
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (iat, exp, iss) = jwt_claims_with(ran.stdout.trim(), &public_key)
+        .expect("a JWT that the KMS key's public half verifies");
+    assert_eq!((iss.as_str(), exp - iat), (APP_ID, 600));
+
+    let gh = FakeGitHub::verifying_with(&public_key);
+    let page1 = gh.installations_page(1, &two_pages().1);
+    let url = gh.url();
+    let ran = run(
+        &[app_args("installations", &url, &["--json"]), key.to_vec()].concat(),
+        &kms,
+        "",
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&ran.stdout)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(!ran.stderr.contains(AWS_SECRET_ACCESS_KEY));
+    page1.assert_calls(1);
+}

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use app_token::github::{Auth, Client, Retry, Settings};
-use app_token::jwt::{parse_key, Signer};
+use app_token::jwt::Signer;
 use app_token::mint::{self, Outcome, OwnerKind, Request, Selection};
+use app_token::pem::PemKey;
 use app_token::repositories::OwnerRepos;
 use app_token::transport::Proxy;
 use common::*;
@@ -51,7 +52,10 @@ fn client(url: &str, proxy: Proxy, settings: Settings) -> (Test, Logged) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&lines);
     let log = mint::log_sink(move |l: &str| sink.lock().unwrap().push(l.to_string()));
-    let signer = Arc::new(Signer::new(parse_key(KEY_PKCS8).unwrap(), APP_ID));
+    let signer = Arc::new(Signer::new(
+        Box::new(PemKey::parse(KEY_PKCS8).unwrap()),
+        APP_ID,
+    ));
     let client = Arc::new(Client::new(url, Some(signer), &proxy, settings, log).unwrap());
     drop(_guard);
     (Test { rt, client }, Logged(lines))

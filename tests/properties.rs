@@ -2,7 +2,7 @@
 //! and no secret reaches their output. Bounded case counts keep CI quick.
 
 use app_token::runner::{escape_data, escape_property, heredoc_entry, random_delimiter};
-use app_token::{jwt, permissions, repositories};
+use app_token::{pem, permissions, repositories};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
@@ -105,10 +105,10 @@ proptest! {
         "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----", "", "garbage",
     ])) {
         let raw = format!("{header}\n{body}\n-----END RSA PRIVATE KEY-----\n");
-        if let Err(e) = jwt::parse_key(&raw) {
+        if let Err(e) = pem::parse_key(&raw) {
             prop_assert!(!e.contains(&body), "{e}");
         }
-        if let Err(e) = jwt::parse_key(&raw.replace('\n', "\\n")) {
+        if let Err(e) = pem::parse_key(&raw.replace('\n', "\\n")) {
             prop_assert!(!e.contains(&body), "{e}");
         }
     }

@@ -88,7 +88,8 @@ Examples:
   curl -s -H \"Authorization: Bearer $JWT\" https://api.github.com/app/hook/deliveries
 
 The JWT (RS256) is issued 60 s in the past, to absorb clock differences, and expires
-10 minutes later. Nothing else is printed on stdout; no request is made.
+10 minutes later. Nothing else is printed on stdout. GitHub is not asked anything; a key
+in AWS KMS (--aws-kms-key-id) signs it there.
 
 Exit status: 0 printed, 1 it could not be signed or printed, 2 bad usage or input (a
 missing or unusable key).";
@@ -156,7 +157,7 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// Act as a git credential helper that answers with a new installation token
     #[command(after_help = GIT_CREDENTIAL_HELP)]
-    GitCredential(GitCredentialArgs),
+    GitCredential(Box<GitCredentialArgs>),
     /// List the app's installations: account, type, repositories, suspension, permissions
     #[command(after_help = INSTALLATIONS_HELP)]
     Installations(InstallationsArgs),
@@ -181,6 +182,9 @@ pub struct AppArgs {
     /// A file holding the app's PEM private key [default: the key in APP_TOKEN_PRIVATE_KEY]
     #[arg(long, value_name = "PATH")]
     pub private_key_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// What to mint: the flags of the main command, shared with `git-credential` and `exec`.
@@ -211,6 +215,22 @@ pub struct MintArgs {
 
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// The app's key in AWS KMS instead of a PEM.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// The KMS key that holds the app's private key (key id, ARN or alias/NAME), instead of a PEM; AWS credentials from the environment
+    #[arg(long, value_name = "KEY")]
+    pub aws_kms_key_id: Option<String>,
+
+    /// The KMS key's region [default: AWS_REGION, then AWS_DEFAULT_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+
+    /// A role to assume with the job's OIDC token (inside a GitHub Actions job with `id-token: write`)
+    #[arg(long, value_name = "ARN")]
+    pub aws_role_to_assume: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -115,7 +115,7 @@ pub(super) async fn command(
     cancel: impl Future<Output = Signal>,
 ) -> Result<(), Failure> {
     let config = prepare_app(&args.app, Some(&args.api), env)?;
-    let client = app_client(&config.api_url, config.signer, env, settings)?;
+    let client = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
     let installations = tokio::select! {
         listed = github::app_installations(&client) => listed.map_err(|e| {
             Failure::Api(format!("could not list the app's installations: {e:#}"))

@@ -7,8 +7,9 @@ use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
 use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
+use crate::aws::AwsEnv;
 use crate::cancel::Signal;
-use crate::config::{self, Config, Given, Plan};
+use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
 use crate::github::{Client, Settings};
 use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Outcome};
@@ -46,13 +47,31 @@ fn app_given(app: &AppArgs, api: Option<&ApiArgs>, env: Env<'_>) -> Given {
     }
 }
 
-/// Adds the app's key to a checked plan.
+/// Adds the app's key to a checked plan: a PEM, or a key in AWS KMS.
 fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> {
-    // The key last: the cheaper mistakes are reported without touching the file.
-    let (text, from) = private_key(app, env)?;
-    // The key's messages never quote the key.
-    plan.with_key(Some(&text))
-        .map_err(|e| usage(format!("the private key {from} {}", e.message)))
+    let aws_kms_key_id = given(&app.aws.aws_kms_key_id);
+    // The key last: the cheaper mistakes are reported without touching the file. With a
+    // KMS key, a PEM is looked for only to say that both were given.
+    let pem_given = app.private_key_file.is_some() || env_value(env, PRIVATE_KEY_ENV).is_some();
+    let (pem, from) = match (&aws_kms_key_id, pem_given) {
+        (Some(_), false) => (None, String::new()),
+        _ => {
+            let (text, from) = private_key(app, env)?;
+            (Some(text), from)
+        }
+    };
+    let key = KeyGiven {
+        pem,
+        aws_kms_key_id,
+        aws_region: given(&app.aws.aws_region),
+        aws_role_to_assume: given(&app.aws.aws_role_to_assume),
+        aws: AwsEnv::from_env(env),
+    };
+    plan.with_key(key).map_err(|e| match e.field {
+        // The key's messages never quote the key.
+        Field::PrivateKey => usage(format!("the private key {from} {}", e.message)),
+        _ => e.into(),
+    })
 }
 
 /// Checks every flag and plans the tokens; makes no request.
@@ -93,17 +112,38 @@ pub(super) fn one_owner(config: &Config, remedy: &str) -> Result<(), Failure> {
     )))
 }
 
-/// A client for the API at `api_url` that signs as the app with `signer`.
+/// The app's JWT signer for `key`. A KMS key's client is made here, with the proxies and
+/// connect timeout of GitHub's.
+pub(super) fn signer(
+    app_id: &str,
+    key: Key,
+    proxy: &Proxy,
+    settings: &Settings,
+) -> Result<Signer, Failure> {
+    // No runner to mask secrets for: the command line never prints them.
+    key.into_signer(
+        app_id,
+        proxy,
+        settings.connect_timeout,
+        Arc::new(|_: &str| {}),
+    )
+    .map_err(|e| Failure::Api(format!("{e:#}")))
+}
+
+/// A client for the API at `api_url` that signs as the app with `key`.
 pub(super) fn app_client(
+    app_id: &str,
+    key: Key,
     api_url: &str,
-    signer: Signer,
     env: Env<'_>,
     settings: Settings,
 ) -> Result<Arc<Client>, Failure> {
+    let proxy = Proxy::from_env(env);
+    let signer = signer(app_id, key, &proxy, &settings)?;
     Client::new(
         api_url,
         Some(Arc::new(signer)),
-        &Proxy::from_env(env),
+        &proxy,
         settings,
         stderr_log(),
     )
@@ -118,7 +158,7 @@ pub(super) async fn mint_all(
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> Result<(Arc<Client>, Outcome), Failure> {
-    let client = app_client(&config.api_url, config.signer, env, settings)?;
+    let client = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
     let ledger = Ledger::default();
     let minted = tokio::select! {
         minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),

@@ -86,6 +86,10 @@ fn flag_of(field: Field) -> &'static str {
         Field::Permissions | Field::Permission(_) => "--permissions",
         Field::InstallationId => "--installation-id",
         Field::Enterprise => "--enterprise",
+        Field::AwsKmsKeyId => "--aws-kms-key-id",
+        Field::AwsRegion => "--aws-region",
+        Field::AwsRoleToAssume => "--aws-role-to-assume",
+        Field::Environment(name) => name,
     }
 }
 
@@ -155,7 +159,7 @@ async fn dispatch(
         Some(Command::Installations(args)) => {
             installations::command(&args, env, settings, cancel).await
         }
-        Some(Command::Jwt(args)) => jwt::command(&args, env).await,
+        Some(Command::Jwt(args)) => jwt::command(&args, env, settings).await,
         Some(Command::Completions(args)) => completions::command(&args),
         Some(Command::Exec(args)) => {
             drop(cancel);

@@ -7,7 +7,7 @@ use httpmock::prelude::*;
 use httpmock::Mock;
 use serde_json::{json, Value};
 
-use super::{installation_json, jwt_ok, FakeGitHub, SLUG};
+use super::{installation_json, FakeGitHub, SLUG};
 
 /// An installation on an enterprise, as GitHub gives it: the account has a `slug` and a
 /// `name`, and no `login`.
@@ -37,26 +37,26 @@ pub fn user_installation_json(id: u64, login: &str, permissions: &Value) -> Valu
 impl FakeGitHub {
     /// Page `page` of `GET /app/installations?per_page=100`, JWT required.
     pub fn installations_page(&self, page: usize, installations: &[Value]) -> Mock<'_> {
-        let (skew, latency) = (self.skew, self.latency);
+        let (app, latency) = (self.verifier(), self.latency);
         let body = Value::Array(installations.to_vec());
         self.server.mock(|when, then| {
             when.method(GET)
                 .path("/app/installations")
                 .query_param("per_page", "100")
                 .query_param("page", page.to_string())
-                .is_true(move |r| jwt_ok(r, skew));
+                .is_true(move |r| app.accepts(r));
             then.status(200).delay(latency).json_body(body);
         })
     }
 
     /// `GET /enterprises/{slug}/installation`, JWT required.
     pub fn enterprise_installation(&self, slug: &str, installation: u64) -> Mock<'_> {
-        let (skew, latency) = (self.skew, self.latency);
+        let (app, latency) = (self.verifier(), self.latency);
         let body = enterprise_installation_json(installation, slug, &json!({"metadata": "read"}));
         self.server.mock(|when, then| {
             when.method(GET)
                 .path(format!("/enterprises/{slug}/installation"))
-                .is_true(move |r| jwt_ok(r, skew));
+                .is_true(move |r| app.accepts(r));
             then.status(200).delay(latency).json_body(body);
         })
     }

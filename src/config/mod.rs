@@ -7,7 +7,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::jwt::{self, Signer};
+mod key;
+
+pub use key::{Key, KeyGiven};
+
 use crate::mint::{OwnerKind, Request, Selection};
 use crate::permissions::{self, Permissions};
 use crate::repositories::{self, Entry, OwnerRepos};
@@ -28,6 +31,11 @@ pub enum Field {
     Permission(&'static str),
     InstallationId,
     Enterprise,
+    AwsKmsKeyId,
+    AwsRegion,
+    AwsRoleToAssume,
+    /// An environment variable, named the same by every front end.
+    Environment(&'static str),
 }
 
 /// A field that is wrong, and why. Never carries a secret.
@@ -40,7 +48,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(field: Field, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: Field, message: impl Into<String>) -> Self {
         Self {
             field,
             message: message.into(),
@@ -48,7 +56,7 @@ impl ConfigError {
         }
     }
 
-    fn naming(field: Field, message: &str, refs: &[Field]) -> Self {
+    pub(crate) fn naming(field: Field, message: &str, refs: &[Field]) -> Self {
         Self {
             field,
             message: message.to_string(),
@@ -103,10 +111,11 @@ pub struct Plan {
     pub requests: Vec<Request>,
 }
 
-/// A plan with the app's signer, its key checked by a first signature.
+/// A plan with the app's key, checked: a PEM by a first signature, a KMS key by its
+/// settings (its first signature is the first request).
 pub struct Config {
     pub app_id: String,
-    pub signer: Signer,
+    pub key: Key,
     pub api_url: String,
     pub requests: Vec<Request>,
 }
@@ -372,16 +381,12 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
 }
 
 impl Plan {
-    /// Adds the app's private key (PEM text), checked by signing the first JWT with it.
-    pub fn with_key(self, pem: Option<&str>) -> Result<Config, ConfigError> {
-        let pem = pem.ok_or_else(|| {
-            ConfigError::new(Field::PrivateKey, "is required: the app's PEM private key")
-        })?;
-        let signer =
-            jwt::signer(pem, &self.app_id).map_err(|m| ConfigError::new(Field::PrivateKey, m))?;
+    /// Adds the app's key: a PEM, or a KMS key (exactly one of them).
+    pub fn with_key(self, given: KeyGiven) -> Result<Config, ConfigError> {
+        let key = key::check(&self.app_id, given)?;
         Ok(Config {
             app_id: self.app_id,
-            signer,
+            key,
             api_url: self.api_url,
             requests: self.requests,
         })
@@ -394,8 +399,6 @@ mod tests {
     use crate::github::Lookup;
     use crate::mint;
     use crate::permissions::Level;
-
-    const KEY: &str = include_str!("../tests/fixtures/test-key-pkcs1.pem");
 
     fn given() -> Given {
         Given {
@@ -505,7 +508,6 @@ mod tests {
             ("123", DEFAULT_API_URL)
         );
         assert!(p.requests.is_empty());
-        assert!(p.with_key(Some(KEY)).is_ok());
         let field = |g: Given| app_plan(&g).err().map(|e| e.field);
         assert_eq!(field(Given::default()), Some(Field::AppId));
         let bad_url = Given {
@@ -514,22 +516,6 @@ mod tests {
             ..Given::default()
         };
         assert_eq!(field(bad_url), Some(Field::ApiUrl));
-    }
-
-    #[test]
-    fn the_key_is_checked_without_echoing_it() {
-        let p = plan(&given()).unwrap();
-        assert!(p.clone().with_key(Some(KEY)).is_ok());
-        let e = p.clone().with_key(None).err().unwrap();
-        assert_eq!(e.field, Field::PrivateKey);
-        let e = p
-            .with_key(Some(
-                "-----BEGIN RSA PRIVATE KEY-----\nMIIsecretline\n-----END RSA PRIVATE KEY-----",
-            ))
-            .err()
-            .unwrap();
-        assert_eq!(e.field, Field::PrivateKey);
-        assert!(!e.message.contains("MIIsecretline"));
     }
 
     #[test]
