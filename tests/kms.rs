@@ -168,11 +168,7 @@ fn a_missing_key_fails_with_awss_code_and_message_and_mints_nothing() {
         aws_env(&moto, true),
     );
     assert_eq!(ran.code, 1, "{}", ran.stdout);
-    let error = ran
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::error"))
-        .unwrap_or_else(|| panic!("{}", ran.stdout));
+    let error = ran.line("::error");
     assert!(error.contains("KMS key alias/no-such-key"), "{error}");
     assert!(error.contains("NotFoundException"), "{error}");
     assert!(error.contains("is not found"), "AWS's own message: {error}");
@@ -193,11 +189,7 @@ fn the_key_is_in_kms_or_given_but_not_both_and_not_neither() {
         (neither, "private-key", "aws-kms-key-id"),
     ] {
         assert_eq!(ran.code, 1, "{}", ran.stdout);
-        let error = ran
-            .stdout
-            .lines()
-            .find(|l| l.starts_with("::error"))
-            .unwrap_or_else(|| panic!("{}", ran.stdout));
+        let error = ran.line("::error");
         assert!(
             error.contains(&format!("input `{first}`")) && error.contains(&format!("`{second}`")),
             "{error}"

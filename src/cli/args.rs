@@ -26,6 +26,9 @@ Examples:
   # The app's installation on an enterprise (enterprise-level APIs, no repositories)
   app-token --app-id 123456 --private-key-file app.pem --enterprise my-enterprise
 
+  # The key in AWS KMS instead of a file (AWS credentials from the environment)
+  app-token --app-id 123456 --aws-kms-key-id alias/github-app --aws-region eu-west-1 --owner acme
+
   # Revoke the token when done
   printf '%s\\n' \"$TOKEN\" | app-token revoke
 
@@ -33,6 +36,8 @@ Environment:
   APP_TOKEN_PRIVATE_KEY   the app's PEM private key, when --private-key-file is not given
   GITHUB_API_URL          the default for --api-url
   GITHUB_REPOSITORY       owner/name to default to when neither --owner nor --repositories is given
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL
+                          AWS credentials, region and endpoint, with --aws-kms-key-id
   HTTPS_PROXY, NO_PROXY   proxies, read the way curl reads them
 
 Exit status: 0 success, 1 GitHub refused or could not be reached, 2 bad usage or input.
