@@ -329,8 +329,9 @@ fn enterprise_request(
     })
 }
 
-/// Checks everything but the key, in the order a user reads the fields.
-pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
+/// Checks only what acting as the app needs (its id and the API) and plans no token:
+/// for the commands that mint nothing, such as listing installations or printing a JWT.
+pub fn app_plan(given: &Given) -> Result<Plan, ConfigError> {
     let app_id = match &given.app_id {
         Some(raw) => validate_app_id(raw).map_err(|m| ConfigError::new(Field::AppId, m))?,
         None => {
@@ -341,6 +342,18 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
         }
     };
     let api_url = api_url(given.api_url.as_deref(), given.github_api_url.as_deref())?;
+    Ok(Plan {
+        app_id,
+        api_url,
+        requests: Vec::new(),
+    })
+}
+
+/// Checks everything but the key, in the order a user reads the fields.
+pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
+    let Plan {
+        app_id, api_url, ..
+    } = app_plan(given)?;
     let permissions = requested_permissions(given)?;
     let installation_id = installation_id(given.installation_id.as_deref())?;
     if let Some(slug) = &given.enterprise {
@@ -481,6 +494,28 @@ mod tests {
             field_of(|g| g.permission_levels = vec![("workflows", "read".into())]),
             Field::Permission("workflows")
         );
+    }
+
+    #[test]
+    fn the_app_alone_needs_no_owner_and_plans_no_token() {
+        let p = app_plan(&Given {
+            app_id: Some(" 123 ".into()),
+            ..Given::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (p.app_id.as_str(), p.api_url.as_str()),
+            ("123", DEFAULT_API_URL)
+        );
+        assert!(p.requests.is_empty());
+        let field = |g: Given| app_plan(&g).err().map(|e| e.field);
+        assert_eq!(field(Given::default()), Some(Field::AppId));
+        let bad_url = Given {
+            app_id: Some("123".into()),
+            github_api_url: Some("http://example.com".into()),
+            ..Given::default()
+        };
+        assert_eq!(field(bad_url), Some(Field::ApiUrl));
     }
 
     #[test]

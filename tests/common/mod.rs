@@ -1,18 +1,21 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), a CONNECT proxy (`net`), and
-//! moto, a real AWS stand-in (`moto`).
+//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), and the
+//! answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
 mod moto;
 mod net;
+mod ops;
 mod step;
 
 #[allow(unused_imports)]
 pub use moto::*;
 #[allow(unused_imports)]
 pub use net::*;
+#[allow(unused_imports)]
+pub use ops::*;
 #[allow(unused_imports)]
 pub use step::*;
 
@@ -42,7 +45,7 @@ struct Claims {
     iss: String,
 }
 
-fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
