@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::aws::SecretSink;
 use crate::cancel::Signal;
 use crate::github::{Client, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome};
@@ -122,13 +123,23 @@ pub async fn run<W: Write + Send + 'static>(
         let r = Arc::clone(&runner);
         mint::log_sink(move |line: &str| r.info(line))
     };
-    let client = match Client::new(
-        &config.api_url,
-        Some(Arc::new(config.signer)),
-        &Proxy::from_env(env),
-        settings,
-        log.clone(),
-    ) {
+    let proxy = Proxy::from_env(env);
+    let mask: SecretSink = {
+        let r = Arc::clone(&runner);
+        Arc::new(move |secret: &str| r.mask(secret))
+    };
+    let signer = config
+        .key
+        .into_signer(&config.app_id, &proxy, settings.connect_timeout, mask);
+    let client = match signer.and_then(|signer| {
+        Client::new(
+            &config.api_url,
+            Some(Arc::new(signer)),
+            &proxy,
+            settings,
+            log.clone(),
+        )
+    }) {
         Ok(c) if runner.debug_enabled() => {
             let r = Arc::clone(&runner);
             c.with_debug(mint::log_sink(move |line: &str| r.debug(line)))

@@ -1,4 +1,4 @@
-//! Cancellation: SIGINT and SIGTERM as a future that the front ends race their work against.
+//! Cancellation: SIGINT and SIGTERM as a future that the front ends race their work against, or as a stream to pass on to a child.
 //!
 //! A container's PID 1 ignores every signal it has no handler for, so without this a
 //! cancelled step that waits on GitHub keeps its container alive until the runner kills
@@ -30,39 +30,64 @@ impl Signal {
     }
 }
 
-/// Resolves at the first SIGINT or SIGTERM. The handlers are installed when this is
-/// called (not when it is first polled), so call it before the work starts.
-/// Where a handler cannot be installed, that signal is simply never reported.
+/// Every SIGINT and SIGTERM from the moment it is installed, one after the other: for a
+/// front end that passes them on (to a child process) rather than stopping at the first.
+pub struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
 #[cfg(unix)]
-pub fn signalled() -> impl Future<Output = Signal> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let interrupt = signal(SignalKind::interrupt()).ok();
-    let terminate = signal(SignalKind::terminate()).ok();
-    async move {
-        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-            match s {
-                Some(mut s) => {
-                    s.recv().await;
+impl Signals {
+    /// Installs the handlers now, inside the runtime. Where a handler cannot be
+    /// installed, that signal is simply never reported.
+    pub fn install() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        Self {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// The next signal. Cancel safe: dropped unfinished, it loses no signal.
+    pub async fn recv(&mut self) -> Signal {
+        async fn next(s: Option<&mut tokio::signal::unix::Signal>) {
+            if let Some(s) = s {
+                if s.recv().await.is_some() {
+                    return;
                 }
-                None => std::future::pending::<()>().await,
             }
-        };
+            std::future::pending::<()>().await
+        }
         tokio::select! {
-            () = wait(interrupt) => Signal::Interrupt,
-            () = wait(terminate) => Signal::Terminate,
+            () = next(self.interrupt.as_mut()) => Signal::Interrupt,
+            () = next(self.terminate.as_mut()) => Signal::Terminate,
         }
     }
 }
 
 /// Ctrl-C elsewhere.
 #[cfg(not(unix))]
-pub fn signalled() -> impl Future<Output = Signal> {
-    async {
+impl Signals {
+    pub fn install() -> Self {
+        Self {}
+    }
+
+    pub async fn recv(&mut self) -> Signal {
         match tokio::signal::ctrl_c().await {
             Ok(()) => Signal::Interrupt,
             Err(_) => std::future::pending().await,
         }
     }
+}
+
+/// Resolves at the first SIGINT or SIGTERM. The handlers are installed when this is
+/// called (not when it is first polled), so call it before the work starts.
+pub fn signalled() -> impl Future<Output = Signal> {
+    let mut signals = Signals::install();
+    async move { signals.recv().await }
 }
 
 /// Never resolves: for callers (tests, the demo) that do not cancel.

@@ -5,15 +5,19 @@ pub const MAX_QUOTED: usize = 60;
 
 /// `raw`, cut to [`MAX_QUOTED`] characters (with `…` when cut), control characters as `?`.
 pub fn excerpt(raw: &str) -> String {
-    let mut s: String = raw
-        .chars()
-        .take(MAX_QUOTED)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let mut s: String = printable(raw.chars().take(MAX_QUOTED));
     if raw.chars().nth(MAX_QUOTED).is_some() {
         s.push('…');
     }
     s
+}
+
+/// The characters, control characters shown as `?`: text from elsewhere (GitHub's
+/// answers) that a terminal must show, not obey.
+pub fn printable(chars: impl Iterator<Item = char>) -> String {
+    chars
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

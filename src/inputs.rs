@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::config::{self, Config, ConfigError, Field, Given};
+use crate::aws::AwsEnv;
+use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven};
 use crate::permissions::APP_PERMISSIONS;
 use crate::runner::{input, input_bool, Env};
 
@@ -16,6 +17,9 @@ pub const CORE_INPUTS: &[&str] = &[
     "permissions",
     "installation-id",
     "enterprise",
+    "aws-kms-key-id",
+    "aws-region",
+    "aws-role-to-assume",
     "github-api-url",
     "skip-token-revoke",
 ];
@@ -65,6 +69,10 @@ fn input_of(field: Field, app_input: &str) -> String {
         Field::Permission(name) => permission_input_name(name),
         Field::InstallationId => "installation-id".into(),
         Field::Enterprise => "enterprise".into(),
+        Field::AwsKmsKeyId => "aws-kms-key-id".into(),
+        Field::AwsRegion => "aws-region".into(),
+        Field::AwsRoleToAssume => "aws-role-to-assume".into(),
+        Field::Environment(name) => name.into(),
     }
 }
 
@@ -120,7 +128,13 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
     let plan = config::plan(&given).map_err(|e| named(e, app_input))?;
     let skip_token_revoke = skip_token_revoke(env)?;
     let config = plan
-        .with_key(input(env, "private-key").as_deref())
+        .with_key(KeyGiven {
+            pem: input(env, "private-key"),
+            aws_kms_key_id: input(env, "aws-kms-key-id"),
+            aws_region: input(env, "aws-region"),
+            aws_role_to_assume: input(env, "aws-role-to-assume"),
+            aws: AwsEnv::from_env(env),
+        })
         .map_err(|e| named(e, app_input))?;
     Ok(Inputs {
         config,

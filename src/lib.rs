@@ -7,6 +7,7 @@
 //! protocol) and the command line (`cli`). `cancel` turns signals into a future.
 
 pub mod action;
+pub mod aws;
 pub mod cancel;
 pub mod cli;
 pub mod config;

@@ -142,11 +142,7 @@ fn a_bad_input_fails_before_any_request_and_names_the_input() {
     ] {
         let ran = main_step(&step, &gh.url(), &inputs);
         assert_eq!(ran.code, 1, "{inputs:?}: {}", ran.stdout);
-        let error = ran
-            .stdout
-            .lines()
-            .find(|l| l.starts_with("::error "))
-            .unwrap_or_else(|| panic!("{}", ran.stdout));
+        let error = ran.line("::error ");
         assert!(error.contains(&format!("input `{named}`")), "{error}");
         assert!(!ran.stdout.contains("MIIEsecretpart"));
         assert!(
@@ -348,11 +344,7 @@ fn inaccessible_repositories_are_named_and_nothing_stays_alive() {
     let step = Step::new();
     let ran = main_step(&step, &gh.url(), &[("repositories", "site, secret, gone")]);
     assert_eq!(ran.code, 1);
-    let error = ran
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::error"))
-        .unwrap();
+    let error = ran.line("::error");
     assert!(
         error.contains("cannot access them: secret, gone"),
         "{error}"
@@ -390,11 +382,7 @@ fn permissions_the_installation_lacks_are_named_before_minting() {
         )],
     );
     assert_eq!(ran.code, 1);
-    let error = ran
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::error"))
-        .unwrap();
+    let error = ran.line("::error");
     assert!(error.contains("lacks: actions: read (the installation has none), issues: write (the installation has read)"), "{error}");
     mint.assert_calls(0);
 }
@@ -425,7 +413,7 @@ fn post_warns_but_succeeds_when_revocation_fails() {
     });
     let step = Step::new();
     let saved = json!([{"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}, {"token": "ghs_old", "expires_at": "2000-01-01T00:00:00Z"}]);
-    std::fs::write(step.file("state"), format!("tokens<<ghadelimiter_00000000000000000000000000000000\n{saved}\nghadelimiter_00000000000000000000000000000000\n")).unwrap();
+    step.save_state(&saved);
     let post = post_step(&step, &gh.url(), &[]);
     assert_eq!(post.code, 0);
     assert!(

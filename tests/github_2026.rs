@@ -127,11 +127,7 @@ fn enterprise_with_owner_or_repositories_fails_before_any_request_naming_both() 
             &[("enterprise", "big-co"), (other, value)],
         );
         assert_eq!(ran.code, 1, "{}", ran.stdout);
-        let error = ran
-            .stdout
-            .lines()
-            .find(|l| l.starts_with("::error "))
-            .unwrap_or_else(|| panic!("{}", ran.stdout));
+        let error = ran.line("::error ");
         assert!(
             error.contains("input `enterprise` cannot be combined with `")
                 && error.contains(&format!("`{other}`")),
@@ -224,11 +220,7 @@ fn an_old_tokens_401_is_not_taken_for_lag() {
     let (refused, revoked) = gh.revoke_lagging("ghs_old", Duration::from_secs(60));
     let step = Step::new();
     let saved = json!([{"token": "ghs_old", "expires_at": "2099-01-01T00:00:00Z", "issued_at": "2026-01-01T00:00:00Z"}]);
-    std::fs::write(
-        step.file("state"),
-        format!("tokens<<ghadelimiter_0000000000000000000000000000000000\n{saved}\nghadelimiter_0000000000000000000000000000000000\n"),
-    )
-    .unwrap();
+    step.save_state(&saved);
     let post = step.post(bin(), &gh.url(), &[]);
     assert_eq!(post.code, 0);
     refused.assert_calls(1);
@@ -270,11 +262,7 @@ fn post_revocation(answers: &'static [u16]) -> (Ran, usize) {
     }
     let step = Step::new();
     let saved = json!([{"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}]);
-    std::fs::write(
-        step.file("state"),
-        format!("tokens<<ghadelimiter_0000000000000000000000000000000000\n{saved}\nghadelimiter_0000000000000000000000000000000000\n"),
-    )
-    .unwrap();
+    step.save_state(&saved);
     let post = step.post(bin(), &gh.url(), &[]);
     let attempts = turn.lock().unwrap().len();
     (post, attempts)
@@ -284,11 +272,7 @@ fn post_revocation(answers: &'static [u16]) -> (Ran, usize) {
 fn a_revocation_that_keeps_failing_warns_with_githubs_status_message_and_request_id() {
     let (post, attempts) = post_revocation(&[503, 503, 503, 503]);
     assert_eq!(post.code, 0, "a failed revocation never fails the job");
-    let warning = post
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::warning title=Token not revoked::"))
-        .unwrap_or_else(|| panic!("{}", post.stdout));
+    let warning = post.line("::warning title=Token not revoked::");
     assert!(warning.contains("HTTP 503"), "{warning}");
     assert!(warning.contains("Service unavailable (503)"), "{warning}");
     assert!(warning.contains("X-GitHub-Request-Id: REQ:"), "{warning}");
@@ -383,11 +367,7 @@ fn a_bot_user_that_cannot_be_found_leaves_the_email_unset_and_says_why() {
     assert!(!out.contains_key("git-user-email"), "{out:?}");
     // Once without a token, once with the new one.
     missing.assert_calls(2);
-    let warning = ran
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::warning"))
-        .unwrap_or_else(|| panic!("{}", ran.stdout));
+    let warning = ran.line("::warning");
     assert!(warning.contains("git-user-email is not set"), "{warning}");
     assert!(warning.contains("HTTP 404"), "{warning}");
     assert!(warning.contains("users.noreply.github.com"), "{warning}");

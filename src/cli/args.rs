@@ -1,5 +1,6 @@
 //! The command line's arguments: the clap model, and the help text of each command.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -25,6 +26,9 @@ Examples:
   # The app's installation on an enterprise (enterprise-level APIs, no repositories)
   app-token --app-id 123456 --private-key-file app.pem --enterprise my-enterprise
 
+  # The key in AWS KMS instead of a file (AWS credentials from the environment)
+  app-token --app-id 123456 --aws-kms-key-id alias/github-app --aws-region eu-west-1 --owner acme
+
   # Revoke the token when done
   printf '%s\\n' \"$TOKEN\" | app-token revoke
 
@@ -32,6 +36,8 @@ Environment:
   APP_TOKEN_PRIVATE_KEY   the app's PEM private key, when --private-key-file is not given
   GITHUB_API_URL          the default for --api-url
   GITHUB_REPOSITORY       owner/name to default to when neither --owner nor --repositories is given
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL
+                          AWS credentials, region and endpoint, with --aws-kms-key-id
   HTTPS_PROXY, NO_PROXY   proxies, read the way curl reads them
 
 Exit status: 0 success, 1 GitHub refused or could not be reached, 2 bad usage or input.
@@ -62,6 +68,71 @@ https://HOST/api/v3: HOST); for any other host it prints nothing and git asks el
 `store` and `erase` do nothing. Every answer is a new token valid for an hour, with
 password_expiry_utc so that git (2.41 and later) knows when it lapses; none is revoked.";
 
+const INSTALLATIONS_HELP: &str = "\
+Examples:
+  export APP_TOKEN_PRIVATE_KEY=\"$(cat app.private-key.pem)\"
+  app-token installations --app-id 123456
+
+  # One JSON array, for scripts: the ids of the suspended installations
+  app-token installations --app-id 123456 --json | jq '.[] | select(.suspended) | .id'
+
+  # GitHub Enterprise Server
+  app-token installations --app-id 42 --private-key-file app.pem --api-url https://ghe.example.com/api/v3
+
+Columns: the installation's id, its account (a login, or an enterprise's slug), the
+account's type (User, Organization, Enterprise), which repositories it covers (all or
+selected), whether it is suspended, and its permissions.
+
+Exit status: 0 listed, 1 GitHub refused or could not be reached, 2 bad usage or input.";
+
+const JWT_HELP: &str = "\
+Examples:
+  export APP_TOKEN_PRIVATE_KEY=\"$(cat app.private-key.pem)\"
+  JWT=$(app-token jwt --app-id 123456)
+  curl -s -H \"Authorization: Bearer $JWT\" https://api.github.com/app | jq -r .slug
+  curl -s -H \"Authorization: Bearer $JWT\" https://api.github.com/app/hook/deliveries
+
+The JWT (RS256) is issued 60 s in the past, to absorb clock differences, and expires
+10 minutes later. Nothing else is printed on stdout. GitHub is not asked anything; a key
+in AWS KMS (--aws-kms-key-id) signs it there.
+
+Exit status: 0 printed, 1 it could not be signed or printed, 2 bad usage or input (a
+missing or unusable key).";
+
+const EXEC_HELP: &str = "\
+Examples:
+  export APP_TOKEN_PRIVATE_KEY=\"$(cat app.private-key.pem)\"
+  # gh and git read the token from GH_TOKEN and GITHUB_TOKEN
+  app-token exec --app-id 123456 --repositories acme/site -- gh pr list --repo acme/site
+  app-token exec --app-id 123456 --owner acme --permissions issues:write -- ./triage.sh
+
+  # The enterprise's installation, for the enterprise-level APIs
+  app-token exec --app-id 123456 --enterprise my-enterprise -- ./enterprise-report.sh
+
+COMMAND runs with GH_TOKEN and GITHUB_TOKEN set to a new installation token, and without
+APP_TOKEN_PRIVATE_KEY; it reads and writes the terminal as usual. SIGINT and SIGTERM are
+passed on to it. When it ends, the token is revoked (a revocation that fails is a warning
+on stderr), and app-token exits with its status. The token is never printed.
+
+Exit status: COMMAND's (128 + n when signal n ended it); 1 GitHub refused or could not be
+reached and COMMAND did not run; 2 bad usage or input (several owners, too: one token
+cannot cross accounts); 126 COMMAND could not be started, 127 COMMAND was not found.";
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  # bash: for this shell, or for every new one
+  source <(app-token completions bash)
+  app-token completions bash > ~/.local/share/bash-completion/completions/app-token
+
+  # zsh: a directory on $fpath
+  app-token completions zsh > \"${fpath[1]}/_app-token\"
+
+  # fish
+  app-token completions fish > ~/.config/fish/completions/app-token.fish
+
+  # PowerShell
+  app-token completions powershell | Out-String | Invoke-Expression";
+
 /// Mints a GitHub App installation token scoped to the repositories and permissions you name, and prints it.
 #[derive(Debug, Parser)]
 #[command(
@@ -91,12 +162,24 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// Act as a git credential helper that answers with a new installation token
     #[command(after_help = GIT_CREDENTIAL_HELP)]
-    GitCredential(GitCredentialArgs),
+    GitCredential(Box<GitCredentialArgs>),
+    /// List the app's installations: account, type, repositories, suspension, permissions
+    #[command(after_help = INSTALLATIONS_HELP)]
+    Installations(InstallationsArgs),
+    /// Print a new JWT of the app (RS256, valid for 10 minutes), for the app's own endpoints
+    #[command(after_help = JWT_HELP)]
+    Jwt(JwtArgs),
+    /// Run a command with a new installation token in GH_TOKEN and GITHUB_TOKEN, revoked when it ends
+    #[command(after_help = EXEC_HELP)]
+    Exec(ExecArgs),
+    /// Print the completion script of a shell
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
 }
 
-/// What to mint: the flags of the main command, shared with `git-credential`.
+/// Who the app is and where its key comes from: the flags of every command that acts as the app.
 #[derive(Debug, Args)]
-pub struct MintArgs {
+pub struct AppArgs {
     /// The app's numeric App ID, or its Client ID (Iv…)
     #[arg(long, value_name = "ID", required = true)]
     pub app_id: Option<String>,
@@ -104,6 +187,16 @@ pub struct MintArgs {
     /// A file holding the app's PEM private key [default: the key in APP_TOKEN_PRIVATE_KEY]
     #[arg(long, value_name = "PATH")]
     pub private_key_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// What to mint: the flags of the main command, shared with `git-credential` and `exec`.
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    #[command(flatten)]
+    pub app: AppArgs,
 
     /// The account that owns the repositories; alone, the token covers every repository the app can reach there
     #[arg(long, value_name = "ACCOUNT")]
@@ -127,6 +220,22 @@ pub struct MintArgs {
 
     #[command(flatten)]
     pub api: ApiArgs,
+}
+
+/// The app's key in AWS KMS instead of a PEM.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// The KMS key that holds the app's private key (key id, ARN or alias/NAME), instead of a PEM; AWS credentials from the environment
+    #[arg(long, value_name = "KEY")]
+    pub aws_kms_key_id: Option<String>,
+
+    /// The KMS key's region [default: AWS_REGION, then AWS_DEFAULT_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+
+    /// A role to assume with the job's OIDC token (inside a GitHub Actions job with `id-token: write`)
+    #[arg(long, value_name = "ARN")]
+    pub aws_role_to_assume: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +266,51 @@ pub enum Operation {
     Get,
     Store,
     Erase,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallationsArgs {
+    #[command(flatten)]
+    pub app: AppArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Print one JSON array, an object per installation, instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JwtArgs {
+    #[command(flatten)]
+    pub app: AppArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub mint: MintArgs,
+
+    /// The command to run, and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[cfg(test)]
@@ -198,6 +352,51 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["git-credential", "fill", "--app-id", "1"]).is_err());
+    }
+
+    #[test]
+    fn exec_takes_the_mint_flags_and_a_command_after_a_double_dash() {
+        let cli = parse(&[
+            "exec",
+            "--app-id",
+            "1",
+            "--enterprise",
+            "big-co",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Exec(e)) => {
+                assert_eq!(e.mint.enterprise.as_deref(), Some("big-co"));
+                assert_eq!(e.command, ["sh", "-c", "exit 3"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            &["exec", "--app-id", "1", "--owner", "a"][..],
+            &["exec", "--app-id", "1", "--owner", "a", "sh"],
+            &["exec", "--owner", "a", "--", "sh"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn installations_and_jwt_take_the_apps_flags_only() {
+        let cli = parse(&["installations", "--app-id", "1", "--json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Installations(i)) if i.json));
+        assert!(parse(&["jwt", "--app-id", "1"]).is_ok());
+        for bad in [
+            &["installations"][..],
+            &["installations", "--app-id", "1", "--owner", "acme"],
+            &["jwt", "--app-id", "1", "--api-url", "https://x"],
+            &["completions", "elvish"],
+        ] {
+            assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

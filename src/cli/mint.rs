@@ -3,19 +3,21 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::args::MintArgs;
+use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
 use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
+use crate::aws::AwsEnv;
 use crate::cancel::Signal;
-use crate::config::{self, Config, Given};
+use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
 use crate::github::{Client, Settings};
+use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Outcome};
 use crate::runner::Env;
 use crate::transport::Proxy;
 
 /// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.
-fn private_key(args: &MintArgs, env: Env<'_>) -> Result<(String, String), Failure> {
+fn private_key(args: &AppArgs, env: Env<'_>) -> Result<(String, String), Failure> {
     match &args.private_key_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -35,12 +37,46 @@ fn private_key(args: &MintArgs, env: Env<'_>) -> Result<(String, String), Failur
     }
 }
 
+/// The app and the API as given; `api` is `None` for a command that calls no API.
+fn app_given(app: &AppArgs, api: Option<&ApiArgs>, env: Env<'_>) -> Given {
+    Given {
+        app_id: given(&app.app_id),
+        api_url: api.and_then(|a| given(&a.api_url)),
+        github_api_url: api.and_then(|_| env_value(env, "GITHUB_API_URL")),
+        ..Given::default()
+    }
+}
+
+/// Adds the app's key to a checked plan: a PEM, or a key in AWS KMS.
+fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> {
+    let aws_kms_key_id = given(&app.aws.aws_kms_key_id);
+    // The key last: the cheaper mistakes are reported without touching the file. With a
+    // KMS key, a PEM is looked for only to say that both were given.
+    let pem_given = app.private_key_file.is_some() || env_value(env, PRIVATE_KEY_ENV).is_some();
+    let (pem, from) = match (&aws_kms_key_id, pem_given) {
+        (Some(_), false) => (None, String::new()),
+        _ => {
+            let (text, from) = private_key(app, env)?;
+            (Some(text), from)
+        }
+    };
+    let key = KeyGiven {
+        pem,
+        aws_kms_key_id,
+        aws_region: given(&app.aws.aws_region),
+        aws_role_to_assume: given(&app.aws.aws_role_to_assume),
+        aws: AwsEnv::from_env(env),
+    };
+    plan.with_key(key).map_err(|e| match e.field {
+        // The key's messages never quote the key.
+        Field::PrivateKey => usage(format!("the private key {from} {}", e.message)),
+        _ => e.into(),
+    })
+}
+
 /// Checks every flag and plans the tokens; makes no request.
 pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> {
     let plan = config::plan(&Given {
-        app_id: given(&args.app_id),
-        api_url: given(&args.api.api_url),
-        github_api_url: env_value(env, "GITHUB_API_URL"),
         owner: given(&args.owner),
         repositories: args.repositories.join("\n"),
         permissions: given(&args.permissions),
@@ -48,12 +84,71 @@ pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> 
         installation_id: given(&args.installation_id),
         enterprise: given(&args.enterprise),
         current_repository: env_value(env, "GITHUB_REPOSITORY"),
+        ..app_given(&args.app, Some(&args.api), env)
     })?;
-    // The key last: the cheaper mistakes are reported without touching the file.
-    let (text, from) = private_key(args, env)?;
-    // The key's messages never quote the key.
-    plan.with_key(Some(&text))
-        .map_err(|e| usage(format!("the private key {from} {}", e.message)))
+    with_key(plan, &args.app, env)
+}
+
+/// Checks the app's flags for a command that acts as the app and mints nothing; plans no token.
+pub(super) fn prepare_app(
+    app: &AppArgs,
+    api: Option<&ApiArgs>,
+    env: Env<'_>,
+) -> Result<Config, Failure> {
+    let plan = config::app_plan(&app_given(app, api, env))?;
+    with_key(plan, app, env)
+}
+
+/// One token cannot cross accounts: a usage error, saying `remedy`, when `config` plans several.
+pub(super) fn one_owner(config: &Config, remedy: &str) -> Result<(), Failure> {
+    if config.requests.len() <= 1 {
+        return Ok(());
+    }
+    let owners: Vec<&str> = config.requests.iter().map(|r| r.owner.as_str()).collect();
+    Err(usage(format!(
+        "the repositories span {} owners ({}), and one token cannot cross accounts: {remedy}",
+        owners.len(),
+        owners.join(", ")
+    )))
+}
+
+/// The app's JWT signer for `key`. A KMS key's client is made here, with the proxies and
+/// connect timeout of GitHub's.
+pub(super) fn signer(
+    app_id: &str,
+    key: Key,
+    proxy: &Proxy,
+    settings: &Settings,
+) -> Result<Signer, Failure> {
+    // No runner to mask secrets for: the command line never prints them.
+    key.into_signer(
+        app_id,
+        proxy,
+        settings.connect_timeout,
+        Arc::new(|_: &str| {}),
+    )
+    .map_err(|e| Failure::Api(format!("{e:#}")))
+}
+
+/// A client for the API at `api_url` that signs as the app with `key`.
+pub(super) fn app_client(
+    app_id: &str,
+    key: Key,
+    api_url: &str,
+    env: Env<'_>,
+    settings: Settings,
+) -> Result<Arc<Client>, Failure> {
+    let proxy = Proxy::from_env(env);
+    let signer = signer(app_id, key, &proxy, &settings)?;
+    Client::new(
+        api_url,
+        Some(Arc::new(signer)),
+        &proxy,
+        settings,
+        stderr_log(),
+    )
+    .map(Arc::new)
+    .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))
 }
 
 /// Mints what `config` plans. A signal first revokes every token minted so far.
@@ -63,15 +158,7 @@ pub(super) async fn mint_all(
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> Result<(Arc<Client>, Outcome), Failure> {
-    let client = Client::new(
-        &config.api_url,
-        Some(Arc::new(config.signer)),
-        &Proxy::from_env(env),
-        settings,
-        stderr_log(),
-    )
-    .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
-    let client = Arc::new(client);
+    let client = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
     let ledger = Ledger::default();
     let minted = tokio::select! {
         minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
@@ -111,14 +198,8 @@ pub(super) async fn command(
     cancel: impl Future<Output = Signal>,
 ) -> Result<(), Failure> {
     let config = prepare(args, env)?;
-    if config.requests.len() > 1 && !json {
-        let owners: Vec<&str> = config.requests.iter().map(|r| r.owner.as_str()).collect();
-        return Err(usage(format!(
-            "the repositories span {} owners ({}), and one token cannot cross accounts: \
-             add --json to get one token per owner",
-            owners.len(),
-            owners.join(", ")
-        )));
+    if !json {
+        one_owner(&config, "add --json to get one token per owner")?;
     }
     let (client, outcome) = mint_all(config, env, settings, cancel).await?;
     let text = if json {

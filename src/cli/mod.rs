@@ -4,26 +4,30 @@
 //! file or `APP_TOKEN_PRIVATE_KEY`, never a flag value), what is printed (only the
 //! answer on stdout; log lines and errors on stderr) and the exit status (2 for bad
 //! usage or input, 1 when GitHub refused or could not be reached, 128 + the signal's
-//! number when interrupted). The CLI never revokes a token it printed: whoever asked
-//! for it owns it.
+//! number when interrupted; `exec` ends with its command's). The CLI never revokes a
+//! token it printed: whoever asked for it owns it (`exec` prints none, and revokes its own).
 
 mod args;
+mod completions;
+mod exec;
 mod git_credential;
+mod installations;
+mod jwt;
 mod mint;
 mod output;
 mod revoke;
 
 use std::ffi::OsString;
-use std::future::Future;
 
 use clap::Parser;
 
-use crate::cancel::{self, Signal};
+use crate::cancel::{Signal, Signals};
 use crate::config::{ConfigError, Field};
 use crate::github::Settings;
 use crate::runner::Env;
 use args::{Cli, Command};
 
+pub use exec::TOKEN_VARIABLES;
 pub use git_credential::git_origin;
 
 /// Where the private key comes from when `--private-key-file` is not given.
@@ -43,6 +47,8 @@ pub(crate) enum Failure {
     Api(String),
     /// A signal stopped the command: exit 128 + its number.
     Cancelled(Signal, String),
+    /// `exec`'s command could not be started: 127 when it was not found, else 126 (as env(1)).
+    NotStarted(i32, String),
 }
 
 impl Failure {
@@ -51,12 +57,16 @@ impl Failure {
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Api(_) => EXIT_API,
             Failure::Cancelled(signal, _) => signal.exit_code(),
+            Failure::NotStarted(code, _) => *code,
         }
     }
 
     fn message(&self) -> &str {
         match self {
-            Failure::Usage(m) | Failure::Api(m) | Failure::Cancelled(_, m) => m,
+            Failure::Usage(m)
+            | Failure::Api(m)
+            | Failure::Cancelled(_, m)
+            | Failure::NotStarted(_, m) => m,
         }
     }
 }
@@ -76,6 +86,10 @@ fn flag_of(field: Field) -> &'static str {
         Field::Permissions | Field::Permission(_) => "--permissions",
         Field::InstallationId => "--installation-id",
         Field::Enterprise => "--enterprise",
+        Field::AwsKmsKeyId => "--aws-kms-key-id",
+        Field::AwsRegion => "--aws-region",
+        Field::AwsRoleToAssume => "--aws-role-to-assume",
+        Field::Environment(name) => name,
     }
 }
 
@@ -116,11 +130,11 @@ where
     };
     let result = match crate::runtime() {
         // The signal handlers are installed inside the runtime, before any request.
-        Ok(rt) => rt.block_on(async { dispatch(cli, env, settings, cancel::signalled()).await }),
+        Ok(rt) => rt.block_on(async { dispatch(cli, env, settings, Signals::install()).await }),
         Err(e) => Err(Failure::Api(format!("cannot start: {e}"))),
     };
     match result {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(failure) => {
             eprintln!("error: {}", failure.message());
             failure.code()
@@ -128,19 +142,31 @@ where
     }
 }
 
+/// Runs the command; gives the exit status of a success (`exec`'s is its command's).
 async fn dispatch(
     cli: Cli,
     env: Env<'_>,
     settings: Settings,
-    cancel: impl Future<Output = Signal>,
-) -> Result<(), Failure> {
-    match cli.command {
+    mut signals: Signals,
+) -> Result<i32, Failure> {
+    let cancel = signals.recv();
+    let done = match cli.command {
         None => mint::command(&cli.mint, cli.json, env, settings, cancel).await,
         Some(Command::Revoke(args)) => revoke::command(&args, env, settings).await,
         Some(Command::GitCredential(args)) => {
             git_credential::command(args.operation, &args.mint, env, settings, cancel).await
         }
-    }
+        Some(Command::Installations(args)) => {
+            installations::command(&args, env, settings, cancel).await
+        }
+        Some(Command::Jwt(args)) => jwt::command(&args, env, settings).await,
+        Some(Command::Completions(args)) => completions::command(&args),
+        Some(Command::Exec(args)) => {
+            drop(cancel);
+            return exec::command(&args, env, settings, &mut signals).await;
+        }
+    };
+    done.map(|()| 0)
 }
 
 #[cfg(test)]

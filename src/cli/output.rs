@@ -74,6 +74,11 @@ fn write_stdout(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Prints an answer that holds no token (a listing, a JWT, a script).
+pub(super) fn print(text: &str) -> Result<(), Failure> {
+    write_stdout(text).map_err(|e| Failure::Api(format!("cannot write to stdout: {e}")))
+}
+
 /// Prints what was minted; if it cannot be printed, nobody can use or revoke it: revoke it.
 pub(super) async fn deliver(client: &Client, outcome: &Outcome, text: &str) -> Result<(), Failure> {
     if let Err(e) = write_stdout(text) {

@@ -1,4 +1,4 @@
-//! GitHub's app endpoints: installation lookup, token create and revoke, repository listing and the bot user, with the shapes of their answers.
+//! GitHub's app endpoints: installation lookup and listing, token create and revoke, repository listing and the bot user, with the shapes of their answers.
 //!
 //! Shapes follow GitHub's REST description. Permissions maps are read as maps (not a
 //! fixed struct such as octocrab's `InstallationPermissions`) so that permissions
@@ -48,8 +48,16 @@ impl std::fmt::Display for Lookup {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Account {
-    Login { login: String },
-    Enterprise { slug: String, name: Option<String> },
+    Login {
+        login: String,
+        /// `User` or `Organization`.
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+    },
+    Enterprise {
+        slug: String,
+        name: Option<String>,
+    },
 }
 
 impl Account {
@@ -60,7 +68,7 @@ impl Account {
     /// The login, or the enterprise's slug.
     pub fn name(&self) -> &str {
         match self {
-            Account::Login { login } => login,
+            Account::Login { login, .. } => login,
             Account::Enterprise { slug, .. } => slug,
         }
     }
@@ -84,6 +92,9 @@ pub struct Installation {
     pub permissions: BTreeMap<String, Value>,
     pub repository_selection: Option<RepositorySelection>,
     pub suspended_at: Option<String>,
+    /// `User`, `Organization` or `Enterprise`.
+    #[serde(default)]
+    pub target_type: Option<String>,
 }
 
 /// A permissions object from an answer as name → level; entries that are not a level are skipped.
@@ -98,6 +109,17 @@ impl Installation {
     /// What the installation has been granted.
     pub fn granted(&self) -> Permissions {
         levels(&self.permissions)
+    }
+
+    /// The account's kind: `User`, `Organization` or `Enterprise`, from `target_type`,
+    /// else the account's `type`, else `Enterprise` for an account with a slug.
+    pub fn account_type(&self) -> Option<&str> {
+        let from_account = match &self.account {
+            Some(Account::Login { kind, .. }) => kind.as_deref(),
+            Some(Account::Enterprise { .. }) => Some("Enterprise"),
+            None => None,
+        };
+        self.target_type.as_deref().or(from_account)
     }
 }
 
@@ -163,6 +185,10 @@ pub fn message_of(e: &anyhow::Error) -> String {
         .unwrap_or_else(|| format!("{e:#}"))
 }
 
+/// What a 401 to the app's JWT means, nearly always.
+const JWT_REFUSED: &str =
+    "GitHub did not accept the app's JWT: check that the app's id and private key belong to the same app";
+
 fn is_suspension(e: &anyhow::Error) -> bool {
     status_of(e) == Some(403) && message_of(e).to_ascii_lowercase().contains("suspended")
 }
@@ -187,9 +213,7 @@ pub async fn installation(client: &Client, lookup: &Lookup) -> anyhow::Result<In
         Err(e) if status_of(&e) == Some(404) => Err(e.context(format!(
             "the app is not installed on {lookup} (or the app's id and private key belong to another app)"
         ))),
-        Err(e) if status_of(&e) == Some(401) => Err(e.context(
-            "GitHub did not accept the app's JWT: check that the app's id and private key belong to the same app",
-        )),
+        Err(e) if status_of(&e) == Some(401) => Err(e.context(JWT_REFUSED)),
         Err(e) => Err(e.context(format!("looking up the app's installation on {lookup}"))),
     }
 }
@@ -227,6 +251,33 @@ pub async fn revoke_token(client: &Client, token: &Credential) -> anyhow::Result
         .await
         .map(|_| ())
         .map_err(Into::into)
+}
+
+/// Is a page of a listing without a total count its last? GitHub gives no count for
+/// `GET /app/installations`: a page shorter than [`PAGE_SIZE`] is the last one.
+pub fn is_last_page(len: usize) -> bool {
+    len < PAGE_SIZE
+}
+
+/// Every installation of the app (`GET /app/installations`, as the app), page after page.
+pub async fn app_installations(client: &Client) -> anyhow::Result<Vec<Installation>> {
+    let mut all = Vec::new();
+    for n in 1.. {
+        let path = format!("/app/installations?per_page={PAGE_SIZE}&page={n}");
+        let page: Vec<Installation> = client
+            .json(Method::GET, &path, Auth::App, None, Retry::Idempotent)
+            .await
+            .map_err(|e| match status_of(&e) {
+                Some(401) => e.context(JWT_REFUSED),
+                _ => e.context("listing the app's installations"),
+            })?;
+        let last = is_last_page(page.len());
+        all.extend(page);
+        if last {
+            break;
+        }
+    }
+    Ok(all)
 }
 
 #[derive(Deserialize)]
@@ -306,6 +357,35 @@ mod tests {
             }
         );
         assert_eq!(enterprise.name(), "big-co");
+    }
+
+    #[test]
+    fn an_installations_account_type_comes_from_target_type_then_the_account() {
+        let inst = |v: Value| serde_json::from_value::<Installation>(v).unwrap();
+        let base = json!({"id": 1, "app_slug": "a", "suspended_at": null});
+        let with = |extra: Value| {
+            let mut v = base.clone();
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            inst(v)
+        };
+        let org = with(
+            json!({"target_type": "Organization", "account": {"login": "acme", "type": "User"}}),
+        );
+        assert_eq!(org.account_type(), Some("Organization"));
+        let user = with(json!({"account": {"login": "octocat", "type": "User"}}));
+        assert_eq!(user.account_type(), Some("User"));
+        let enterprise = with(json!({"account": {"slug": "big-co", "name": "Big Co"}}));
+        assert_eq!(enterprise.account_type(), Some("Enterprise"));
+        assert_eq!(with(json!({"account": null})).account_type(), None);
+    }
+
+    #[test]
+    fn only_a_short_page_is_the_last() {
+        assert!(is_last_page(0));
+        assert!(is_last_page(PAGE_SIZE - 1));
+        assert!(!is_last_page(PAGE_SIZE));
     }
 
     #[test]

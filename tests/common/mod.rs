@@ -1,17 +1,25 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), and a CONNECT proxy (`net`).
+//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), and the
+//! answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
+mod moto;
 mod net;
+mod ops;
 mod step;
 
 #[allow(unused_imports)]
+pub use moto::*;
+#[allow(unused_imports)]
 pub use net::*;
+#[allow(unused_imports)]
+pub use ops::*;
 #[allow(unused_imports)]
 pub use step::*;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::prelude::*;
@@ -37,7 +45,7 @@ struct Claims {
     iss: String,
 }
 
-fn unix_now() -> i64 {
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -54,7 +62,12 @@ fn bearer(req: &HttpMockRequest) -> Option<String> {
 /// A JWT's claims (`iat`, `exp`, `iss`), if its RS256 signature verifies with the test
 /// app's public key.
 pub fn jwt_claims(jwt: &str) -> Option<(i64, i64, String)> {
-    let key = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).ok()?;
+    jwt_claims_with(jwt, PUBLIC_KEY)
+}
+
+/// A JWT's claims, if its RS256 signature verifies with `public_key` (PEM).
+pub fn jwt_claims_with(jwt: &str, public_key: &str) -> Option<(i64, i64, String)> {
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key.as_bytes()).ok()?;
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.validate_exp = false;
     v.required_spec_claims.clear();
@@ -62,25 +75,51 @@ pub fn jwt_claims(jwt: &str) -> Option<(i64, i64, String)> {
     Some((c.iat, c.exp, c.iss))
 }
 
-/// The request's JWT claims, if its signature verifies.
-fn verified_claims(req: &HttpMockRequest) -> Option<(i64, i64, String)> {
-    jwt_claims(&bearer(req)?)
+/// How the fake GitHub checks an app JWT: the app's public key, and its clock's skew.
+#[derive(Clone)]
+pub struct Verifier {
+    pub skew: i64,
+    pub public_key: Arc<String>,
 }
 
-/// Does the request carry a JWT GitHub would accept, on a server clock `skew` seconds from ours?
-pub fn jwt_ok(req: &HttpMockRequest, skew: i64) -> bool {
-    let now = unix_now() + skew;
-    match verified_claims(req) {
-        Some((iat, exp, iss)) => {
-            (iss == APP_ID || iss == CLIENT_ID) && iat <= now && exp > now && exp - iat <= 600
-        }
-        None => false,
+impl Verifier {
+    fn claims(&self, req: &HttpMockRequest) -> Option<(i64, i64, String)> {
+        jwt_claims_with(&bearer(req)?, &self.public_key)
     }
+
+    /// Does the request carry a JWT GitHub would accept?
+    pub fn accepts(&self, req: &HttpMockRequest) -> bool {
+        let now = unix_now() + self.skew;
+        match self.claims(req) {
+            Some((iat, exp, iss)) => {
+                (iss == APP_ID || iss == CLIENT_ID) && iat <= now && exp > now && exp - iat <= 600
+            }
+            None => false,
+        }
+    }
+
+    /// A JWT signed by the app whose time claims are wrong on the server's clock?
+    pub fn refuses_time_of(&self, req: &HttpMockRequest) -> bool {
+        self.claims(req).is_some() && !self.accepts(req)
+    }
+}
+
+fn test_app(skew: i64) -> Verifier {
+    Verifier {
+        skew,
+        public_key: Arc::new(PUBLIC_KEY.to_string()),
+    }
+}
+
+/// Does the request carry a JWT of the test app GitHub would accept, on a server clock
+/// `skew` seconds from ours?
+pub fn jwt_ok(req: &HttpMockRequest, skew: i64) -> bool {
+    test_app(skew).accepts(req)
 }
 
 /// The opposite: a signed JWT whose time claims are wrong on the server's clock.
 pub fn jwt_time_wrong(req: &HttpMockRequest, skew: i64) -> bool {
-    verified_claims(req).is_some() && !jwt_ok(req, skew)
+    test_app(skew).refuses_time_of(req)
 }
 
 pub fn repo_json(id: u64, owner: &str, name: &str) -> Value {
@@ -120,6 +159,8 @@ pub struct FakeGitHub {
     pub server: MockServer,
     pub latency: Duration,
     pub skew: i64,
+    /// The app's public key (PEM) that JWTs must verify with.
+    pub public_key: Arc<String>,
 }
 
 /// The mocks of a standard flow, for assertions.
@@ -138,6 +179,23 @@ impl FakeGitHub {
             server: MockServer::start(),
             latency: Duration::ZERO,
             skew: 0,
+            public_key: Arc::new(PUBLIC_KEY.to_string()),
+        }
+    }
+
+    /// A fake that accepts JWTs signed by the key whose public half is `public_key` (PEM).
+    pub fn verifying_with(public_key: &str) -> Self {
+        Self {
+            public_key: Arc::new(public_key.to_string()),
+            ..Self::start()
+        }
+    }
+
+    /// How this fake checks JWTs.
+    pub fn verifier(&self) -> Verifier {
+        Verifier {
+            skew: self.skew,
+            public_key: Arc::clone(&self.public_key),
         }
     }
 
@@ -160,12 +218,12 @@ impl FakeGitHub {
 
     /// `GET /repos/{owner}/{repo}/installation`, JWT required.
     pub fn repo_installation(&self, owner: &str, repo: &str, installation: u64) -> Mock<'_> {
-        let skew = self.skew;
+        let app = self.verifier();
         let (latency, owner_s) = (self.latency, owner.to_string());
         self.server.mock(|when, then| {
             when.method(GET)
                 .path(format!("/repos/{owner}/{repo}/installation"))
-                .is_true(move |r| jwt_ok(r, skew));
+                .is_true(move |r| app.accepts(r));
             then.status(200).delay(latency).json_body(installation_json(
                 installation,
                 &owner_s,
@@ -176,12 +234,12 @@ impl FakeGitHub {
 
     /// `GET /users/{owner}/installation`, JWT required.
     pub fn account_installation(&self, owner: &str, installation: u64) -> Mock<'_> {
-        let skew = self.skew;
+        let app = self.verifier();
         let latency = self.latency;
         self.server.mock(|when, then| {
             when.method(GET)
                 .path(format!("/users/{owner}/installation"))
-                .is_true(move |r| jwt_ok(r, skew));
+                .is_true(move |r| app.accepts(r));
             then.status(200).delay(latency).json_body(installation_json(
                 installation,
                 owner,
@@ -192,12 +250,12 @@ impl FakeGitHub {
 
     /// `GET /app/installations/{id}`, JWT required.
     pub fn installation_by_id(&self, owner: &str, installation: u64) -> Mock<'_> {
-        let skew = self.skew;
+        let app = self.verifier();
         let latency = self.latency;
         self.server.mock(|when, then| {
             when.method(GET)
                 .path(format!("/app/installations/{installation}"))
-                .is_true(move |r| jwt_ok(r, skew));
+                .is_true(move |r| app.accepts(r));
             then.status(200).delay(latency).json_body(installation_json(
                 installation,
                 owner,
@@ -208,13 +266,13 @@ impl FakeGitHub {
 
     /// `POST /app/installations/{id}/access_tokens` with exactly `body`, JWT required.
     pub fn access_token(&self, installation: u64, body: Value, answer: Value) -> Mock<'_> {
-        let skew = self.skew;
+        let app = self.verifier();
         let latency = self.latency;
         self.server.mock(|when, then| {
             when.method(POST)
                 .path(format!("/app/installations/{installation}/access_tokens"))
                 .json_body(body)
-                .is_true(move |r| jwt_ok(r, skew));
+                .is_true(move |r| app.accepts(r));
             then.status(201).delay(latency).json_body(answer);
         })
     }

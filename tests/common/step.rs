@@ -103,6 +103,13 @@ impl Step {
         file_commands(&self.file("output"))
     }
 
+    /// Writes `saved` (the JSON main saves) as the state post reads.
+    pub fn save_state(&self, saved: &serde_json::Value) {
+        let delimiter = "ghadelimiter_00000000000000000000000000000000";
+        let text = format!("tokens<<{delimiter}\n{saved}\n{delimiter}\n");
+        std::fs::write(self.file("state"), text).expect("the state file");
+    }
+
     pub fn summary(&self) -> String {
         std::fs::read_to_string(self.file("summary")).unwrap_or_default()
     }
@@ -140,6 +147,17 @@ pub struct Ran {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Ran {
+    /// The first stdout line that starts with `prefix` (a workflow command such as
+    /// `::error`); the test fails, showing stdout, when there is none.
+    pub fn line(&self, prefix: &str) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{}", self.stdout))
+    }
 }
 
 /// Runs `bin` with `args`, nothing but `env` in its environment, and `stdin` on its input.

@@ -7,7 +7,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::jwt::{self, Signer};
+mod key;
+
+pub use key::{Key, KeyGiven};
+
 use crate::mint::{OwnerKind, Request, Selection};
 use crate::permissions::{self, Permissions};
 use crate::repositories::{self, Entry, OwnerRepos};
@@ -28,6 +31,11 @@ pub enum Field {
     Permission(&'static str),
     InstallationId,
     Enterprise,
+    AwsKmsKeyId,
+    AwsRegion,
+    AwsRoleToAssume,
+    /// An environment variable, named the same by every front end.
+    Environment(&'static str),
 }
 
 /// A field that is wrong, and why. Never carries a secret.
@@ -40,7 +48,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(field: Field, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: Field, message: impl Into<String>) -> Self {
         Self {
             field,
             message: message.into(),
@@ -48,7 +56,7 @@ impl ConfigError {
         }
     }
 
-    fn naming(field: Field, message: &str, refs: &[Field]) -> Self {
+    pub(crate) fn naming(field: Field, message: &str, refs: &[Field]) -> Self {
         Self {
             field,
             message: message.to_string(),
@@ -103,10 +111,11 @@ pub struct Plan {
     pub requests: Vec<Request>,
 }
 
-/// A plan with the app's signer, its key checked by a first signature.
+/// A plan with the app's key, checked: a PEM by a first signature, a KMS key by its
+/// settings (its first signature is the first request).
 pub struct Config {
     pub app_id: String,
-    pub signer: Signer,
+    pub key: Key,
     pub api_url: String,
     pub requests: Vec<Request>,
 }
@@ -320,8 +329,9 @@ fn enterprise_request(
     })
 }
 
-/// Checks everything but the key, in the order a user reads the fields.
-pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
+/// Checks only what acting as the app needs (its id and the API) and plans no token:
+/// for the commands that mint nothing, such as listing installations or printing a JWT.
+pub fn app_plan(given: &Given) -> Result<Plan, ConfigError> {
     let app_id = match &given.app_id {
         Some(raw) => validate_app_id(raw).map_err(|m| ConfigError::new(Field::AppId, m))?,
         None => {
@@ -332,6 +342,18 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
         }
     };
     let api_url = api_url(given.api_url.as_deref(), given.github_api_url.as_deref())?;
+    Ok(Plan {
+        app_id,
+        api_url,
+        requests: Vec::new(),
+    })
+}
+
+/// Checks everything but the key, in the order a user reads the fields.
+pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
+    let Plan {
+        app_id, api_url, ..
+    } = app_plan(given)?;
     let permissions = requested_permissions(given)?;
     let installation_id = installation_id(given.installation_id.as_deref())?;
     if let Some(slug) = &given.enterprise {
@@ -359,16 +381,12 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
 }
 
 impl Plan {
-    /// Adds the app's private key (PEM text), checked by signing the first JWT with it.
-    pub fn with_key(self, pem: Option<&str>) -> Result<Config, ConfigError> {
-        let pem = pem.ok_or_else(|| {
-            ConfigError::new(Field::PrivateKey, "is required: the app's PEM private key")
-        })?;
-        let signer =
-            jwt::signer(pem, &self.app_id).map_err(|m| ConfigError::new(Field::PrivateKey, m))?;
+    /// Adds the app's key: a PEM, or a KMS key (exactly one of them).
+    pub fn with_key(self, given: KeyGiven) -> Result<Config, ConfigError> {
+        let key = key::check(&self.app_id, given)?;
         Ok(Config {
             app_id: self.app_id,
-            signer,
+            key,
             api_url: self.api_url,
             requests: self.requests,
         })
@@ -381,8 +399,6 @@ mod tests {
     use crate::github::Lookup;
     use crate::mint;
     use crate::permissions::Level;
-
-    const KEY: &str = include_str!("../tests/fixtures/test-key-pkcs1.pem");
 
     fn given() -> Given {
         Given {
@@ -481,19 +497,25 @@ mod tests {
     }
 
     #[test]
-    fn the_key_is_checked_without_echoing_it() {
-        let p = plan(&given()).unwrap();
-        assert!(p.clone().with_key(Some(KEY)).is_ok());
-        let e = p.clone().with_key(None).err().unwrap();
-        assert_eq!(e.field, Field::PrivateKey);
-        let e = p
-            .with_key(Some(
-                "-----BEGIN RSA PRIVATE KEY-----\nMIIsecretline\n-----END RSA PRIVATE KEY-----",
-            ))
-            .err()
-            .unwrap();
-        assert_eq!(e.field, Field::PrivateKey);
-        assert!(!e.message.contains("MIIsecretline"));
+    fn the_app_alone_needs_no_owner_and_plans_no_token() {
+        let p = app_plan(&Given {
+            app_id: Some(" 123 ".into()),
+            ..Given::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (p.app_id.as_str(), p.api_url.as_str()),
+            ("123", DEFAULT_API_URL)
+        );
+        assert!(p.requests.is_empty());
+        let field = |g: Given| app_plan(&g).err().map(|e| e.field);
+        assert_eq!(field(Given::default()), Some(Field::AppId));
+        let bad_url = Given {
+            app_id: Some("123".into()),
+            github_api_url: Some("http://example.com".into()),
+            ..Given::default()
+        };
+        assert_eq!(field(bad_url), Some(Field::ApiUrl));
     }
 
     #[test]

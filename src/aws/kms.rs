@@ -1,0 +1,157 @@
+//! The app's key in AWS KMS: RS256 signatures from KMS `Sign` (RSASSA_PKCS1_V1_5_SHA_256 over the raw signing input), with credentials fetched once, when first needed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+use super::credentials::{
+    assume_role_with_web_identity, oidc_token, Credentials, Secret, STS_AUDIENCE,
+};
+use super::request::{AwsClient, AwsError, Call};
+use crate::jwt::Sign;
+use crate::transport::Proxy;
+
+/// Where the signing credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// The job's environment (`AWS_ACCESS_KEY_ID`, …).
+    Environment(Credentials),
+    /// A role assumed with the job's OIDC token: the runner's token endpoint, then STS.
+    WebIdentity {
+        role_arn: String,
+        sts_endpoint: String,
+        request_url: String,
+        request_token: Secret,
+        session_name: String,
+    },
+}
+
+/// A KMS key, checked: everything needed to sign, before any request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsSettings {
+    /// A key id, key ARN, alias (`alias/github-app`) or alias ARN.
+    pub key_id: String,
+    pub region: String,
+    /// KMS's endpoint: `https://kms.REGION.amazonaws.com`, or `AWS_ENDPOINT_URL(_KMS)`.
+    pub endpoint: String,
+    pub credentials: CredentialSource,
+}
+
+/// Told every secret the signer comes to hold (the OIDC token, the session's
+/// credentials), so that the runner masks them even if a library printed one.
+pub type SecretSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Signs with a KMS key.
+pub struct KmsKey {
+    settings: KmsSettings,
+    client: AwsClient,
+    credentials: OnceCell<Credentials>,
+    on_secret: SecretSink,
+}
+
+#[derive(Deserialize)]
+struct SignAnswer {
+    #[serde(rename = "Signature")]
+    signature: String,
+}
+
+impl KmsKey {
+    pub fn new(
+        settings: KmsSettings,
+        proxy: &Proxy,
+        connect_timeout: Duration,
+        on_secret: SecretSink,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            settings,
+            client: AwsClient::new(proxy, connect_timeout)?,
+            credentials: OnceCell::new(),
+            on_secret,
+        })
+    }
+
+    /// The credentials, fetched on first use (a role costs two round trips: OIDC, STS).
+    async fn credentials(&self) -> Result<&Credentials, AwsError> {
+        self.credentials
+            .get_or_try_init(|| async {
+                let credentials = match &self.settings.credentials {
+                    CredentialSource::Environment(c) => c.clone(),
+                    CredentialSource::WebIdentity {
+                        role_arn,
+                        sts_endpoint,
+                        request_url,
+                        request_token,
+                        session_name,
+                    } => {
+                        let token =
+                            oidc_token(&self.client, request_url, request_token, STS_AUDIENCE)
+                                .await?;
+                        (self.on_secret)(token.expose());
+                        assume_role_with_web_identity(
+                            &self.client,
+                            sts_endpoint,
+                            role_arn,
+                            session_name,
+                            &token,
+                        )
+                        .await?
+                    }
+                };
+                for secret in credentials.secrets() {
+                    (self.on_secret)(secret);
+                }
+                Ok(credentials)
+            })
+            .await
+    }
+
+    async fn sign_with_kms(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let credentials = self.credentials().await?;
+        let body = json!({
+            "KeyId": self.settings.key_id,
+            "Message": STANDARD.encode(message),
+            "MessageType": "RAW",
+            "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256",
+        });
+        let call = Call {
+            name: "KMS Sign",
+            method: Method::POST,
+            url: format!("{}/", self.settings.endpoint.trim_end_matches('/')),
+            headers: vec![
+                ("content-type", "application/x-amz-json-1.1".into()),
+                ("x-amz-target", "TrentService.Sign".into()),
+            ],
+            body: Bytes::from(body.to_string()),
+            signing: Some((credentials, &self.settings.region, "kms")),
+        };
+        let answer = self.client.send(&call).await?;
+        let signed: SignAnswer =
+            serde_json::from_slice(&answer.body).context("KMS's answer has no signature")?;
+        STANDARD
+            .decode(signed.signature)
+            .context("KMS's signature is not base64")
+    }
+}
+
+impl Sign for KmsKey {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+        Box::pin(async move {
+            self.sign_with_kms(message)
+                .await
+                .with_context(|| self.describe())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("KMS key {}", self.settings.key_id)
+    }
+}

@@ -1,0 +1,71 @@
+//! AWS as app-token uses it: the app's key in KMS, credentials from the environment or a role assumed with the job's OIDC token, over the transport with aws-sigv4.
+
+mod credentials;
+mod kms;
+mod request;
+
+pub use credentials::{Credentials, Secret, STS_AUDIENCE};
+pub use kms::{CredentialSource, KmsKey, KmsSettings, SecretSink};
+pub use request::{AwsClient, AwsError, Call};
+
+use crate::runner::Env;
+
+/// What the job's environment says about AWS, read once by a front end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsEnv {
+    pub region: Option<String>,
+    pub default_region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub endpoint_url_kms: Option<String>,
+    pub endpoint_url_sts: Option<String>,
+    pub credentials: Option<Credentials>,
+    pub id_token_request_url: Option<String>,
+    pub id_token_request_token: Option<Secret>,
+}
+
+impl AwsEnv {
+    pub fn from_env(env: Env<'_>) -> Self {
+        let get = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Self {
+            region: get("AWS_REGION"),
+            default_region: get("AWS_DEFAULT_REGION"),
+            endpoint_url: get("AWS_ENDPOINT_URL"),
+            endpoint_url_kms: get("AWS_ENDPOINT_URL_KMS"),
+            endpoint_url_sts: get("AWS_ENDPOINT_URL_STS"),
+            credentials: Credentials::from_env(env),
+            id_token_request_url: get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+            id_token_request_token: get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::new),
+        }
+    }
+}
+
+/// A service's endpoint in a region, as the AWS SDKs build it.
+pub fn default_endpoint(service: &str, region: &str) -> String {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://{service}.{region}.{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_follow_the_sdks() {
+        assert_eq!(
+            default_endpoint("kms", "eu-west-1"),
+            "https://kms.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            default_endpoint("sts", "cn-north-1"),
+            "https://sts.cn-north-1.amazonaws.com.cn"
+        );
+    }
+}

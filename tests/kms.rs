@@ -1,0 +1,280 @@
+//! Keyless: the app's JWT signed by a key in AWS KMS, against moto (a real AWS stand-in
+//! on 127.0.0.1, KMS signing with real RSA keys) and a fake GitHub that verifies the JWT
+//! with the KMS key's public half. Run the way the runner runs the step, and as the CLI.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use httpmock::prelude::*;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_app-token");
+/// What the runner's OIDC endpoint is asked with, and answers.
+const ID_TOKEN_REQUEST_TOKEN: &str = "runnerRequestTokenForOidc0001";
+const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmFjbWUvc2l0ZSJ9.oidcSignature0001";
+
+fn bin() -> &'static Path {
+    Path::new(BIN)
+}
+
+/// moto, or a note that the test did not check (a failure where moto is required).
+fn moto(test: &str) -> Option<Moto> {
+    let moto = Moto::start();
+    if moto.is_none() {
+        not_checked(
+            test,
+            "moto_server is not installed (pip install 'moto[server]', or set APP_TOKEN_MOTO_SERVER)",
+            "APP_TOKEN_REQUIRE_MOTO",
+        );
+    }
+    moto
+}
+
+/// The AWS part of the step's environment: credentials as configure-aws-credentials
+/// leaves them (unless `role`), and every AWS endpoint at moto.
+fn aws_env(moto: &Moto, credentials: bool) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("AWS_REGION".to_string(), AWS_REGION.to_string()),
+        ("AWS_ENDPOINT_URL".to_string(), moto.url.clone()),
+    ];
+    if credentials {
+        env.push(("AWS_ACCESS_KEY_ID".into(), AWS_ACCESS_KEY_ID.into()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), AWS_SECRET_ACCESS_KEY.into()));
+    }
+    env
+}
+
+/// The main step with the PEM input blank and `inputs`, plus `extra` variables.
+fn main_with(
+    step: &Step,
+    gh: &FakeGitHub,
+    inputs: &[(&str, &str)],
+    extra: Vec<(String, String)>,
+) -> Ran {
+    let mut with_key: Vec<(&str, &str)> = vec![("private-key", "")];
+    with_key.extend_from_slice(inputs);
+    let mut env = step.env(&gh.url(), &with_key);
+    env.extend(extra);
+    run_binary(bin(), &[], &env, "")
+}
+
+/// No secret in the log but in the `::add-mask::` lines that hide it.
+fn assert_no_secret(text: &str) {
+    for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {
+        for secret in [AWS_SECRET_ACCESS_KEY, ID_TOKEN_REQUEST_TOKEN, OIDC_TOKEN] {
+            assert!(!line.contains(secret), "a secret in the log: {line}");
+        }
+    }
+}
+
+#[test]
+fn a_token_signed_by_a_kms_key_by_id_and_by_alias() {
+    let Some(moto) = moto("a_token_signed_by_a_kms_key_by_id_and_by_alias") else {
+        return;
+    };
+    let (key_id, public_key) = moto.signing_key(Some("alias/github-app"));
+    for key in [key_id.as_str(), "alias/github-app"] {
+        let gh = FakeGitHub::verifying_with(&public_key);
+        let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+        let step = Step::new();
+        let ran = main_with(&step, &gh, &[("aws-kms-key-id", key)], aws_env(&moto, true));
+        assert_eq!(ran.code, 0, "{key}: {}", ran.stdout);
+        assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+        // The fake accepted only JWTs that verify with the KMS key's public half.
+        flow.lookup.assert_calls(1);
+        flow.final_token.assert_calls(1);
+        assert_no_secret(&ran.stdout);
+        assert_no_secret(&ran.stderr);
+    }
+}
+
+#[test]
+fn a_role_assumed_with_the_jobs_oidc_token() {
+    let Some(moto) = moto("a_role_assumed_with_the_jobs_oidc_token") else {
+        return;
+    };
+    let (key_id, public_key) = moto.signing_key(None);
+    let gh = FakeGitHub::verifying_with(&public_key);
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let runner_service = MockServer::start();
+    let oidc = runner_service.mock(|when, then| {
+        when.method(GET)
+            .path("/_apis/distributedtask/token")
+            .query_param("api-version", "2.0")
+            .query_param("audience", "sts.amazonaws.com")
+            .header("authorization", format!("bearer {ID_TOKEN_REQUEST_TOKEN}"));
+        then.status(200).json_body(json!({"value": OIDC_TOKEN}));
+    });
+    let step = Step::new();
+    let mut extra = aws_env(&moto, false);
+    extra.push((
+        "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+        format!(
+            "http://{}/_apis/distributedtask/token?api-version=2.0",
+            runner_service.address()
+        ),
+    ));
+    extra.push((
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+        ID_TOKEN_REQUEST_TOKEN.into(),
+    ));
+    let ran = main_with(
+        &step,
+        &gh,
+        &[
+            ("aws-kms-key-id", &key_id),
+            (
+                "aws-role-to-assume",
+                "arn:aws:iam::123456789012:role/github-app-signer",
+            ),
+        ],
+        extra,
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    oidc.assert_calls(1);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+    // The OIDC token is masked before anything could print it, and never shown otherwise.
+    assert_eq!(
+        ran.stdout.matches(OIDC_TOKEN).count(),
+        1,
+        "only in its mask: {}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains(&format!("::add-mask::{OIDC_TOKEN}")));
+    // So are the session's credentials (moto's STS makes some up).
+    assert!(
+        ran.stdout.matches("::add-mask::").count() >= 4,
+        "the OIDC token, the access key id, the secret key and the session token: {}",
+        ran.stdout
+    );
+    assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn a_missing_key_fails_with_awss_code_and_message_and_mints_nothing() {
+    let Some(moto) = moto("a_missing_key_fails_with_awss_code_and_message_and_mints_nothing")
+    else {
+        return;
+    };
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let ran = main_with(
+        &step,
+        &gh,
+        &[("aws-kms-key-id", "alias/no-such-key")],
+        aws_env(&moto, true),
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(error.contains("KMS key alias/no-such-key"), "{error}");
+    assert!(error.contains("NotFoundException"), "{error}");
+    assert!(error.contains("is not found"), "AWS's own message: {error}");
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+    assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn the_key_is_in_kms_or_given_but_not_both_and_not_neither() {
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let both = step.main(bin(), &gh.url(), &[("aws-kms-key-id", "alias/github-app")]);
+    let neither = step.main(bin(), &gh.url(), &[("private-key", "")]);
+    for (ran, first, second) in [
+        (both, "aws-kms-key-id", "private-key"),
+        (neither, "private-key", "aws-kms-key-id"),
+    ] {
+        assert_eq!(ran.code, 1, "{}", ran.stdout);
+        let error = ran.line("::error");
+        assert!(
+            error.contains(&format!("input `{first}`")) && error.contains(&format!("`{second}`")),
+            "{error}"
+        );
+    }
+    any.assert_calls(0);
+}
+
+/// Inputs, extra variables, and what the error must name.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    Vec<(String, String)>,
+    &'static str,
+);
+
+#[test]
+fn kms_inputs_are_checked_before_any_request() {
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let cases: [Case; 3] = [
+        // No region anywhere.
+        (
+            &[("aws-kms-key-id", "alias/a")],
+            vec![],
+            "input `aws-region`",
+        ),
+        // No credentials, and no role.
+        (
+            &[("aws-kms-key-id", "alias/a"), ("aws-region", "eu-west-1")],
+            vec![],
+            "AWS_ACCESS_KEY_ID",
+        ),
+        // A KMS endpoint that is plain http on another host.
+        (
+            &[("aws-kms-key-id", "alias/a"), ("aws-region", "eu-west-1")],
+            vec![
+                ("AWS_ACCESS_KEY_ID".into(), "AKID".into()),
+                ("AWS_SECRET_ACCESS_KEY".into(), "s".into()),
+                (
+                    "AWS_ENDPOINT_URL_KMS".into(),
+                    "http://kms.example.com".into(),
+                ),
+            ],
+            "AWS_ENDPOINT_URL_KMS",
+        ),
+    ];
+    for (inputs, extra, named) in cases {
+        let ran = main_with(&step, &gh, inputs, extra);
+        assert_eq!(ran.code, 1, "{}", ran.stdout);
+        assert!(
+            ran.stdout
+                .lines()
+                .any(|l| l.starts_with("::error") && l.contains(named)),
+            "{named}: {}",
+            ran.stdout
+        );
+    }
+    any.assert_calls(0);
+}
+
+#[test]
+fn the_command_line_signs_with_kms_too() {
+    let Some(moto) = moto("the_command_line_signs_with_kms_too") else {
+        return;
+    };
+    let (_, public_key) = moto.signing_key(Some("alias/cli-app"));
+    let gh = FakeGitHub::verifying_with(&public_key);
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let args = [
+        "--app-id",
+        APP_ID,
+        "--aws-kms-key-id",
+        "alias/cli-app",
+        "--aws-region",
+        AWS_REGION,
+        "--repositories",
+        "acme/site",
+        "--api-url",
+        &gh.url(),
+    ];
+    let mut env = aws_env(&moto, true);
+    env.retain(|(k, _)| k != "AWS_REGION");
+    let ran = run_binary(bin(), &args, &env, "");
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout.trim(), FINAL_TOKEN);
+    assert_no_secret(&ran.stderr);
+}
