@@ -18,13 +18,12 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "../tests/docker/mod.rs"]
-mod docker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::docker;
 use common::*;
 use docker::*;
 use serde_json::json;
@@ -212,7 +211,7 @@ impl Row {
         let main = self.job.step();
         let env = self.job.env(&main, &self.api, &borrowed(&inputs));
         let ran = self.job.run(&main, MAIN_ENTRYPOINT, &env);
-        if ran.code != Some(0) {
+        if ran.code != 0 {
             abort(&format!(
                 "main, to get the state for post: {:?}\n{}\n{}",
                 ran.code, ran.stdout, ran.stderr
@@ -277,7 +276,12 @@ impl Row {
                 started = Instant::now();
                 let ran = Running::start(cmd, &step).wait();
                 let ok = self.what != What::ContainerMain || step.outputs().contains_key("token");
-                (ran.code, ran.stdout, ran.stderr, ok)
+                (
+                    Some(ran.code).filter(|c| *c >= 0),
+                    ran.stdout,
+                    ran.stderr,
+                    ok,
+                )
             }
             What::ContainerNothingMinimal => {
                 started = Instant::now();

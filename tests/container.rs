@@ -11,15 +11,15 @@
 //! `APP_TOKEN_IMAGE` names another image to test.
 
 mod common;
-mod docker;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::docker;
 use common::*;
-use docker::{docker, image, Job, Ran, Running, MAIN_ENTRYPOINT, POST_ENTRYPOINT};
+use docker::{docker, image, Job, Running, MAIN_ENTRYPOINT, POST_ENTRYPOINT};
 use httpmock::prelude::*;
 use serde_json::json;
 
@@ -212,7 +212,7 @@ fn main_then_post_through_docker_run_like_the_runner() {
         .iter()
         .any(|(k, v)| k == "INPUT_PERMISSION-CONTENTS" && v.is_empty()));
     let ran = job.run(&main, MAIN_ENTRYPOINT, &env);
-    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert_masked_first(&ran, FINAL_TOKEN);
 
     let out = main.outputs();
@@ -238,7 +238,7 @@ fn main_then_post_through_docker_run_like_the_runner() {
     let env = job.post_env(&main, &post, &gh.url(), &inputs);
     assert!(env.iter().any(|(k, _)| k.starts_with("STATE_")), "{env:?}");
     let ran = job.run(&post, POST_ENTRYPOINT, &env);
-    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert!(
         ran.stdout.contains("Revoked 1 installation token"),
         "{}",
@@ -259,7 +259,7 @@ fn a_bad_input_fails_in_the_container_before_any_request() {
     let step = job.step();
     let env = job.env(&step, &gh.url(), &[("permissions", "contens: read")]);
     let ran = job.run(&step, MAIN_ENTRYPOINT, &env);
-    assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
     let error = ran
         .stdout
         .lines()
@@ -294,7 +294,7 @@ fn tls_roots_come_from_the_image_and_ssl_cert_file_still_works() {
     let step = job.step();
     let env = job.env(&step, &gh.https_url(), &[]);
     let ran = job.run(&step, MAIN_ENTRYPOINT, &env);
-    assert_eq!(ran.code, Some(1), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
     let said = ran.stdout.to_ascii_lowercase();
     assert!(said.contains("certificate"), "{}", ran.stdout);
     assert!(
@@ -312,7 +312,7 @@ fn tls_roots_come_from_the_image_and_ssl_cert_file_still_works() {
         "/github/workspace/private-ca.pem".into(),
     ));
     let ran = job.run(&step, MAIN_ENTRYPOINT, &env);
-    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(step.outputs()["token"], FINAL_TOKEN);
     flow.final_token.assert_calls(1);
 }
@@ -369,7 +369,7 @@ fn cancelled_through_docker_run(signal: i32, name: &str, test: &str) {
         "container test {test}: docker run ended {took:?} after {name}"
     ));
 
-    assert_ne!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    assert_ne!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert!(
         took < Duration::from_secs(3),
         "the container stopped {took:?} after {name}"

@@ -397,15 +397,18 @@ fn requests_go_through_the_proxy_unless_no_proxy_says_otherwise() {
         "{seen:?}"
     );
 
-    proxy.targets.lock().unwrap().clear();
+    // A proxy of its own: hyper may still finish a connection it started in the
+    // background for the first client, and that one would be counted here.
+    let bypassed = ConnectProxy::start(Duration::ZERO);
+    let bypassed_url = bypassed.url.clone();
     let env = |k: &str| match k {
-        "HTTP_PROXY" => Some(proxy_url.clone()),
+        "HTTP_PROXY" => Some(bypassed_url.clone()),
         "NO_PROXY" => Some("127.0.0.1".to_string()),
         _ => None,
     };
     let (c, _) = client(&gh.url(), Proxy::from_env(&env), fast());
     mint_with(&c, &[site_request()]).unwrap();
-    assert!(proxy.targets().is_empty());
+    assert!(bypassed.targets().is_empty(), "{:?}", bypassed.targets());
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
+pub mod docker;
 mod moto;
 mod net;
 mod ops;

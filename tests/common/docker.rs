@@ -1,7 +1,6 @@
 //! The Actions runner's way of running a Docker container action's step: its
 //! directories, file commands, environment and `docker run` command line. Shared by
 //! tests/container.rs and the container benchmark (examples/bench_container.rs).
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{file_commands, runner_env};
+use super::{file_commands, runner_env, Ran};
 
 pub const DEFAULT_IMAGE: &str = "app-token:test";
 /// What `--label` carries, so that a container a failed test left behind can be found.
@@ -282,12 +281,6 @@ impl Step {
     }
 }
 
-pub struct Ran {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 /// A `docker run` client in flight. Dropped before the client ended on its own (a
 /// test that failed or gave up), it kills the client and removes the container, so
 /// that nothing is left running; after a normal end, `--rm` has removed it already.
@@ -345,7 +338,7 @@ impl Running {
         };
         self.ended = true;
         Ran {
-            code: status.code(),
+            code: status.code().unwrap_or(-1),
             stdout: self
                 .out
                 .take()
