@@ -17,10 +17,11 @@
 mod common;
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::measure::*;
 use common::*;
 use serde_json::json;
 
@@ -276,60 +277,6 @@ fn wait4(pid: u32) -> (i32, libc::rusage) {
     }
 }
 
-fn abort(message: &str) -> ! {
-    eprintln!("\nbench: {message}");
-    std::process::exit(1);
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn runs_wanted() -> usize {
-    let raw = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("BENCH_RUNS").ok());
-    match raw {
-        None => DEFAULT_RUNS,
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= MIN_RUNS => n,
-            _ => abort(&format!(
-                "runs per case must be a number ≥ {MIN_RUNS}, not {v:?}"
-            )),
-        },
-    }
-}
-
-/// `BENCH_BIN`, or `app-token` next to this example's directory: `target/<profile>/app-token`.
-fn binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("BENCH_BIN") {
-        return PathBuf::from(bin);
-    }
-    let me = std::env::current_exe().unwrap_or_else(|e| abort(&format!("current_exe: {e}")));
-    let profile_dir = me
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| abort("cannot tell where the example runs from"));
-    let bin = profile_dir.join("app-token");
-    if !bin.is_file() {
-        abort(&format!(
-            "{} is missing: examples do not build the crate's binaries. Run\n\n    {COMMAND}\n",
-            bin.display()
-        ));
-    }
-    bin
-}
-
 /// The command that produced the report, as it was typed.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -448,8 +395,8 @@ fn main() {
     if args.first().map(String::as_str) == Some(SPAWN) {
         spawn_and_measure(&args[1..]);
     }
-    let runs = runs_wanted();
-    let bin = binary();
+    let runs = runs_wanted(DEFAULT_RUNS, MIN_RUNS);
+    let bin = binary_beside_me(COMMAND);
     let size = std::fs::metadata(&bin).map_or(0, |m| m.len());
 
     let mut setups: Vec<Setup> = Vec::new();

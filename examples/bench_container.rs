@@ -24,6 +24,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::docker;
+use common::measure::*;
 use common::*;
 use docker::*;
 use serde_json::json;
@@ -32,43 +33,6 @@ const DEFAULT_RUNS: usize = 15;
 const MIN_RUNS: usize = 5;
 const LATENCIES_MS: [u64; 2] = [0, 50];
 const NAMES: [(u64, &str); 3] = [(101, "site"), (102, "api"), (103, "docs")];
-
-fn abort(message: &str) -> ! {
-    eprintln!("\nbench_container: {message}");
-    std::process::exit(1);
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    let n = xs.len();
-    if n == 0 {
-        return Duration::ZERO;
-    }
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2
-    }
-}
-
-fn runs_wanted() -> usize {
-    let raw = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("BENCH_RUNS").ok());
-    match raw {
-        None => DEFAULT_RUNS,
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= MIN_RUNS => n,
-            _ => abort(&format!(
-                "runs per row must be a number ≥ {MIN_RUNS}, not {v:?}"
-            )),
-        },
-    }
-}
 
 /// `BENCH_BIN`, or the static binary .ci/container builds.
 fn binary() -> PathBuf {
@@ -337,7 +301,7 @@ impl Row {
 }
 
 fn main() {
-    let runs = runs_wanted();
+    let runs = runs_wanted(DEFAULT_RUNS, MIN_RUNS);
     let bin = binary();
     let image = image();
     let size: u64 = docker_text(&["image", "inspect", "--format", "{{.Size}}", &image])

@@ -7,50 +7,21 @@
 //! ```
 //!
 //! Needs moto (`bash .ci/moto` installs it and prints the path to put in
-//! `APP_TOKEN_MOTO_SERVER`). Runs per row: `BENCH_RUNS`, or 9. Markdown on stdout.
+//! `APP_TOKEN_MOTO_SERVER`). Runs per row: the first argument, or `BENCH_RUNS`, or 9. Markdown on stdout.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::measure::*;
 use common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 
 const COMMAND: &str = "cargo build --release --bins && cargo run --release --example bench_kms";
 const ROLE: &str = "arn:aws:iam::123456789012:role/github-app-signer";
-
-fn abort(message: &str) -> ! {
-    eprintln!("bench_kms: {message}");
-    std::process::exit(1);
-}
-
-fn binary() -> PathBuf {
-    let me = std::env::current_exe().unwrap_or_else(|e| abort(&format!("current_exe: {e}")));
-    let bin = me
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("app-token"))
-        .unwrap_or_else(|| abort("cannot tell where the example runs from"));
-    if !bin.is_file() {
-        abort(&format!(
-            "{} is missing; run\n\n    {COMMAND}\n",
-            bin.display()
-        ));
-    }
-    bin
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// Runs the main step `runs` times with `inputs` and `extra` variables; gives the median
 /// wall time, and checks every run minted.
@@ -77,11 +48,8 @@ fn measure(
 }
 
 fn main() {
-    let runs = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(9usize);
-    let bin = binary();
+    let runs = runs_wanted(9, 3);
+    let bin = binary_beside_me(COMMAND);
     let moto = Moto::start().unwrap_or_else(|| {
         abort("moto_server is not installed: run `bash .ci/moto` and set APP_TOKEN_MOTO_SERVER")
     });

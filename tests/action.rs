@@ -591,23 +591,7 @@ fn tls_with_a_private_ca_from_ssl_cert_file_negotiates_http2() {
 /// runner cancels (SIGINT, or SIGTERM): it must stop at once, revoke, and say so.
 fn cancelled_with(signal: i32, expected_code: i32, name: &str) {
     let gh = FakeGitHub::start();
-    gh.account_installation("acme", INSTALLATION);
-    let minted = gh.access_token(
-        INSTALLATION,
-        json!({"repository_ids": [101]}),
-        token_json(
-            FINAL_TOKEN,
-            &[repo_json(101, "acme", "site")],
-            &json!({"contents": "read"}),
-        ),
-    );
-    let revoked = gh.revoke(FINAL_TOKEN);
-    gh.server.mock(|when, then| {
-        when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
-        then.status(200)
-            .delay(std::time::Duration::from_secs(30))
-            .json_body(json!({"id": BOT_ID}));
-    });
+    let (minted, revoked, _hanging) = gh.token_then_a_hang(std::time::Duration::from_secs(30));
     let step = Step::new();
     let child = Command::new(BIN)
         .env_clear()

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use common::docker;
 use common::*;
 use docker::{docker, image, Job, Running, MAIN_ENTRYPOINT, POST_ENTRYPOINT};
-use httpmock::prelude::*;
 use serde_json::json;
 
 /// Why the tests cannot run here, if they cannot: no docker client, no engine, no image.
@@ -328,23 +327,7 @@ fn cancelled_through_docker_run(signal: i32, name: &str, test: &str) {
         return;
     }
     let gh = FakeGitHub::start();
-    gh.account_installation("acme", INSTALLATION);
-    let minted = gh.access_token(
-        INSTALLATION,
-        json!({"repository_ids": [101]}),
-        token_json(
-            FINAL_TOKEN,
-            &[repo_json(101, "acme", "site")],
-            &installation_permissions(),
-        ),
-    );
-    let revoked = gh.revoke(FINAL_TOKEN);
-    let slow_bot = gh.server.mock(|when, then| {
-        when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
-        then.status(200)
-            .delay(Duration::from_secs(20))
-            .json_body(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
-    });
+    let (minted, revoked, slow_bot) = gh.token_then_a_hang(Duration::from_secs(20));
     let job = Job::new();
     let step = job.step();
     let env = job.env(&step, &gh.url(), &[("repositories", "101")]);

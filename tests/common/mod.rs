@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod measure;
 mod moto;
 mod net;
 mod ops;
@@ -399,6 +400,30 @@ impl FakeGitHub {
             then.status(204);
         });
         (refused, revoked)
+    }
+
+    /// A step that will be holding a token when it is cancelled: repository id 101 of
+    /// acme, minted at once, while the bot user's lookup hangs for `hang`. Gives (the
+    /// token request, its revocation, the hanging lookup).
+    pub fn token_then_a_hang(&self, hang: Duration) -> (Mock<'_>, Mock<'_>, Mock<'_>) {
+        self.account_installation("acme", INSTALLATION);
+        let minted = self.access_token(
+            INSTALLATION,
+            json!({"repository_ids": [101]}),
+            token_json(
+                FINAL_TOKEN,
+                &[repo_json(101, "acme", "site")],
+                &installation_permissions(),
+            ),
+        );
+        let revoked = self.revoke(FINAL_TOKEN);
+        let hanging = self.server.mock(|when, then| {
+            when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
+            then.status(200)
+                .delay(hang)
+                .json_body(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
+        });
+        (minted, revoked, hanging)
     }
 
     /// A mock that answers anything not otherwise mocked, to prove no request was made.

@@ -1,0 +1,65 @@
+//! What the benchmarks share: how many runs, medians, milliseconds, and stopping with a message.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Stops a benchmark with `message`, naming the program.
+pub fn abort(message: &str) -> ! {
+    let program = std::env::args().next().unwrap_or_default();
+    let name = std::path::Path::new(&program)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    eprintln!("\n{name}: {message}");
+    std::process::exit(1);
+}
+
+/// The median; zero for no values.
+pub fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    let n = xs.len();
+    match n {
+        0 => Duration::ZERO,
+        _ if n % 2 == 1 => xs[n / 2],
+        _ => (xs[n / 2 - 1] + xs[n / 2]) / 2,
+    }
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Runs per row: the first argument, or `BENCH_RUNS`, or `default`; at least `min`.
+pub fn runs_wanted(default: usize, min: usize) -> usize {
+    let raw = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("BENCH_RUNS").ok());
+    match raw {
+        None => default,
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= min => n,
+            _ => abort(&format!("runs per row must be a number ≥ {min}, not {v:?}")),
+        },
+    }
+}
+
+/// `BENCH_BIN`, or `app-token` beside the running example's directory
+/// (`target/<profile>/app-token`); stops with `command`, which builds it, when missing.
+pub fn binary_beside_me(command: &str) -> PathBuf {
+    if let Some(bin) = std::env::var_os("BENCH_BIN") {
+        return PathBuf::from(bin);
+    }
+    let me = std::env::current_exe().unwrap_or_else(|e| abort(&format!("current_exe: {e}")));
+    let bin = me
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("app-token"))
+        .unwrap_or_else(|| abort("cannot tell where the example runs from"));
+    if !bin.is_file() {
+        abort(&format!(
+            "{} is missing: examples do not build the crate's binaries. Run\n\n    {command}\n",
+            bin.display()
+        ));
+    }
+    bin
+}
