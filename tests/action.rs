@@ -24,13 +24,7 @@ fn post_step(step: &Step, api: &str, inputs: &[(&str, &str)]) -> Ran {
 #[test]
 fn main_then_post_like_the_runner() {
     let gh = FakeGitHub::start();
-    let flow = gh.flow(
-        "acme",
-        &["site", "api"],
-        &[9001],
-        &[(11, "site"), (12, "api")],
-        Some(json!({"contents": "write", "pull_requests": "read"})),
-    );
+    let flow = gh.names_and_an_id_flow();
     let step = Step::new();
     let ran = main_step(
         &step,

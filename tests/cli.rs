@@ -65,13 +65,7 @@ fn mint_args<'a>(gh_url: &'a str, key: &'a str, rest: &[&'a str]) -> Vec<&'a str
 #[test]
 fn prints_only_the_token_and_never_revokes_it() {
     let gh = FakeGitHub::start();
-    let flow = gh.flow(
-        "acme",
-        &["site", "api"],
-        &[9001],
-        &[(11, "site"), (12, "api")],
-        Some(json!({"contents": "write", "pull_requests": "read"})),
-    );
+    let flow = gh.names_and_an_id_flow();
     let keys = Keys::new();
     let url = gh.url();
     let key = keys.path();

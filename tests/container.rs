@@ -189,13 +189,7 @@ fn main_then_post_through_docker_run_like_the_runner() {
         return;
     }
     let gh = FakeGitHub::start();
-    let flow = gh.flow(
-        "acme",
-        &["site", "api"],
-        &[9001],
-        &[(11, "site"), (12, "api")],
-        Some(json!({"contents": "write", "pull_requests": "read"})),
-    );
+    let flow = gh.names_and_an_id_flow();
     let job = Job::new();
     let inputs = [
         ("repositories", "site\napi, 9001"),

@@ -402,6 +402,18 @@ impl FakeGitHub {
         (refused, revoked)
     }
 
+    /// The flow the main path's tests share: two names and an id of acme
+    /// (`site, api, 9001`), with `contents: write` and `pull_requests: read`.
+    pub fn names_and_an_id_flow(&self) -> Flow<'_> {
+        self.flow(
+            "acme",
+            &["site", "api"],
+            &[9001],
+            &[(11, "site"), (12, "api")],
+            Some(json!({"contents": "write", "pull_requests": "read"})),
+        )
+    }
+
     /// A step that will be holding a token when it is cancelled: repository id 101 of
     /// acme, minted at once, while the bot user's lookup hangs for `hang`. Gives (the
     /// token request, its revocation, the hanging lookup).
