@@ -12,7 +12,6 @@ use crate::cancel::Signal;
 use crate::github::{Client, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome};
 use crate::runner::{Env, Runner, SavedToken, STATE_TOKENS};
-use crate::transport::Proxy;
 use crate::{inputs, summary};
 
 fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
@@ -123,7 +122,7 @@ pub async fn run<W: Write + Send + 'static>(
         let r = Arc::clone(&runner);
         mint::log_sink(move |line: &str| r.info(line))
     };
-    let proxy = Proxy::from_env(env);
+    let proxy = inputs.proxy;
     let mask: SecretSink = {
         let r = Arc::clone(&runner);
         Arc::new(move |secret: &str| r.mask(secret))

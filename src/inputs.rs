@@ -6,6 +6,7 @@ use crate::aws::AwsEnv;
 use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven};
 use crate::permissions::APP_PERMISSIONS;
 use crate::runner::{input, input_bool, Env};
+use crate::transport::Proxy;
 
 /// The inputs action.yml declares besides one `permission-<name>` per app permission.
 pub const CORE_INPUTS: &[&str] = &[
@@ -87,6 +88,8 @@ fn named(e: ConfigError, app_input: &str) -> InputError {
 pub struct Inputs {
     pub config: Config,
     pub skip_token_revoke: bool,
+    /// The proxy settings from the environment, checked.
+    pub proxy: Proxy,
 }
 
 /// `skip-token-revoke`.
@@ -127,6 +130,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
     };
     let plan = config::plan(&given).map_err(|e| named(e, app_input))?;
     let skip_token_revoke = skip_token_revoke(env)?;
+    let proxy = config::proxy(env).map_err(|e| named(e, app_input))?;
     let config = plan
         .with_key(KeyGiven {
             pem: input(env, "private-key"),
@@ -139,6 +143,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
     Ok(Inputs {
         config,
         skip_token_revoke,
+        proxy,
     })
 }
 

@@ -1,7 +1,9 @@
-//! A plain HTTPS client for any host: TLS roots from the system store, proxies, connect and exchange timeouts, HTTP/2; no retries, no redirects.
+//! A plain HTTPS client for any host: TLS roots from the system store, proxies, connect and exchange timeouts, a bounded body, HTTP/2; no retries, no redirects.
 //!
 //! It knows nothing of GitHub. What a failure means for a retry is said here only as
 //! facts (was the request sent? can trying again help?); the policy is the caller's.
+//! A loopback destination is never proxied; an `https://` proxy is spoken to in TLS,
+//! verified against the same roots; any other proxy scheme is refused, never ignored.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,11 +14,11 @@ use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnector;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
@@ -54,20 +56,54 @@ pub struct Proxy {
     pub no_proxy: Option<String>,
 }
 
+/// Where each proxy setting is read from, first found first: upper case, then lower case.
+const HTTP_PROXY_VARIABLES: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+const HTTPS_PROXY_VARIABLES: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+const NO_PROXY_VARIABLES: [&str; 2] = ["NO_PROXY", "no_proxy"];
+
+/// The first of `names` that is set and not blank.
+fn first_set(env: &dyn Fn(&str) -> Option<String>, names: &[&'static str]) -> Option<&'static str> {
+    names
+        .iter()
+        .copied()
+        .find(|n| env(n).is_some_and(|v| !v.trim().is_empty()))
+}
+
+/// The variable the proxy for `scheme` (`http` or `https`) is read from, if any.
+pub fn proxy_variable(env: &dyn Fn(&str) -> Option<String>, scheme: &str) -> Option<&'static str> {
+    match scheme {
+        "http" => first_set(env, &HTTP_PROXY_VARIABLES),
+        "https" => first_set(env, &HTTPS_PROXY_VARIABLES),
+        _ => None,
+    }
+}
+
 impl Proxy {
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, upper or lower case.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Self {
-        let pick = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
-        };
-        let all = pick(&["ALL_PROXY", "all_proxy"]);
+        let read = |names: &[&'static str]| first_set(env, names).and_then(env);
         Self {
-            http: pick(&["HTTP_PROXY", "http_proxy"]).or_else(|| all.clone()),
-            https: pick(&["HTTPS_PROXY", "https_proxy"]).or(all),
-            no_proxy: pick(&["NO_PROXY", "no_proxy"]),
+            http: read(&HTTP_PROXY_VARIABLES),
+            https: read(&HTTPS_PROXY_VARIABLES),
+            no_proxy: read(&NO_PROXY_VARIABLES),
         }
+    }
+
+    /// The first setting that cannot be used, as (`http` or `https`, why). Nothing is
+    /// connected to before this is known.
+    pub fn fault(&self) -> Option<(&'static str, String)> {
+        [("http", &self.http), ("https", &self.https)]
+            .into_iter()
+            .find_map(|(scheme, value)| Some((scheme, proxy_fault(value.as_deref()?)?)))
+    }
+
+    /// Does any setting name an `https://` proxy (whose certificate needs the roots)?
+    fn speaks_tls(&self) -> bool {
+        [&self.http, &self.https].into_iter().flatten().any(|v| {
+            v.trim()
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        })
     }
 
     fn matcher(&self) -> Matcher {
@@ -85,18 +121,66 @@ impl Proxy {
     }
 }
 
+/// Why a proxy URL cannot be used, or `None` when it can. `http://` (or no scheme, as
+/// curl reads it) and `https://` proxies are spoken to with HTTP CONNECT; anything else
+/// is refused rather than ignored. The reason never repeats the URL, which may hold a
+/// password.
+pub fn proxy_fault(raw: &str) -> Option<String> {
+    const SPOKEN: &str = "app-token speaks HTTP CONNECT to http:// and https:// proxies only";
+    let raw = raw.trim();
+    let scheme = raw
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        None | Some("http") | Some("https") => {}
+        Some(s) if s.starts_with("socks") => {
+            return Some(format!("is a SOCKS proxy ({s}://); {SPOKEN}"));
+        }
+        Some(s) => return Some(format!("has the scheme {s}://; {SPOKEN}")),
+    }
+    match raw.parse::<Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => None,
+        _ => Some("is not a proxy URL such as http://HOST:PORT".to_string()),
+    }
+}
+
+/// Is `host` (as a URL gives it: an IPv6 address in brackets) a loopback destination:
+/// `localhost`, `127.0.0.0/8` or `::1`? Its traffic never leaves the machine, so it is
+/// never proxied, as curl and Go decide it: by the name as written, not by resolving it.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// The proxy to reach `dst` through, if any: never one for a loopback destination,
+/// whatever the settings say; else as the settings (and `NO_PROXY`) say.
+fn proxy_for(matcher: &Matcher, dst: &Uri) -> Option<Intercept> {
+    match dst.host() {
+        Some(host) if is_loopback(host) => None,
+        _ => matcher.intercept(dst),
+    }
+}
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Connecting = Pin<Box<dyn Future<Output = Result<TokioIo<TcpStream>, BoxError>> + Send>>;
+/// A connection: plain TCP, or TCP in TLS to an `https://` proxy (the tunnel inside it).
+type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
 
 /// Connects directly, or through an HTTP CONNECT tunnel when the proxy settings say so.
 #[derive(Clone)]
 pub struct ProxyConnector {
     direct: HttpConnector,
+    /// To an `https://` proxy: TLS first (the same roots), then CONNECT inside it.
+    to_tls_proxy: HttpsConnector<HttpConnector>,
     matcher: Arc<Matcher>,
 }
 
 impl Service<Uri> for ProxyConnector {
-    type Response = TokioIo<TcpStream>;
+    type Response = Stream;
     type Error = BoxError;
     type Future = Connecting;
 
@@ -108,17 +192,27 @@ impl Service<Uri> for ProxyConnector {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        match self.matcher.intercept(&dst) {
-            Some(intercept) => {
-                let mut tunnel = Tunnel::new(intercept.uri().clone(), self.direct.clone());
+        match proxy_for(&self.matcher, &dst) {
+            Some(intercept) if intercept.uri().scheme() == Some(&http::uri::Scheme::HTTPS) => {
+                let mut tunnel = Tunnel::new(intercept.uri().clone(), self.to_tls_proxy.clone());
                 if let Some(auth) = intercept.basic_auth() {
                     tunnel = tunnel.with_auth(auth.clone());
                 }
                 Box::pin(async move { tunnel.call(dst).await.map_err(Into::into) })
             }
+            Some(intercept) => {
+                let mut tunnel = Tunnel::new(intercept.uri().clone(), self.direct.clone());
+                if let Some(auth) = intercept.basic_auth() {
+                    tunnel = tunnel.with_auth(auth.clone());
+                }
+                Box::pin(async move {
+                    let tcp = tunnel.call(dst).await?;
+                    Ok(MaybeHttpsStream::Http(tcp))
+                })
+            }
             None => {
                 let connecting = self.direct.call(dst);
-                Box::pin(async move { connecting.await.map_err(Into::into) })
+                Box::pin(async move { Ok(MaybeHttpsStream::Http(connecting.await?)) })
             }
         }
     }
@@ -168,16 +262,27 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(options: &Options) -> anyhow::Result<Self> {
+        if let Some((scheme, why)) = options.proxy.fault() {
+            bail!("the proxy for {scheme} requests {why}");
+        }
+        let tls = tls_config(options.tls_roots || options.proxy.speaks_tls())?;
         let mut direct = HttpConnector::new();
         direct.enforce_http(false);
         direct.set_nodelay(true);
         direct.set_connect_timeout(Some(options.connect_timeout));
+        // CONNECT is an HTTP/1.1 request: that is all the proxy is offered.
+        let to_tls_proxy = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(direct.clone());
         let connector = ProxyConnector {
             direct,
+            to_tls_proxy,
             matcher: Arc::new(options.proxy.matcher()),
         };
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config(options.tls_roots)?)
+            .with_tls_config(tls)
             .https_or_http()
             // HTTP/2 where TLS negotiates it (github.com does): requests that run
             // alongside each other share one connection instead of each paying for a
@@ -218,7 +323,33 @@ pub struct Failed {
     pub permanent: bool,
 }
 
-/// Runs one exchange within `limit`: the request, then its whole body.
+/// The most of a body that is read: far more than any answer app-token asks for (a
+/// listing page of 100 repositories is well under 1 MiB), far less than a hostile or
+/// broken server could send.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// An answer whose body is over [`MAX_BODY`]: read no further, and do not ask again.
+fn too_large() -> Failed {
+    Failed {
+        message: format!(
+            "the answer's body is larger than {} MiB, the most app-token reads",
+            MAX_BODY / (1024 * 1024)
+        ),
+        sent: true,
+        permanent: true,
+    }
+}
+
+/// Does a `Content-Length` already say the body is over `max`?
+fn declared_over(headers: &HeaderMap, max: usize) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > max as u64)
+}
+
+/// Runs one exchange within `limit`: the request, then its whole body (at most [`MAX_BODY`]).
 pub async fn exchange<F, B, E>(send: F, limit: Duration) -> Result<Answer, Failed>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
@@ -229,7 +360,20 @@ where
     let whole = async {
         let response = send.await.map_err(|e| failed(&e))?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(|e| failed(&e))?.to_bytes();
+        if declared_over(&parts.headers, MAX_BODY) {
+            return Err(too_large());
+        }
+        let body = Limited::new(body, MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<LengthLimitError>().is_some() {
+                    too_large()
+                } else {
+                    failed(&*e)
+                }
+            })?
+            .to_bytes();
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
@@ -324,6 +468,123 @@ mod tests {
         assert!(m
             .intercept(&"http://api.github.com/x".parse().unwrap())
             .is_none());
+    }
+
+    fn proxied(p: &Proxy, url: &str) -> Option<String> {
+        proxy_for(&p.matcher(), &url.parse().unwrap()).map(|i| i.uri().to_string())
+    }
+
+    #[test]
+    fn a_loopback_destination_is_never_proxied() {
+        let p = Proxy {
+            http: Some("http://proxy.example:3128".into()),
+            https: Some("https://proxy.example:3129".into()),
+            no_proxy: None,
+        };
+        for url in [
+            "http://127.0.0.1:8080/app",
+            "https://127.0.0.1/app",
+            "http://127.8.9.10:1/",
+            "http://[::1]:8080/",
+            "http://[::ffff:127.0.0.1]:8080/",
+            "http://localhost:8080/",
+            "https://LOCALHOST./",
+        ] {
+            assert_eq!(proxied(&p, url), None, "{url}");
+        }
+        for url in [
+            "http://github.example:8080/",
+            "http://128.0.0.1/",
+            "http://localhost.example/",
+            "http://[::2]/",
+        ] {
+            assert!(proxied(&p, url).is_some(), "{url}");
+        }
+        assert_eq!(
+            proxied(&p, "https://api.github.com/").as_deref(),
+            Some("https://proxy.example:3129/")
+        );
+    }
+
+    #[test]
+    fn no_proxy_names_hosts_domains_and_addresses() {
+        let p = Proxy {
+            https: Some("http://proxy.example:3128".into()),
+            no_proxy: Some("ghe.internal, .corp.example, 10.0.0.0/8".into()),
+            ..Proxy::default()
+        };
+        assert!(proxied(&p, "https://ghe.internal/api/v3").is_none());
+        assert!(proxied(&p, "https://api.ghe.internal/").is_none());
+        assert!(proxied(&p, "https://kms.corp.example/").is_none());
+        assert!(proxied(&p, "https://10.1.2.3/").is_none());
+        assert!(proxied(&p, "https://notghe.internal/").is_some());
+        assert!(proxied(&p, "https://api.github.com/").is_some());
+        let all = Proxy {
+            no_proxy: Some("*".into()),
+            ..p
+        };
+        assert!(proxied(&all, "https://api.github.com/").is_none());
+    }
+
+    #[test]
+    fn only_http_and_https_proxies_are_spoken_to() {
+        for ok in [
+            "http://proxy:3128",
+            "https://user:pass@proxy:3129",
+            "HTTPS://proxy:3129/",
+            "proxy.example:3128",
+        ] {
+            assert_eq!(proxy_fault(ok), None, "{ok}");
+        }
+        for (bad, says) in [
+            ("socks5://proxy:1080", "SOCKS"),
+            ("socks5h://u:secret@proxy:1080", "SOCKS"),
+            ("SOCKS4a://proxy:1080", "SOCKS"),
+            ("ftp://proxy:21", "ftp://"),
+            ("http://", "not a proxy URL"),
+            ("http://pro xy:1", "not a proxy URL"),
+        ] {
+            let why = proxy_fault(bad).unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(why.contains(says), "{bad}: {why}");
+            assert!(!why.contains("secret"), "{why}");
+        }
+        let p = Proxy {
+            http: Some("http://proxy:3128".into()),
+            https: Some("socks5://proxy:1080".into()),
+            no_proxy: None,
+        };
+        assert_eq!(p.fault().map(|(scheme, _)| scheme), Some("https"));
+        assert!(!p.speaks_tls());
+        let tls = Proxy {
+            https: Some("https://proxy:3129".into()),
+            ..Proxy::default()
+        };
+        assert!(tls.speaks_tls());
+        assert!(Transport::new(&Options {
+            connect_timeout: Duration::from_secs(1),
+            proxy: p,
+            tls_roots: false,
+        })
+        .is_err());
+    }
+
+    #[test]
+    fn a_declared_length_over_the_cap_is_refused_before_reading() {
+        let mut h = HeaderMap::new();
+        assert!(!declared_over(&h, 10));
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+        assert!(!declared_over(&h, 10));
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("11"));
+        assert!(declared_over(&h, 10));
+        h.insert(
+            http::header::CONTENT_LENGTH,
+            HeaderValue::from_static("99999999999999999999999"),
+        );
+        assert!(
+            !declared_over(&h, 10),
+            "unparsable: the body's own length decides"
+        );
+        assert!(too_large().permanent && too_large().sent);
     }
 
     #[test]

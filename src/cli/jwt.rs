@@ -4,9 +4,9 @@ use super::args::JwtArgs;
 use super::mint::{prepare_app, signer};
 use super::output::print;
 use super::Failure;
+use crate::config;
 use crate::github::Settings;
 use crate::runner::Env;
-use crate::transport::Proxy;
 
 pub(super) async fn command(
     args: &JwtArgs,
@@ -16,7 +16,7 @@ pub(super) async fn command(
     // GitHub is not called: neither --api-url nor GITHUB_API_URL matters here. A key in
     // KMS is, through the proxies the environment names.
     let config = prepare_app(&args.app, None, env)?;
-    let signer = signer(&config.app_id, config.key, &Proxy::from_env(env), &settings)?;
+    let signer = signer(&config.app_id, config.key, &config::proxy(env)?, &settings)?;
     let jwt = signer
         .sign()
         .await

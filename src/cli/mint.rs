@@ -138,7 +138,7 @@ pub(super) fn app_client(
     env: Env<'_>,
     settings: Settings,
 ) -> Result<Arc<Client>, Failure> {
-    let proxy = Proxy::from_env(env);
+    let proxy = config::proxy(env)?;
     let signer = signer(app_id, key, &proxy, &settings)?;
     Client::new(
         api_url,

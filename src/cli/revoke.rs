@@ -8,7 +8,6 @@ use crate::config;
 use crate::github::{Client, Credential, Settings};
 use crate::mint;
 use crate::runner::Env;
-use crate::transport::Proxy;
 
 /// The tokens on stdin, one per line. Never quotes what it read: it may be a secret.
 fn tokens_from(text: &str) -> Result<Vec<String>, Failure> {
@@ -60,7 +59,7 @@ pub(super) async fn command(
     let client = Client::new(
         &api_url,
         None,
-        &Proxy::from_env(env),
+        &config::proxy(env)?,
         settings,
         super::output::stderr_log(),
     )

@@ -8,8 +8,10 @@ use std::fmt;
 use std::net::IpAddr;
 
 mod key;
+mod proxy;
 
 pub use key::{Key, KeyGiven};
+pub use proxy::proxy;
 
 use crate::mint::{OwnerKind, Request, Selection};
 use crate::permissions::{self, Permissions};
