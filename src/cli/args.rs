@@ -110,7 +110,11 @@ Examples:
   app-token exec --app-id 123456 --enterprise my-enterprise -- ./enterprise-report.sh
 
 COMMAND runs with GH_TOKEN and GITHUB_TOKEN set to a new installation token, and without
-APP_TOKEN_PRIVATE_KEY; it reads and writes the terminal as usual. SIGINT and SIGTERM are
+what could sign as the app: APP_TOKEN_PRIVATE_KEY, AWS credentials (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, web identity and container credentials),
+ACTIONS_ID_TOKEN_REQUEST_TOKEN/_URL, and GCP, Azure and Vault credentials. A file it can
+read stays readable, --private-key-file included: keep the key where COMMAND cannot read
+it. COMMAND reads and writes the terminal as usual. SIGINT and SIGTERM are
 passed on to it. When it ends, the token is revoked (a revocation that fails is a warning
 on stderr), and app-token exits with its status. The token is never printed.
 

@@ -9,9 +9,10 @@ use tokio::process::{Child, Command};
 
 use super::args::ExecArgs;
 use super::mint::{mint_all, one_owner, prepare};
-use super::{usage, Failure, PRIVATE_KEY_ENV};
+use super::{usage, Failure};
 use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::{Signal, Signals};
+use crate::config::SIGNING_VARIABLES;
 use crate::excerpt::excerpt;
 use crate::github::{Client, Credential, Settings};
 use crate::mint;
@@ -127,9 +128,13 @@ pub(super) async fn command(
             format!("{} received: {} not started", signal.name(), name(program)),
         ));
     }
-    // The child inherits this process's environment and terminal, less the app's key.
+    // The child inherits this process's environment and terminal, less whatever could
+    // sign as the app: the key, and the credentials a keyless signer uses.
     let mut command = Command::new(program);
-    command.args(program_args).env_remove(PRIVATE_KEY_ENV);
+    command.args(program_args);
+    for variable in SIGNING_VARIABLES {
+        command.env_remove(variable);
+    }
     for variable in TOKEN_VARIABLES {
         command.env(variable, &minted.token);
     }
@@ -162,6 +167,14 @@ mod tests {
         assert_eq!(exit_code(ExitStatus::from_raw(7 << 8)), 7);
         assert_eq!(exit_code(ExitStatus::from_raw(libc::SIGTERM)), 143);
         assert_eq!(exit_code(ExitStatus::from_raw(libc::SIGKILL)), 137);
+    }
+
+    #[test]
+    fn the_key_variable_is_among_those_withheld() {
+        assert!(SIGNING_VARIABLES.contains(&super::super::PRIVATE_KEY_ENV));
+        for tokens in TOKEN_VARIABLES {
+            assert!(!SIGNING_VARIABLES.contains(&tokens));
+        }
     }
 
     #[test]

@@ -7,6 +7,45 @@ use crate::aws::{self, AwsEnv, CredentialSource, KmsKey, KmsSettings, SecretSink
 use crate::jwt::{self, Signer};
 use crate::transport::Proxy;
 
+/// The environment variables that give the power to sign as the app, or to obtain
+/// credentials that do: the key itself, the cloud credentials a keyless signer uses (and
+/// those the next signers will: GCP, Azure, Vault), and the Actions OIDC token that
+/// becomes such credentials. A command handed a token (`exec`) gets none of them, so
+/// that it cannot make another, broader one. Files they point to stay readable.
+pub const SIGNING_VARIABLES: &[&str] = &[
+    // The app's PEM (the command line's `APP_TOKEN_PRIVATE_KEY`).
+    "APP_TOKEN_PRIVATE_KEY",
+    // AWS: keys, a session, a web identity to assume a role with, a container's endpoint.
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    // GitHub Actions: the OIDC token a role is assumed with.
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    // Google Cloud: a service account key or external account, an access token.
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "CLOUDSDK_AUTH_ACCESS_TOKEN",
+    "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
+    // Azure: a client secret or certificate, a password, a federated token, a managed identity's secret.
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_PASSWORD",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "IDENTITY_HEADER",
+    "MSI_SECRET",
+    // HashiCorp Vault.
+    "VAULT_TOKEN",
+];
+
 /// What a front end was given for the key.
 #[derive(Debug, Clone, Default)]
 pub struct KeyGiven {

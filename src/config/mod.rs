@@ -10,7 +10,7 @@ use std::net::IpAddr;
 mod key;
 mod proxy;
 
-pub use key::{Key, KeyGiven};
+pub use key::{Key, KeyGiven, SIGNING_VARIABLES};
 pub use proxy::proxy;
 
 use crate::mint::{OwnerKind, Request, Selection};

@@ -22,6 +22,9 @@ use crate::permissions::{Level, Permissions};
 pub const MAX_IN_FLIGHT: usize = 16;
 /// GitHub's largest page.
 pub const PAGE_SIZE: usize = 100;
+/// The most pages a listing reads: 10,000 entries. A hostile or broken server that
+/// claims more, or never sends a short page, gets an error, not endless requests.
+pub const MAX_PAGES: usize = 100;
 
 /// How to find the installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,10 +262,23 @@ pub fn is_last_page(len: usize) -> bool {
     len < PAGE_SIZE
 }
 
-/// Every installation of the app (`GET /app/installations`, as the app), page after page.
+/// How many pages a listing that gives a `total_count` has, or why it will not be read.
+pub fn pages_for(total_count: usize) -> anyhow::Result<usize> {
+    let pages = total_count.div_ceil(PAGE_SIZE).max(1);
+    if pages > MAX_PAGES {
+        anyhow::bail!(
+            "GitHub counts {total_count} entries, more than the {} (in {MAX_PAGES} pages) app-token lists",
+            MAX_PAGES * PAGE_SIZE
+        );
+    }
+    Ok(pages)
+}
+
+/// Every installation of the app (`GET /app/installations`, as the app), page after
+/// page, at most [`MAX_PAGES`] of them.
 pub async fn app_installations(client: &Client) -> anyhow::Result<Vec<Installation>> {
     let mut all = Vec::new();
-    for n in 1.. {
+    for n in 1..=MAX_PAGES {
         let path = format!("/app/installations?per_page={PAGE_SIZE}&page={n}");
         let page: Vec<Installation> = client
             .json(Method::GET, &path, Auth::App, None, Retry::Idempotent)
@@ -274,10 +290,13 @@ pub async fn app_installations(client: &Client) -> anyhow::Result<Vec<Installati
         let last = is_last_page(page.len());
         all.extend(page);
         if last {
-            break;
+            return Ok(all);
         }
     }
-    Ok(all)
+    anyhow::bail!(
+        "listing the app's installations: more than {} (in {MAX_PAGES} full pages), the most app-token lists",
+        MAX_PAGES * PAGE_SIZE
+    )
 }
 
 #[derive(Deserialize)]
@@ -286,7 +305,8 @@ struct RepoPage {
     repositories: Vec<Repo>,
 }
 
-/// Every repository an installation token can reach, paged, at most [`MAX_IN_FLIGHT`] pages at once.
+/// Every repository an installation token can reach, paged, at most [`MAX_IN_FLIGHT`] pages
+/// at once and [`MAX_PAGES`] in all.
 pub async fn installation_repositories(
     client: &Client,
     token: &Credential,
@@ -304,7 +324,7 @@ pub async fn installation_repositories(
             .await
     };
     let first = page(1).await?;
-    let pages = first.total_count.div_ceil(PAGE_SIZE).max(1);
+    let pages = pages_for(first.total_count).context("listing the installation's repositories")?;
     let mut repos = first.repositories;
     let rest: Vec<RepoPage> = stream::iter(2..=pages)
         .map(page)
@@ -379,6 +399,21 @@ mod tests {
         let enterprise = with(json!({"account": {"slug": "big-co", "name": "Big Co"}}));
         assert_eq!(enterprise.account_type(), Some("Enterprise"));
         assert_eq!(with(json!({"account": null})).account_type(), None);
+    }
+
+    #[test]
+    fn a_count_is_read_in_at_most_max_pages() {
+        assert_eq!(pages_for(0).unwrap(), 1);
+        assert_eq!(pages_for(1).unwrap(), 1);
+        assert_eq!(pages_for(PAGE_SIZE).unwrap(), 1);
+        assert_eq!(pages_for(PAGE_SIZE + 1).unwrap(), 2);
+        assert_eq!(pages_for(MAX_PAGES * PAGE_SIZE).unwrap(), MAX_PAGES);
+        let e = pages_for(MAX_PAGES * PAGE_SIZE + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("10000"), "{e}");
+        assert!(pages_for(100_000_000).is_err());
+        assert!(pages_for(usize::MAX).is_err());
     }
 
     #[test]
