@@ -378,7 +378,7 @@ fn a_missing_installation_says_the_app_is_not_installed() {
 }
 
 #[test]
-fn requests_go_through_the_proxy_unless_no_proxy_says_otherwise() {
+fn requests_go_through_the_proxy_but_loopback_ones_never_do() {
     let gh = FakeGitHub::start();
     gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let proxy = ConnectProxy::start(Duration::ZERO);
@@ -388,22 +388,22 @@ fn requests_go_through_the_proxy_unless_no_proxy_says_otherwise() {
         "HTTPS_PROXY" => Some(proxy_url.clone()),
         _ => None,
     };
-    let (c, _) = client(&gh.url(), Proxy::from_env(&env), fast());
+    // A name only the proxy resolves (to the fake on 127.0.0.1): not loopback by name,
+    // so proxied, and reachable only through the proxy.
+    let named = format!("github.example:{}", gh.server.port());
+    let (c, _) = client(&format!("http://{named}"), Proxy::from_env(&env), fast());
     mint_with(&c, &[site_request()]).unwrap();
     let seen = proxy.targets();
     assert!(!seen.is_empty());
-    assert!(
-        seen.iter().all(|t| *t == gh.server.address().to_string()),
-        "{seen:?}"
-    );
+    assert!(seen.iter().all(|t| *t == named), "{seen:?}");
 
     // A proxy of its own: hyper may still finish a connection it started in the
-    // background for the first client, and that one would be counted here.
+    // background for the first client, and that one would be counted here. No NO_PROXY:
+    // a loopback destination is never proxied.
     let bypassed = ConnectProxy::start(Duration::ZERO);
     let bypassed_url = bypassed.url.clone();
     let env = |k: &str| match k {
         "HTTP_PROXY" => Some(bypassed_url.clone()),
-        "NO_PROXY" => Some("127.0.0.1".to_string()),
         _ => None,
     };
     let (c, _) = client(&gh.url(), Proxy::from_env(&env), fast());

@@ -1,4 +1,4 @@
-//! Stand-ins on the network path, on 127.0.0.1 only: an HTTP CONNECT proxy that records its tunnels and can slow new ones down.
+//! Stand-ins on the network path, on 127.0.0.1 only: an HTTP CONNECT proxy that records its tunnels, can slow new ones down, and resolves `*.example` names to 127.0.0.1 itself.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -25,6 +25,8 @@ pub struct ConnectProxy {
     pub url: String,
     /// Every tunnel's target, in order.
     pub targets: Arc<Mutex<Vec<String>>>,
+    /// Every CONNECT request's head (its request line and headers), in order.
+    pub heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl ConnectProxy {
@@ -34,37 +36,69 @@ impl ConnectProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
         let url = format!("http://{}", listener.local_addr().expect("its address"));
         let targets = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&targets);
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (seen, seen_heads) = (Arc::clone(&targets), Arc::clone(&heads));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let seen = Arc::clone(&seen);
-                std::thread::spawn(move || tunnel(client, &seen, delay));
+                let seen_heads = Arc::clone(&seen_heads);
+                std::thread::spawn(move || tunnel(client, &seen, &seen_heads, delay));
             }
         });
-        Self { url, targets }
+        Self {
+            url,
+            targets,
+            heads,
+        }
     }
 
     pub fn targets(&self) -> Vec<String> {
         self.targets.lock().map(|t| t.clone()).unwrap_or_default()
     }
+
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().map(|t| t.clone()).unwrap_or_default()
+    }
 }
 
-fn tunnel(client: TcpStream, seen: &Mutex<Vec<String>>, delay: Duration) -> Option<()> {
+/// Where the proxy connects for `target` (`host:port`): a name under `.example` (a
+/// reserved name no DNS answers, RFC 2606) is this machine, as only the proxy knows.
+/// The client cannot resolve it, so it must go through the proxy.
+fn resolve(target: &str) -> String {
+    match target.rsplit_once(':') {
+        Some((host, port)) if host.to_ascii_lowercase().ends_with(".example") => {
+            format!("127.0.0.1:{port}")
+        }
+        _ => target.to_string(),
+    }
+}
+
+fn tunnel(
+    client: TcpStream,
+    seen: &Mutex<Vec<String>>,
+    seen_heads: &Mutex<Vec<String>>,
+    delay: Duration,
+) -> Option<()> {
     let _ = client.set_nodelay(true);
     let mut reader = BufReader::new(client.try_clone().ok()?);
     // The CONNECT head; the client sends nothing more before the answer.
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let target = line.split_whitespace().nth(1)?.to_string();
+    let mut head = line.clone();
     let mut header = String::new();
     while reader.read_line(&mut header).ok()? > 2 {
+        head.push_str(&header);
         header.clear();
     }
     if let Ok(mut t) = seen.lock() {
         t.push(target.clone());
     }
+    if let Ok(mut h) = seen_heads.lock() {
+        h.push(head);
+    }
     std::thread::sleep(delay);
-    let upstream = TcpStream::connect(&target).ok()?;
+    let upstream = TcpStream::connect(resolve(&target)).ok()?;
     upstream.set_nodelay(true).ok()?;
     let mut client_w = client.try_clone().ok()?;
     client_w
