@@ -46,7 +46,7 @@ fn cli(args: &[&str], env: &[(&str, &str)]) -> Ran {
 }
 
 /// Mint a token for `acme/site` from the API at `url`.
-fn mint_site<'a>(url: &'a str) -> Vec<&'a str> {
+fn mint_site(url: &str) -> Vec<&str> {
     vec![
         "--app-id",
         APP_ID,
