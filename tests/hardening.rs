@@ -290,7 +290,9 @@ fn a_huge_retry_after_on_the_helpers_revocation_neither_panics_nor_leaves_it_ali
         when.method(DELETE)
             .path("/installation/token")
             .header("authorization", format!("Bearer {HELPER_TOKEN}"));
+        // Answered after a second, so that the time spent plus the wait overflows.
         then.status(429)
+            .delay(Duration::from_millis(1100))
             .header("retry-after", "18446744073709551615")
             .json_body(json!({"message": "slow down"}));
     });
