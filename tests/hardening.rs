@@ -7,9 +7,15 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app_token::github::{Auth, Client, Credential, Retry, Settings};
+use app_token::jwt::Signer;
+use app_token::pem::PemKey;
+use app_token::transport::Proxy;
 use common::*;
+use http::Method;
 use httpmock::prelude::*;
 use httpmock::Mock;
 use serde_json::{json, Value};
@@ -450,4 +456,88 @@ fn an_installation_id_on_another_account_is_refused_and_its_token_revoked() {
         assert!(step.outputs().is_empty());
         assert!(saved_state(&step).is_empty());
     }
+}
+
+/// A client on its own runtime, signing as the test app, with short retry bounds.
+fn library_client(url: &str) -> (tokio::runtime::Runtime, Arc<Client>) {
+    let rt = app_token::runtime().unwrap();
+    let guard = rt.enter();
+    let signer = Arc::new(Signer::new(
+        Box::new(PemKey::parse(KEY_PKCS8).unwrap()),
+        APP_ID,
+    ));
+    let settings = Settings {
+        backoff_base: Duration::from_millis(300),
+        backoff_cap: Duration::from_millis(300),
+        ..Settings::default()
+    };
+    let log = app_token::mint::log_sink(|_| {});
+    let client = Client::new(url, Some(signer), &Proxy::default(), settings, log).unwrap();
+    drop(guard);
+    (rt, Arc::new(client))
+}
+
+/// Point 1, in the client: a cancel wakes a request waiting to retry, which gives up
+/// and says why; nothing new but a revocation is sent; revocations still retry.
+#[test]
+fn a_cancelled_client_stops_retrying_everything_but_revocations() {
+    let gh = FakeGitHub::start();
+    let limited = gh.server.mock(|when, then| {
+        when.method(POST);
+        then.status(429)
+            .header("retry-after", "20")
+            .json_body(json!({"message": "slow down"}));
+    });
+    let read = gh.installation_by_id("acme", INSTALLATION);
+    let unavailable = gh.server.mock(|when, then| {
+        when.method(DELETE).path("/installation/token");
+        then.status(503);
+    });
+    unavailable.up_to_n_times(1);
+    let revoked = gh.revoke(FINAL_TOKEN);
+    let (rt, client) = library_client(&gh.url());
+    rt.block_on(async {
+        let body = json!({});
+        let started = Instant::now();
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            client.cancel();
+        };
+        let (sent, ()) = tokio::join!(
+            client.send(
+                Method::POST,
+                "/app/installations/777/access_tokens",
+                Auth::App,
+                Some(&body),
+                Retry::Create,
+            ),
+            cancel
+        );
+        let err = sent.unwrap_err().to_string();
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+        assert!(err.contains("not retried: the step was cancelled"), "{err}");
+        let after = client
+            .send(
+                Method::GET,
+                "/app/installations/777",
+                Auth::App,
+                None,
+                Retry::Idempotent,
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            after.contains("not sent: the step was cancelled"),
+            "{after}"
+        );
+        let token = Credential::new(FINAL_TOKEN);
+        app_token::github::revoke_token(&client, &token)
+            .await
+            .expect("a revocation is sent and retried after a cancel");
+    });
+    limited.assert_calls(1);
+    read.assert_calls(0);
+    unavailable.assert_calls(1);
+    revoked.assert_calls(1);
 }
