@@ -4,7 +4,9 @@
 //! token (`metadata: read`, the named repositories) whose answer lists their ids;
 //! mint the final token with `repository_ids`; revoke the helper while the final
 //! request is in flight. The bot user is looked up alongside. No helper token
-//! outlives this module, and on failure no final token does either.
+//! outlives this module but one GitHub would not revoke, and on failure no final
+//! token does either: what could not be revoked stays in the [`Ledger`], for the
+//! front end to hand on (the action's post step tries again).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -123,6 +123,7 @@ fn a_cancel_revokes_at_once_while_another_request_waits_to_retry() {
     let out = child.wait_with_output().unwrap();
     let took = sent.elapsed();
     let log = text(&out);
+    eprintln!("SIGINT to exit, every minted token revoked: {took:?}");
     assert_eq!(out.status.code(), Some(130), "{log}");
     assert!(took < Duration::from_millis(1500), "took {took:?}: {log}");
     acme_final_revoked.assert_calls(1);
