@@ -297,3 +297,52 @@ fn finish<W: Write>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::github::Credential;
+
+    #[test]
+    fn leftovers_are_the_live_tokens_not_delivered_flagged_for_post() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let ledger = Ledger::default();
+        ledger.add(
+            Credential::issued("ghs_final", at("2030-01-01T10:00:00Z")),
+            Some(at("2030-01-01T11:00:00Z")),
+        );
+        ledger.add(
+            Credential::issued("ghs_helper", at("2030-01-01T10:00:00Z")),
+            Some(at("2030-01-01T10:59:00Z")),
+        );
+        ledger.add(
+            Credential::issued("ghs_unreadable", at("2030-01-01T10:00:01Z")),
+            None,
+        );
+        let delivered = Minted {
+            owner: "acme".into(),
+            kind: mint::OwnerKind::Account,
+            installation_id: 1,
+            app_slug: "bot".into(),
+            token: "ghs_final".into(),
+            issued_at: at("2030-01-01T10:00:00Z"),
+            expires_at: at("2030-01-01T11:00:00Z"),
+            permissions: Default::default(),
+            repositories: vec![],
+            repository_selection: None,
+        };
+        let left = leftovers(&ledger, &[delivered]);
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.iter().all(|t| t.helper));
+        assert_eq!(left[0].token, "ghs_helper");
+        assert_eq!(left[0].expires_at, at("2030-01-01T10:59:00Z"));
+        assert_eq!(
+            left[1].expires_at,
+            at("2030-01-01T11:00:01Z"),
+            "an unknown expiry is an hour after issue"
+        );
+        assert_eq!(leftovers(&ledger, &[]).len(), 3);
+    }
+}

@@ -542,3 +542,39 @@ fn a_cancelled_client_stops_retrying_everything_but_revocations() {
     unavailable.assert_calls(1);
     revoked.assert_calls(1);
 }
+
+/// Points 1 and 5: a token a cancelled step could not revoke is masked and saved for post,
+/// which revokes it.
+#[test]
+fn a_token_a_cancel_could_not_revoke_is_left_to_post() {
+    let gh = FakeGitHub::start();
+    let refused = gh.server.mock(|when, then| {
+        when.method(DELETE)
+            .path("/installation/token")
+            .header("authorization", format!("Bearer {FINAL_TOKEN}"));
+        then.status(404).json_body(json!({"message": "Not Found"}));
+    });
+    refused.up_to_n_times(1);
+    let (minted, revoked, _hanging) = gh.token_then_a_hang(Duration::from_secs(30));
+    let step = Step::new();
+    let child = spawn(
+        Path::new(BIN),
+        step.env(&gh.url(), &[("repositories", "101")]),
+    );
+    wait_for("the token", || minted.calls() == 1);
+    std::thread::sleep(Duration::from_millis(100));
+    kill(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{log}");
+    refused.assert_calls(1);
+    assert!(log.contains(&format!("::add-mask::{FINAL_TOKEN}")), "{log}");
+    assert_eq!(log.matches(FINAL_TOKEN).count(), 1, "only its mask: {log}");
+    let saved = saved_state(&step);
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert_eq!(saved[0]["token"], FINAL_TOKEN);
+    assert!(step.outputs().is_empty());
+    let post = step.post(Path::new(BIN), &gh.url(), &[("skip-token-revoke", "true")]);
+    assert_eq!(post.code, 0, "{}", post.stdout);
+    revoked.assert_calls(1);
+}

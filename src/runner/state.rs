@@ -17,8 +17,9 @@ pub struct SavedToken {
     /// When GitHub issued it: a post step moments after main may meet replication lag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_at: Option<DateTime<Utc>>,
-    /// A token main minted for itself (to resolve names, say) and could not revoke:
-    /// post revokes it even when `skip-token-revoke` keeps the step's token alive.
+    /// A token main did not hand to the job (a helper, or any token of a failed or
+    /// cancelled step) and could not revoke: post revokes it even when
+    /// `skip-token-revoke` keeps the step's token alive.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub helper: bool,
 }
