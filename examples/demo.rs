@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
         Arc::clone(&runner),
         &lookup,
         Settings::default(),
-        app_token::cancel::never(),
+        app_token::cancel::no_signals(),
     ));
     println!("(exit code {code})");
     Ok(())

@@ -49,9 +49,10 @@ fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
 /// 7.5 s after SIGINT; on a live connection a revocation takes a round trip.
 pub const CANCEL_REVOKE_LIMIT: Duration = Duration::from_secs(5);
 
-/// Revokes what a cancelled step minted, within [`CANCEL_REVOKE_LIMIT`]: first it lets
-/// the token requests in flight settle (GitHub may have minted a token whose answer is
-/// on its way), then it revokes every live token. Gives back the exit code.
+/// Revokes what a cancelled step minted, within [`CANCEL_REVOKE_LIMIT`]: every live
+/// token at once, and every token a request still in flight brings later (GitHub may
+/// have minted one whose answer is on its way); no request is retried. What is still
+/// live after that is saved for the post step. Gives back the exit code.
 pub async fn cancelled<W: Write>(
     runner: &Runner<W>,
     client: &Client,
@@ -65,34 +66,68 @@ pub async fn cancelled<W: Write>(
             signal.name()
         ),
     );
-    let revoking = async {
-        ledger.settled().await;
-        let live = ledger.live();
-        let failures = mint::revoke_recorded(client, &live, ledger).await;
-        (live.len(), failures)
-    };
-    match tokio::time::timeout(CANCEL_REVOKE_LIMIT, revoking).await {
-        Ok((live, failures)) => {
-            for f in &failures {
-                runner.warning(
-                    "Token not revoked",
-                    &format!("{f}; it expires within the hour"),
-                );
-            }
-            let revoked = live - failures.len();
-            if revoked > 0 {
-                runner.info(&format!("Revoked {revoked} installation token(s)."));
-            }
-        }
-        Err(_) => runner.warning(
+    let done = mint::revoke_on_cancel(client, ledger, CANCEL_REVOKE_LIMIT).await;
+    for f in &done.failures {
+        runner.warning("Token not revoked", f);
+    }
+    if done.revoked > 0 {
+        runner.info(&format!("Revoked {} installation token(s).", done.revoked));
+    }
+    if done.timed_out {
+        runner.warning(
             "Token not revoked",
             &format!(
-                "revocation did not finish within {} s; any token minted expires within the hour",
+                "revocation did not finish within {} s; a token minted after that expires within the hour",
                 CANCEL_REVOKE_LIMIT.as_secs()
             ),
+        );
+    }
+    keep_for_post(runner, ledger, &[]);
+    signal.exit_code()
+}
+
+/// The tokens still live in `ledger` that are not among `delivered`: main's own (helpers
+/// whose revocation failed, a token whose answer could not be read, one a cancel could
+/// not revoke), for post to try again.
+fn leftovers(ledger: &Ledger, delivered: &[Minted]) -> Vec<SavedToken> {
+    ledger
+        .entries()
+        .into_iter()
+        .filter(|l| !delivered.iter().any(|m| m.token == l.credential.token))
+        .map(|l| SavedToken {
+            token: l.credential.token,
+            // GitHub's installation tokens expire one hour after they are issued.
+            expires_at: l.expires_at.unwrap_or_else(|| {
+                l.credential.issued_at.unwrap_or_else(chrono::Utc::now) + chrono::Duration::hours(1)
+            }),
+            issued_at: l.credential.issued_at,
+            helper: true,
+        })
+        .collect()
+}
+
+/// Masks and saves for post the tokens main could not revoke (see [`leftovers`]), when
+/// the step ends without outputs.
+fn keep_for_post<W: Write>(runner: &Runner<W>, ledger: &Ledger, delivered: &[Minted]) {
+    let left = leftovers(ledger, delivered);
+    if left.is_empty() {
+        return;
+    }
+    for t in &left {
+        runner.mask(&t.token);
+    }
+    let saved =
+        SavedToken::encode(&left).and_then(|state| runner.save_state(&[(STATE_TOKENS, &state)]));
+    match saved {
+        Ok(()) => runner.info(&format!(
+            "{} token(s) this step could not revoke are saved for the post step to revoke.",
+            left.len()
+        )),
+        Err(e) => runner.warning(
+            "Token not revoked",
+            &format!("{e:#}; {} token(s) expire within the hour", left.len()),
         ),
     }
-    signal.exit_code()
 }
 
 /// Runs the main step; gives back the process exit code. When `cancel` resolves first,
@@ -153,9 +188,13 @@ pub async fn run<W: Write + Send + 'static>(
     let ledger = Ledger::default();
     let work = async {
         match mint::mint(&client, &config.requests, &ledger, log).await {
-            Ok(outcome) => deliver(&runner, &client, &outcome, inputs.skip_token_revoke).await,
+            Ok(outcome) => {
+                let left = leftovers(&ledger, &outcome.tokens);
+                deliver(&runner, &client, &outcome, &left, inputs.skip_token_revoke).await
+            }
             Err(e) => {
                 runner.error("Could not create an installation token", &format!("{e:#}"));
+                keep_for_post(&runner, &ledger, &[]);
                 1
             }
         }
@@ -171,19 +210,25 @@ pub async fn run<W: Write + Send + 'static>(
 }
 
 /// Masks, then outputs, state and summary; revokes everything if they cannot be written.
+/// `left` are main's own tokens it could not revoke: they go to post too.
 async fn deliver<W: Write>(
     runner: &Runner<W>,
     client: &Client,
     outcome: &Outcome,
+    left: &[SavedToken],
     skip_token_revoke: bool,
 ) -> i32 {
     // Masks first: nothing below may print a token before the runner knows to hide it.
     for t in &outcome.tokens {
         runner.mask(&t.token);
     }
-    if let Err(e) = finish(runner, outcome, skip_token_revoke) {
+    for t in left {
+        runner.mask(&t.token);
+    }
+    if let Err(e) = finish(runner, outcome, left, skip_token_revoke) {
         runner.error("Could not write the step's outputs", &format!("{e:#}"));
-        let minted: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
+        let mut minted: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
+        minted.extend(left.iter().map(SavedToken::credential));
         let failures = mint::revoke_all(client, &minted).await;
         for f in failures {
             runner.warning("Token not revoked", &f);
@@ -196,19 +241,27 @@ async fn deliver<W: Write>(
 fn finish<W: Write>(
     runner: &Runner<W>,
     outcome: &Outcome,
+    left: &[SavedToken],
     skip_token_revoke: bool,
 ) -> anyhow::Result<()> {
+    let mut saved: Vec<SavedToken> = Vec::new();
     if !skip_token_revoke {
-        let saved: Vec<SavedToken> = outcome
-            .tokens
-            .iter()
-            .map(|t| SavedToken {
-                token: t.token.clone(),
-                expires_at: t.expires_at,
-                issued_at: Some(t.issued_at),
-            })
-            .collect();
+        saved.extend(outcome.tokens.iter().map(|t| SavedToken {
+            token: t.token.clone(),
+            expires_at: t.expires_at,
+            issued_at: Some(t.issued_at),
+            helper: false,
+        }));
+    }
+    saved.extend(left.iter().cloned());
+    if !saved.is_empty() {
         runner.save_state(&[(STATE_TOKENS, &SavedToken::encode(&saved)?)])?;
+    }
+    if !left.is_empty() {
+        runner.info(&format!(
+            "{} helper token(s) this step could not revoke are saved for the post step to revoke.",
+            left.len()
+        ));
     }
     let outputs = outputs(outcome);
     let pairs: Vec<(&str, &str)> = outputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -242,4 +295,53 @@ fn finish<W: Write>(
         runner.info("skip-token-revoke is set: the token stays valid until it expires.");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::github::Credential;
+
+    #[test]
+    fn leftovers_are_the_live_tokens_not_delivered_flagged_for_post() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let ledger = Ledger::default();
+        ledger.add(
+            Credential::issued("ghs_final", at("2030-01-01T10:00:00Z")),
+            Some(at("2030-01-01T11:00:00Z")),
+        );
+        ledger.add(
+            Credential::issued("ghs_helper", at("2030-01-01T10:00:00Z")),
+            Some(at("2030-01-01T10:59:00Z")),
+        );
+        ledger.add(
+            Credential::issued("ghs_unreadable", at("2030-01-01T10:00:01Z")),
+            None,
+        );
+        let delivered = Minted {
+            owner: "acme".into(),
+            kind: mint::OwnerKind::Account,
+            installation_id: 1,
+            app_slug: "bot".into(),
+            token: "ghs_final".into(),
+            issued_at: at("2030-01-01T10:00:00Z"),
+            expires_at: at("2030-01-01T11:00:00Z"),
+            permissions: Default::default(),
+            repositories: vec![],
+            repository_selection: None,
+        };
+        let left = leftovers(&ledger, &[delivered]);
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.iter().all(|t| t.helper));
+        assert_eq!(left[0].token, "ghs_helper");
+        assert_eq!(left[0].expires_at, at("2030-01-01T10:59:00Z"));
+        assert_eq!(
+            left[1].expires_at,
+            at("2030-01-01T11:00:01Z"),
+            "an unknown expiry is an hour after issue"
+        );
+        assert_eq!(leftovers(&ledger, &[]).len(), 3);
+    }
 }

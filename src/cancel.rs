@@ -5,6 +5,9 @@
 //! the docker client (after SIGINT, then SIGTERM 7.5 s later, then 2.5 s more).
 
 use std::future::Future;
+use std::pin::Pin;
+
+use futures::Stream;
 
 /// The signal that cancelled the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +91,21 @@ impl Signals {
 pub fn signalled() -> impl Future<Output = Signal> {
     let mut signals = Signals::install();
     async move { signals.recv().await }
+}
+
+/// Every SIGINT and SIGTERM from now on, as a stream: for a step that goes on after the
+/// first signal and stops at a later one (post). The handlers are installed now.
+pub fn signal_stream() -> Pin<Box<dyn Stream<Item = Signal> + Send>> {
+    let signals = Signals::install();
+    Box::pin(futures::stream::unfold(signals, |mut s| async move {
+        let signal = s.recv().await;
+        Some((signal, s))
+    }))
+}
+
+/// A stream of signals that never yields: for callers (tests, the demo) that do not cancel.
+pub fn no_signals() -> futures::stream::Pending<Signal> {
+    futures::stream::pending()
 }
 
 /// Never resolves: for callers (tests, the demo) that do not cancel.

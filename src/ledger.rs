@@ -2,21 +2,39 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 
 use crate::github::Credential;
+
+/// A live token, and when it expires when GitHub said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    pub credential: Credential,
+    pub expires_at: Option<DateTime<Utc>>,
+}
 
 /// Every token this process minted and has not revoked yet, helpers included, and how
 /// many token requests are still in flight: what a cancelled step waits for and revokes
 /// before it exits. Clones share one ledger.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Ledger(Arc<LedgerState>);
 
-#[derive(Debug, Default)]
+impl Default for Ledger {
+    fn default() -> Self {
+        Self(Arc::new(LedgerState {
+            book: Mutex::default(),
+            changes: watch::Sender::new(0),
+        }))
+    }
+}
+
+#[derive(Debug)]
 struct LedgerState {
     /// Live tokens, oldest first, and the number of token requests in flight.
-    book: Mutex<(Vec<Credential>, usize)>,
-    settled: Notify,
+    book: Mutex<(Vec<Live>, usize)>,
+    /// Bumped at every change of the book, for [`Ledger::changes`].
+    changes: watch::Sender<u64>,
 }
 
 /// A token request in flight; dropping it (answered or not) settles it.
@@ -25,14 +43,35 @@ pub struct InFlight(Ledger);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.with(|(_, pending)| *pending -= 1);
-        self.0 .0.settled.notify_waiters();
+    }
+}
+
+/// Wakes a waiter at each change of the ledger after it subscribed (see [`Ledger::changes`]).
+pub struct Changes(watch::Receiver<u64>);
+
+impl Changes {
+    /// Resolves at the next change not seen yet (at once if one happened since the last call).
+    pub async fn next(&mut self) {
+        if self.0.changed().await.is_err() {
+            // The ledger cannot go away while a clone of it is borrowed: never in practice.
+            std::future::pending::<()>().await;
+        }
     }
 }
 
 impl Ledger {
-    fn with<T>(&self, f: impl FnOnce(&mut (Vec<Credential>, usize)) -> T) -> T {
-        let mut book = self.0.book.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut book)
+    fn with<T>(&self, f: impl FnOnce(&mut (Vec<Live>, usize)) -> T) -> T {
+        let out = {
+            let mut book = self.0.book.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut book)
+        };
+        self.0.changes.send_modify(|n| *n = n.wrapping_add(1));
+        out
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&(Vec<Live>, usize)) -> T) -> T {
+        let book = self.0.book.lock().unwrap_or_else(|p| p.into_inner());
+        f(&book)
     }
 
     /// A token request starts; the guard settles it when dropped.
@@ -41,30 +80,49 @@ impl Ledger {
         InFlight(self.clone())
     }
 
-    pub fn add(&self, token: Credential) {
-        self.with(|(live, _)| live.push(token));
+    /// A token is live from now until [`Ledger::remove`].
+    pub fn add(&self, token: Credential, expires_at: Option<DateTime<Utc>>) {
+        self.with(|(live, _)| {
+            live.push(Live {
+                credential: token,
+                expires_at,
+            })
+        });
     }
 
     pub fn remove(&self, token: &str) {
-        self.with(|(live, _)| live.retain(|t| t.token != token));
+        self.with(|(live, _)| live.retain(|t| t.credential.token != token));
     }
 
     /// The live tokens, oldest first.
     pub fn live(&self) -> Vec<Credential> {
-        self.with(|(live, _)| live.clone())
+        self.read(|(live, _)| live.iter().map(|t| t.credential.clone()).collect())
+    }
+
+    /// The live tokens with their expiry, oldest first.
+    pub fn entries(&self) -> Vec<Live> {
+        self.read(|(live, _)| live.clone())
+    }
+
+    /// How many token requests are in flight.
+    pub fn in_flight(&self) -> usize {
+        self.read(|(_, pending)| *pending)
+    }
+
+    /// Every change from now on: read the ledger after subscribing, then wait for the
+    /// next change, and no change is missed.
+    pub fn changes(&self) -> Changes {
+        let mut rx = self.0.changes.subscribe();
+        rx.mark_unchanged();
+        Changes(rx)
     }
 
     /// Waits until no token request is in flight: each either minted a token (now in
     /// the ledger) or failed.
     pub async fn settled(&self) {
-        loop {
-            let notified = self.0.settled.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.with(|(_, pending)| *pending == 0) {
-                return;
-            }
-            notified.await;
+        let mut changes = self.changes();
+        while self.in_flight() > 0 {
+            changes.next().await;
         }
     }
 }
@@ -79,8 +137,8 @@ mod tests {
     fn tokens_are_live_until_removed() {
         let ledger = Ledger::default();
         let shared = ledger.clone();
-        ledger.add(Credential::new("ghs_a"));
-        shared.add(Credential::new("ghs_b"));
+        ledger.add(Credential::new("ghs_a"), None);
+        shared.add(Credential::new("ghs_b"), None);
         ledger.remove("ghs_a");
         assert_eq!(shared.live(), [Credential::new("ghs_b")]);
     }
@@ -106,6 +164,21 @@ mod tests {
                 answered
             );
             assert!(settled.is_ok(), "the last answer settles the ledger");
+        });
+    }
+
+    #[test]
+    fn a_change_after_subscribing_is_never_missed() {
+        let rt = crate::runtime().unwrap();
+        rt.block_on(async {
+            let ledger = Ledger::default();
+            let mut changes = ledger.changes();
+            let idle = tokio::time::timeout(Duration::from_millis(30), changes.next());
+            assert!(idle.await.is_err(), "no change yet");
+            // A change made before the wait starts still wakes it.
+            ledger.add(Credential::new("ghs_a"), None);
+            let woke = tokio::time::timeout(Duration::from_secs(5), changes.next());
+            assert!(woke.await.is_ok());
         });
     }
 }

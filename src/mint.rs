@@ -4,13 +4,16 @@
 //! token (`metadata: read`, the named repositories) whose answer lists their ids;
 //! mint the final token with `repository_ids`; revoke the helper while the final
 //! request is in flight. The bot user is looked up alongside. No helper token
-//! outlives this module, and on failure no final token does either.
+//! outlives this module but one GitHub would not revoke, and on failure no final
+//! token does either: what could not be revoked stays in the [`Ledger`], for the
+//! front end to hand on (the action's post step tries again).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::OnceCell;
 
 use chrono::{DateTime, Utc};
@@ -69,6 +72,35 @@ pub fn lookup(request: &Request) -> Lookup {
         }
         (None, OwnerKind::Account, _) => Lookup::Account(request.owner.clone()),
     }
+}
+
+/// Is `inst` the installation on the request's owner (compared as GitHub compares
+/// logins, ignoring case)? If not, why not, naming both: a token from another account's
+/// installation reaches that account's repositories, even those named like the ones
+/// requested. An installation whose answer names no account cannot be checked, and passes.
+pub fn check_account(req: &Request, inst: &Installation) -> anyhow::Result<()> {
+    let Some(account) = &inst.account else {
+        return Ok(());
+    };
+    let same_kind = account.is_enterprise() == (req.kind == OwnerKind::Enterprise);
+    if same_kind && account.name().eq_ignore_ascii_case(&req.owner) {
+        return Ok(());
+    }
+    let describe = |enterprise: bool, name: &str| {
+        if enterprise {
+            format!("the enterprise {name}")
+        } else {
+            format!("the account {name}")
+        }
+    };
+    bail!(
+        "installation {} is the app's installation on {}, not on {} (the owner requested): \
+         a token from it would reach {}'s repositories instead (is the installation id right?)",
+        inst.id,
+        describe(account.is_enterprise(), account.name()),
+        describe(req.kind == OwnerKind::Enterprise, &req.owner),
+        account.name(),
+    )
 }
 
 /// A minted token and what it can do.
@@ -142,14 +174,37 @@ impl Minter<'_> {
         let in_flight = ledger.begin();
         let task = tokio::spawn(async move {
             let minted = github::create_token(&client, installation_id, &request).await;
-            if let Ok(token) = &minted {
-                ledger.add(token.credential());
+            match &minted {
+                Ok(token) => ledger.add(token.credential(), Some(token.expires_at)),
+                Err(e) => {
+                    if let Some(unreadable) = github::unreadable_token(e) {
+                        ledger.add(unreadable.token.clone(), None);
+                    }
+                }
             }
             drop(in_flight);
             minted
         });
-        task.await
-            .map_err(|e| anyhow!("the token request stopped: {e}"))?
+        let minted = task
+            .await
+            .map_err(|e| anyhow!("the token request stopped: {e}"))?;
+        let err = match minted {
+            Ok(token) => return Ok(token),
+            Err(e) => e,
+        };
+        let Some(unreadable) = github::unreadable_token(&err).cloned() else {
+            return Err(err);
+        };
+        // GitHub minted a token whose answer cannot be used: it must not stay alive.
+        match github::revoke_token(self.client, &unreadable.token).await {
+            Ok(()) => {
+                self.ledger.remove(&unreadable.token.token);
+                Err(anyhow!("{err:#}; it was revoked"))
+            }
+            Err(e) => Err(anyhow!(
+                "{err:#}; it could not be revoked ({e:#}) and expires within the hour"
+            )),
+        }
     }
 
     async fn revoke_quietly(&self, token: &Credential, what: &str) {
@@ -251,6 +306,7 @@ impl Minter<'_> {
             Lookup::Id(id) => (None, *id),
             by => {
                 let inst = github::installation(self.client, by).await?;
+                check_account(req, &inst)?;
                 let id = inst.id;
                 (Some(inst), id)
             }
@@ -278,7 +334,8 @@ impl Minter<'_> {
             inst
         };
         let (inst, minted) = tokio::join!(side, self.final_token(installation_id, req));
-        let inst = match inst {
+        // With a known id, the installation is checked once both have come back.
+        let inst = match inst.and_then(|i| check_account(req, &i).map(|()| i)) {
             Ok(i) => i,
             Err(e) => {
                 if let Ok(token) = &minted {
@@ -458,6 +515,61 @@ pub async fn revoke_recorded(
         .collect()
 }
 
+/// What revoking after a cancel came to.
+#[derive(Debug, Default)]
+pub struct Revocation {
+    pub revoked: usize,
+    /// One message per token GitHub would not revoke (it stays in the ledger).
+    pub failures: Vec<String>,
+    /// The limit passed with requests or revocations unfinished.
+    pub timed_out: bool,
+}
+
+/// After a cancel, within `limit`: stops every request but revocations (see
+/// [`Client::cancel`]), revokes every live token at once, and each token that a request
+/// still in flight brings later, until no request is in flight and every revocation
+/// has come back. A request waiting to retry gives up at once, so what was minted is
+/// revoked within a round trip whatever the other requests are doing.
+pub async fn revoke_on_cancel(
+    client: &Client,
+    ledger: &Ledger,
+    limit: std::time::Duration,
+) -> Revocation {
+    client.cancel();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut out = Revocation::default();
+    let mut tried = std::collections::HashSet::new();
+    let mut revoking = FuturesUnordered::new();
+    let mut changes = ledger.changes();
+    loop {
+        for token in ledger.live() {
+            if tried.insert(token.token.clone()) {
+                revoking.push(async move {
+                    let result = github::revoke_token(client, &token).await;
+                    if result.is_ok() {
+                        ledger.remove(&token.token);
+                    }
+                    result
+                });
+            }
+        }
+        if revoking.is_empty() && ledger.in_flight() == 0 {
+            return out;
+        }
+        tokio::select! {
+            () = changes.next() => {}
+            Some(result) = revoking.next(), if !revoking.is_empty() => match result {
+                Ok(()) => out.revoked += 1,
+                Err(e) => out.failures.push(format!("{e:#}")),
+            },
+            () = tokio::time::sleep_until(deadline) => {
+                out.timed_out = true;
+                return out;
+            }
+        }
+    }
+}
+
 /// The ids of the repositories a token covers.
 pub fn repository_ids(m: &Minted) -> Vec<u64> {
     m.repositories.iter().map(|r| r.id).collect()
@@ -531,5 +643,62 @@ impl Minted {
             .map(|r| r.name.clone())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn on(account: serde_json::Value) -> Installation {
+        serde_json::from_value(json!({"id": 999, "app_slug": "bot", "account": account})).unwrap()
+    }
+
+    fn asking(owner: &str, kind: OwnerKind) -> Request {
+        Request {
+            owner: owner.into(),
+            kind,
+            selection: Selection::All,
+            permissions: None,
+            installation_id: Some(999),
+        }
+    }
+
+    #[test]
+    fn an_installation_must_be_on_the_owner_requested() {
+        let acme = asking("acme", OwnerKind::Account);
+        assert!(check_account(&acme, &on(json!({"login": "acme"}))).is_ok());
+        assert!(
+            check_account(&acme, &on(json!({"login": "ACME"}))).is_ok(),
+            "logins compare without case"
+        );
+        let e = check_account(&acme, &on(json!({"login": "evil"}))).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("installation 999 is the app's installation on the account evil, not on the account acme"),
+            "{e}"
+        );
+        let big = asking("big-co", OwnerKind::Enterprise);
+        let enterprise = on(json!({"slug": "Big-Co", "name": "Big Co"}));
+        assert!(check_account(&big, &enterprise).is_ok());
+        let e = format!("{:#}", check_account(&acme, &enterprise).unwrap_err());
+        assert!(
+            e.contains("on the enterprise Big-Co, not on the account acme"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            check_account(&big, &on(json!({"login": "big-co"}))).unwrap_err()
+        );
+        assert!(
+            e.contains("on the account big-co, not on the enterprise big-co"),
+            "{e}"
+        );
+        assert!(
+            check_account(&acme, &on(serde_json::Value::Null)).is_ok(),
+            "no account to check"
+        );
     }
 }

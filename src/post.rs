@@ -1,11 +1,12 @@
-//! The post step: revokes the tokens main created, unless told not to or they have expired. Never fails the job.
+//! The post step: revokes the tokens main created, unless told not to or they have expired. Never fails the job, unless it is cancelled.
 
-use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
 
+use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
 use crate::github::{Client, Credential, Settings};
 use crate::runner::{Env, Runner, SavedToken};
@@ -17,13 +18,15 @@ pub fn by_expiry(saved: &[SavedToken], now: DateTime<Utc>) -> (Vec<&SavedToken>,
     saved.iter().partition(|s| s.expires_at <= now)
 }
 
-/// Runs the post step; exits 0, with warnings for what went wrong, unless `cancel`
-/// resolves first: then it stops at once and the code says which signal it was.
+/// Runs the post step; exits 0, with warnings for what went wrong, unless a signal
+/// comes from `signals` first: then it goes on revoking (retries included) for up to
+/// [`CANCEL_REVOKE_LIMIT`], or until a SIGTERM after it, and the exit code says which
+/// signal came first.
 pub async fn run<W: Write + Send + 'static>(
     runner: Arc<Runner<W>>,
     env: Env<'_>,
     settings: Settings,
-    cancel: impl Future<Output = Signal>,
+    mut signals: impl Stream<Item = Signal> + Unpin,
 ) -> i32 {
     let saved = match SavedToken::load(env) {
         Ok(Some(saved)) => saved,
@@ -41,9 +44,14 @@ pub async fn run<W: Write + Send + 'static>(
     for s in &saved {
         runner.mask(&s.token);
     }
+    let mut saved = saved;
     if inputs::skip_token_revoke(env).unwrap_or(false) {
         runner.info("skip-token-revoke is set: the token stays valid until it expires.");
-        return 0;
+        // Main's own tokens that it could not revoke are revoked all the same.
+        saved.retain(|s| s.helper);
+        if saved.is_empty() {
+            return 0;
+        }
     }
     let (expired, live) = by_expiry(&saved, Utc::now());
     if !expired.is_empty() {
@@ -74,27 +82,63 @@ pub async fn run<W: Write + Send + 'static>(
         }
     };
     let tokens: Vec<Credential> = live.iter().map(|s| s.credential()).collect();
-    let failures = tokio::select! {
-        failures = mint::revoke_all(&client, &tokens) => failures,
-        signal = cancel => {
-            runner.warning(
-                "Token not revoked",
-                &format!("{} received before the revocation finished; the token(s) expire within the hour", signal.name()),
-            );
-            return signal.exit_code();
+    let revoking = mint::revoke_all(&client, &tokens);
+    tokio::pin!(revoking);
+    let first = tokio::select! {
+        failures = &mut revoking => {
+            report(&runner, tokens.len(), &failures);
+            return 0;
         }
+        Some(signal) = signals.next() => signal,
     };
-    for f in &failures {
+    runner.warning(
+        "Cancelled",
+        &format!(
+            "{} received: revoking goes on for up to {} s",
+            first.name(),
+            CANCEL_REVOKE_LIMIT.as_secs()
+        ),
+    );
+    let terminated = async {
+        while let Some(signal) = signals.next().await {
+            if signal == Signal::Terminate {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        done = tokio::time::timeout(CANCEL_REVOKE_LIMIT, &mut revoking) => match done {
+            Ok(failures) => report(&runner, tokens.len(), &failures),
+            Err(_) => runner.warning(
+                "Token not revoked",
+                &format!(
+                    "revocation did not finish within {} s of {}; the token(s) expire within the hour",
+                    CANCEL_REVOKE_LIMIT.as_secs(),
+                    first.name()
+                ),
+            ),
+        },
+        () = terminated => runner.warning(
+            "Token not revoked",
+            "SIGTERM received before the revocation finished; the token(s) expire within the hour",
+        ),
+    }
+    first.exit_code()
+}
+
+/// Says what revoking `count` tokens came to.
+fn report<W: Write>(runner: &Runner<W>, count: usize, failures: &[String]) {
+    for f in failures {
         runner.warning(
             "Token not revoked",
             &format!("{f}; it expires on its own within the hour"),
         );
     }
-    let revoked = tokens.len() - failures.len();
+    let revoked = count - failures.len();
     if revoked > 0 {
         runner.info(&format!("Revoked {revoked} installation token(s)."));
     }
-    0
 }
 
 #[cfg(test)]
@@ -109,11 +153,13 @@ mod tests {
                 token: "old".into(),
                 expires_at: at("2026-01-01T11:59:59Z"),
                 issued_at: None,
+                helper: false,
             },
             SavedToken {
                 token: "new".into(),
                 expires_at: at("2026-01-01T12:00:01Z"),
                 issued_at: None,
+                helper: false,
             },
         ];
         let (expired, live) = by_expiry(&saved, at("2026-01-01T12:00:00Z"));

@@ -25,7 +25,7 @@ fn step(post: bool) -> i32 {
                 Arc::clone(&runner),
                 &env,
                 Settings::default(),
-                cancel::signalled(),
+                cancel::signal_stream(),
             )
             .await
         }),

@@ -170,14 +170,8 @@ pub(super) async fn mint_all(
             "could not create an installation token: {e:#}"
         ))),
         Err(signal) => {
-            let revoking = async {
-                ledger.settled().await;
-                mint::revoke_recorded(&client, &ledger.live(), &ledger).await
-            };
-            let left = match tokio::time::timeout(CANCEL_REVOKE_LIMIT, revoking).await {
-                Ok(failures) => failures.len(),
-                Err(_) => ledger.live().len(),
-            };
+            mint::revoke_on_cancel(&client, &ledger, CANCEL_REVOKE_LIMIT).await;
+            let left = ledger.live().len();
             let mut message = format!("{} received: stopped", signal.name());
             if left > 0 {
                 message.push_str(&format!(

@@ -109,6 +109,8 @@ pub struct Client {
     log: Log,
     debug: Option<Log>,
     deadline: Instant,
+    /// Set once the step is cancelled: from then on only revocations are sent or retried.
+    cancelled: tokio::sync::watch::Sender<bool>,
 }
 
 impl Client {
@@ -141,6 +143,7 @@ impl Client {
             log,
             debug: None,
             deadline,
+            cancelled: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -156,6 +159,24 @@ impl Client {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The step is cancelled: no request but a revocation starts from now on, and a
+    /// request waiting to be retried gives up at once (one on the wire is answered).
+    pub fn cancel(&self) {
+        self.cancelled.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancelled.borrow()
+    }
+
+    /// Resolves when the step is cancelled.
+    async fn until_cancelled(&self) {
+        let mut rx = self.cancelled.subscribe();
+        if rx.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     async fn request(
@@ -268,10 +289,16 @@ impl Client {
             );
             return Err(fail(None, message, None, 0));
         }
+        // Revocations are what a cancelled step still does; nothing else starts or retries.
+        let stops_on_cancel = method != Method::DELETE;
         let mut attempt = 0u32;
         let mut clock_corrected = false;
         loop {
             attempt += 1;
+            if stops_on_cancel && self.is_cancelled() {
+                let message = "not sent: the step was cancelled".to_string();
+                return Err(fail(None, message, None, attempt - 1));
+            }
             let request = self
                 .request(&method, path, auth, body)
                 .await
@@ -345,7 +372,19 @@ impl Client {
                         attempt + 1,
                         self.settings.max_attempts
                     ));
-                    tokio::time::sleep(wait).await;
+                    if stops_on_cancel {
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            () = self.until_cancelled() => {
+                                return Err(ApiError {
+                                    message: format!("{}; not retried: the step was cancelled", err.message),
+                                    ..err
+                                });
+                            }
+                        }
+                    } else {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
             }
         }

@@ -118,7 +118,10 @@ pub fn rate_limit_wait(
     if let Some(reset) =
         header_str(headers, "x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok())
     {
-        return Some(Duration::from_secs((reset - now).max(1) as u64));
+        // Saturating: a hostile reset (i64::MIN, say) must not overflow.
+        return Some(Duration::from_secs(
+            reset.saturating_sub(now).max(1).unsigned_abs(),
+        ));
     }
     // GitHub's advice for a secondary limit without headers: wait at least a minute.
     Some(Duration::from_secs(60))
@@ -139,12 +142,13 @@ pub fn is_clock_rejection(status: StatusCode, body: &[u8]) -> bool {
 pub fn clock_offset(headers: &HeaderMap, now: i64) -> Option<i64> {
     let date = httpdate::parse_http_date(header_str(headers, "date")?).ok()?;
     let server = date.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some(server - now)
+    Some(server.saturating_sub(now))
 }
 
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -199,6 +203,82 @@ mod tests {
             rate_limit_wait(StatusCode::UNPROCESSABLE_ENTITY, &none, b"", 0),
             None
         );
+    }
+
+    #[test]
+    fn hostile_rate_limit_headers_do_not_overflow() {
+        let limited = |pairs: &[(&'static str, &str)], now| {
+            rate_limit_wait(StatusCode::TOO_MANY_REQUESTS, &headers(pairs), b"", now)
+        };
+        assert_eq!(
+            limited(&[("retry-after", "18446744073709551615")], 0),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        let min = i64::MIN.to_string();
+        assert_eq!(
+            limited(&[("x-ratelimit-reset", &min)], 1_700_000_000),
+            Some(Duration::from_secs(1)),
+            "a reset in the far past is a wait of a second"
+        );
+        let max = i64::MAX.to_string();
+        assert_eq!(
+            limited(&[("x-ratelimit-reset", &max)], i64::MIN),
+            Some(Duration::from_secs(i64::MAX as u64))
+        );
+    }
+
+    /// A header value: usually a number of some size, sometimes any text a header can hold.
+    fn header_value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string().into_bytes()),
+            any::<i64>().prop_map(|n| n.to_string().into_bytes()),
+            "[0-9]{15,40}".prop_map(String::into_bytes),
+            "-?[0-9 .e+]{0,12}".prop_map(String::into_bytes),
+            "[A-Za-z]{3}, [0-9]{1,2} [A-Za-z]{3} [0-9]{1,6} [0-9:]{1,8} GMT"
+                .prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..48),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// The dialect's header parsing, fuzzed: any status, any value of the headers it
+        /// reads, any body and any clock give an answer, never a panic.
+        #[test]
+        fn no_header_value_panics_the_dialect(
+            code in prop_oneof![Just(429u16), Just(403), 100u16..=599],
+            retry_after in prop_oneof![header_value(), Just(Vec::new())],
+            reset in header_value(),
+            remaining in header_value(),
+            date in header_value(),
+            location in header_value(),
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+            now in any::<i64>(),
+        ) {
+            let status = StatusCode::from_u16(code).unwrap();
+            let mut h = HeaderMap::new();
+            for (name, value) in [
+                ("retry-after", &retry_after),
+                ("x-ratelimit-reset", &reset),
+                ("x-ratelimit-remaining", &remaining),
+                ("date", &date),
+                ("location", &location),
+                ("x-github-request-id", &remaining),
+            ] {
+                if let Ok(v) = HeaderValue::from_bytes(value) {
+                    h.insert(name, v);
+                }
+            }
+            let wait = rate_limit_wait(status, &h, &body, now);
+            if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::FORBIDDEN {
+                prop_assert_eq!(wait, None);
+            }
+            let _ = clock_offset(&h, now);
+            let _ = error_message(status, &h, &body);
+            let _ = request_id(&h);
+            let _ = is_clock_rejection(status, &body);
+        }
     }
 
     #[test]

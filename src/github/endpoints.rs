@@ -221,7 +221,47 @@ pub async fn installation(client: &Client, lookup: &Lookup) -> anyhow::Result<In
     }
 }
 
-/// Mints an installation token.
+/// A 2xx answer to a token request that does not parse in full, yet carries a token:
+/// GitHub minted it, so it must be revoked. Neither `Display` nor `Debug` shows the token.
+#[derive(Clone)]
+pub struct UnreadableToken {
+    pub token: Credential,
+    why: String,
+}
+
+impl std::fmt::Display for UnreadableToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GitHub minted a token, but {}", self.why)
+    }
+}
+
+impl std::fmt::Debug for UnreadableToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnreadableToken")
+            .field("token", &"***")
+            .field("why", &self.why)
+            .finish()
+    }
+}
+
+impl std::error::Error for UnreadableToken {}
+
+/// The token an error says GitHub minted but answered unreadably, if it is that error.
+pub fn unreadable_token(e: &anyhow::Error) -> Option<&UnreadableToken> {
+    e.downcast_ref::<UnreadableToken>()
+}
+
+/// The `token` field of a token answer, read leniently: whatever else the answer holds,
+/// or fails to hold. A token is a non-empty string of visible ASCII.
+pub fn token_field(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let token = value.get("token")?.as_str()?;
+    let plausible = !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic());
+    plausible.then(|| token.to_string())
+}
+
+/// Mints an installation token. A 2xx answer that does not parse, but carries a token,
+/// is an [`UnreadableToken`] error, for the caller to revoke.
 pub async fn create_token(
     client: &Client,
     installation_id: u64,
@@ -229,15 +269,38 @@ pub async fn create_token(
 ) -> anyhow::Result<Token> {
     let path = format!("/app/installations/{installation_id}/access_tokens");
     let body = serde_json::to_value(request)?;
-    match client
-        .json::<Token>(Method::POST, &path, Auth::App, Some(&body), Retry::Create)
+    let answer = match client
+        .send(Method::POST, &path, Auth::App, Some(&body), Retry::Create)
         .await
+        .map_err(anyhow::Error::from)
     {
+        Ok(answer) => answer,
+        Err(e) if is_suspension(&e) => {
+            return Err(e.context(format!(
+                "installation {installation_id} is suspended; an owner of the account must unsuspend it"
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    match serde_json::from_slice::<Token>(&answer.body) {
         Ok(token) => Ok(token),
-        Err(e) if is_suspension(&e) => Err(e.context(format!(
-            "installation {installation_id} is suspended; an owner of the account must unsuspend it"
-        ))),
-        Err(e) => Err(e),
+        // Only the position is said: serde's message could quote the answer.
+        Err(e) => {
+            let what = format!(
+                "its answer to POST {path} (HTTP {}) is not the JSON expected (line {}, column {})",
+                answer.status.as_u16(),
+                e.line(),
+                e.column()
+            );
+            match token_field(&answer.body) {
+                Some(token) => Err(UnreadableToken {
+                    token: Credential::issued(token, Utc::now()),
+                    why: what,
+                }
+                .into()),
+                None => Err(anyhow::anyhow!("no token in the answer: {what}")),
+            }
+        }
     }
 }
 
@@ -437,6 +500,33 @@ mod tests {
         let granted = t.granted();
         assert_eq!(granted.len(), 2, "{granted:?}");
         assert_eq!(granted["contents"], Level::Write);
+    }
+
+    #[test]
+    fn a_token_is_read_from_an_answer_that_does_not_parse_in_full() {
+        let soon = br#"{"token":"ghs_abc","expires_at":"soon"}"#;
+        assert!(serde_json::from_slice::<Token>(soon).is_err());
+        assert_eq!(token_field(soon).as_deref(), Some("ghs_abc"));
+        assert_eq!(
+            token_field(br#"{"token":"ghs_abc","repositories":7}"#).as_deref(),
+            Some("ghs_abc")
+        );
+        for none in [
+            &br#"{"expires_at":"2030-01-01T00:00:00Z"}"#[..],
+            br#"{"token":""}"#,
+            br#"{"token":"ghs a"}"#,
+            br#"{"token":"ghs_\n"}"#,
+            br#"{"token":5}"#,
+            br#"["ghs_abc"]"#,
+            b"<html>",
+        ] {
+            assert_eq!(token_field(none), None, "{}", String::from_utf8_lossy(none));
+        }
+        let e = UnreadableToken {
+            token: Credential::new("ghs_secret"),
+            why: "reasons".into(),
+        };
+        assert!(!format!("{e} {e:?}").contains("ghs_secret"));
     }
 
     #[test]

@@ -109,14 +109,16 @@ pub fn decide(
     if attempt >= settings.max_attempts {
         return Decision::GiveUp(None);
     }
-    if elapsed + wait >= budget {
+    // Saturating: a server's `Retry-After` can be as large as a u64 goes.
+    if elapsed.saturating_add(wait) >= budget {
         return Decision::GiveUp(Some(format!(
             "the next try would be after {} s, beyond the retry budget of {} s",
             wait.as_secs(),
             budget.as_secs()
         )));
     }
-    Decision::RetryAfter(wait)
+    // Never past the budget, whatever the server asked.
+    Decision::RetryAfter(wait.min(budget.saturating_sub(elapsed)))
 }
 
 /// Backoff before attempt `attempt + 1`: exponential, capped, scaled into [50 %, 100 %] by `jitter`.
@@ -124,8 +126,13 @@ pub fn backoff(settings: &Settings, attempt: u32, jitter: f64) -> Duration {
     let exp = settings
         .backoff_base
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    exp.min(settings.backoff_cap)
-        .mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+    // A NaN jitter counts as 1: `mul_f64` panics on NaN.
+    let jitter = if jitter.is_nan() {
+        1.0
+    } else {
+        jitter.clamp(0.0, 1.0)
+    };
+    exp.min(settings.backoff_cap).mul_f64(0.5 + jitter / 2.0)
 }
 
 /// A random jitter in [0, 1].
@@ -139,6 +146,8 @@ pub fn jitter() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const SECOND: Duration = Duration::from_secs(1);
@@ -286,6 +295,82 @@ mod tests {
         }
         assert!(spent < Duration::from_secs(60), "{spent:?}");
         assert!(attempt <= s.max_attempts);
+    }
+
+    #[test]
+    fn a_huge_retry_after_gives_up_instead_of_overflowing() {
+        let limited = Outcome::Refused {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            rate_limit: Some(Duration::from_secs(u64::MAX)),
+            fresh_credential: false,
+        };
+        match first(Retry::Idempotent, limited) {
+            Decision::GiveUp(Some(why)) => {
+                assert!(why.contains("beyond the retry budget"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let at_the_end = decide(
+            Retry::Idempotent,
+            limited,
+            1,
+            Duration::MAX,
+            BUDGET,
+            &Settings::default(),
+            f64::NAN,
+        );
+        assert!(matches!(at_the_end, Decision::GiveUp(Some(_))));
+        assert_eq!(
+            backoff(&Settings::default(), u32::MAX, f64::NAN),
+            Settings::default().backoff_cap
+        );
+    }
+
+    fn any_outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            (
+                prop_oneof![Just(429u16), Just(403), Just(503), 100u16..=599],
+                proptest::option::of(prop_oneof![any::<u64>(), 0u64..100]),
+                any::<bool>()
+            )
+                .prop_map(|(code, wait, fresh)| Outcome::Refused {
+                    status: StatusCode::from_u16(code).unwrap(),
+                    rate_limit: wait.map(Duration::from_secs),
+                    fresh_credential: fresh,
+                }),
+            (any::<bool>(), any::<bool>())
+                .prop_map(|(sent, permanent)| Outcome::Failed { sent, permanent }),
+        ]
+    }
+
+    fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            (0u64..120_000).prop_map(Duration::from_millis),
+            (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a server answers, and wherever in the budget: no panic, and no wait
+        /// that ends past the budget.
+        #[test]
+        fn no_outcome_panics_or_waits_past_the_budget(
+            create in any::<bool>(),
+            outcome in any_outcome(),
+            attempt in prop_oneof![1u32..=5, any::<u32>()],
+            elapsed in any_duration(),
+            budget in any_duration(),
+            jitter in any::<f64>(),
+        ) {
+            let kind = if create { Retry::Create } else { Retry::Idempotent };
+            let s = Settings::default();
+            if let Decision::RetryAfter(wait) = decide(kind, outcome, attempt, elapsed, budget, &s, jitter) {
+                prop_assert!(elapsed.saturating_add(wait) < budget, "{wait:?} after {elapsed:?} of {budget:?}");
+                prop_assert!(attempt < s.max_attempts);
+            }
+        }
     }
 
     #[test]

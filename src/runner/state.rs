@@ -1,4 +1,4 @@
-//! What the main step hands to the post step through `GITHUB_STATE`: the tokens to revoke and when they expire.
+//! What the main step hands to the post step through `GITHUB_STATE`: the tokens to revoke, when they expire, and which are main's own helpers.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,11 @@ pub struct SavedToken {
     /// When GitHub issued it: a post step moments after main may meet replication lag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_at: Option<DateTime<Utc>>,
+    /// A token main did not hand to the job (a helper, or any token of a failed or
+    /// cancelled step) and could not revoke: post revokes it even when
+    /// `skip-token-revoke` keeps the step's token alive.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub helper: bool,
 }
 
 impl SavedToken {
@@ -54,6 +59,7 @@ mod tests {
             token: "ghs_x".into(),
             expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
             issued_at: Some("2030-01-01T00:00:00Z".parse().unwrap()),
+            helper: false,
         }];
         let text = SavedToken::encode(&saved).unwrap();
         assert_eq!(
@@ -66,7 +72,19 @@ mod tests {
         let loaded = SavedToken::load(&old_env).unwrap().unwrap();
         assert_eq!(loaded[0].issued_at, None);
         let env = |k: &str| (k == "STATE_tokens").then(|| text.clone());
-        assert_eq!(SavedToken::load(&env), Ok(Some(saved)));
+        assert_eq!(SavedToken::load(&env), Ok(Some(saved.clone())));
+        let helper = vec![SavedToken {
+            helper: true,
+            issued_at: None,
+            ..saved[0].clone()
+        }];
+        let text = SavedToken::encode(&helper).unwrap();
+        assert_eq!(
+            text,
+            r#"[{"token":"ghs_x","expires_at":"2030-01-01T00:00:00Z","helper":true}]"#
+        );
+        let env = |k: &str| (k == "STATE_tokens").then(|| text.clone());
+        assert_eq!(SavedToken::load(&env), Ok(Some(helper)));
         let none = |_: &str| None;
         assert_eq!(SavedToken::load(&none), Ok(None));
         let bad = |_: &str| Some("ghs_secret".to_string());
