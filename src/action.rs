@@ -11,7 +11,7 @@ use crate::aws::SecretSink;
 use crate::cancel::Signal;
 use crate::github::{Client, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome};
-use crate::runner::{Env, Runner, SavedToken, STATE_TOKENS};
+use crate::runner::{act_main_note, under_act, Env, Runner, SavedToken, STATE_TOKENS};
 use crate::transport::Proxy;
 use crate::{inputs, summary};
 
@@ -154,7 +154,17 @@ pub async fn run<W: Write + Send + 'static>(
     let ledger = Ledger::default();
     let work = async {
         match mint::mint(&client, &config.requests, &ledger, log).await {
-            Ok(outcome) => deliver(&runner, &client, &outcome, inputs.skip_token_revoke).await,
+            Ok(outcome) => {
+                let code = deliver(&runner, &client, &outcome, inputs.skip_token_revoke).await;
+                let latest = outcome.tokens.iter().max_by_key(|t| t.expires_at);
+                if let Some(t) = latest.filter(|_| !inputs.skip_token_revoke && under_act(env)) {
+                    runner.warning(
+                        "Not revoked under act",
+                        &act_main_note(&t.expires_at_text()),
+                    );
+                }
+                code
+            }
             Err(e) => {
                 runner.error("Could not create an installation token", &format!("{e:#}"));
                 1

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cancel::Signal;
 use crate::github::{Client, Credential, Settings};
-use crate::runner::{Env, Runner, SavedToken};
+use crate::runner::{under_act, Env, Runner, SavedToken, ACT_POST_NO_STATE};
 use crate::transport::Proxy;
 use crate::{inputs, mint};
 
@@ -27,6 +27,10 @@ pub async fn run<W: Write + Send + 'static>(
 ) -> i32 {
     let saved = match SavedToken::load(env) {
         Ok(Some(saved)) => saved,
+        Ok(None) if under_act(env) => {
+            runner.info(ACT_POST_NO_STATE);
+            return 0;
+        }
         Ok(None) => {
             runner.info(
                 "No token to revoke: the main step did not create one, or skip-token-revoke is set.",

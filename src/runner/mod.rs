@@ -4,10 +4,12 @@
 //! workflow command is escaped, so that no input can start a command of its
 //! own, and every file command is written as a heredoc with a random delimiter.
 
+mod act;
 mod env;
 mod escape;
 mod state;
 
+pub use act::{main_note as act_main_note, under_act, POST_NO_STATE as ACT_POST_NO_STATE};
 #[cfg(test)]
 pub(crate) use env::env_of;
 pub use env::{input, input_bool, state_value, under_actions, Env};
