@@ -13,7 +13,10 @@ pub use act::{main_note as act_main_note, under_act, POST_NO_STATE as ACT_POST_N
 #[cfg(test)]
 pub(crate) use env::env_of;
 pub use env::{input, input_bool, state_value, under_actions, Env};
-pub use escape::{escape_data, escape_property, heredoc_entry, random_delimiter};
+pub use escape::{
+    escape_data, escape_property, heredoc_entry, plain_json, plain_line, plain_lines,
+    random_delimiter,
+};
 pub use state::{SavedToken, STATE_TOKENS};
 
 use std::fs::OpenOptions;
@@ -107,9 +110,10 @@ impl<W: Write> Runner<W> {
         }
     }
 
-    /// A plain log line. Newlines in it are escaped, so it stays one line and cannot start a command.
+    /// Plain log lines, one per line of `message`, that the runner never takes for a
+    /// command, whatever they quote (see [`plain_lines`]).
     pub fn info(&self, message: &str) {
-        self.line(&escape_data(message));
+        self.line(&plain_lines(message));
     }
 
     pub fn debug(&self, message: &str) {
@@ -191,13 +195,13 @@ mod tests {
     fn commands_escape_their_message_and_title() {
         let r = runner(false);
         r.error("bad: input, really", "line1\n::warning::line2");
-        r.info("hello\n::error::x");
+        r.info("hello\n::error::x ##[stop-commands]x 100%");
         r.mask("ghs_secret");
         let out = String::from_utf8(r.into_inner()).unwrap();
         assert_eq!(
             out,
             "::error title=bad%3A input%2C really::line1%0A::warning::line2\n\
-             hello%0A::error::x\n::add-mask::ghs_secret\n"
+             hello\n: :error::x ## [stop-commands]x 100%\n::add-mask::ghs_secret\n"
         );
     }
 
