@@ -29,6 +29,13 @@ pub fn plain_json(json: &str) -> String {
     json.replace(LEGACY_MARKER, "##\\u005b")
 }
 
+/// Text for people inside a command: each line printable (see [`printable`]), the
+/// lines kept (the command's escaping keeps them in one line of the log).
+pub fn shown(text: &str) -> String {
+    let lines: Vec<String> = text.lines().map(|l| printable(l.chars())).collect();
+    lines.join("\n")
+}
+
 /// One line of [`plain_lines`] (a CR or LF in it is shown as `?`).
 pub fn plain_line(line: &str) -> String {
     let shown = printable(line.chars());
