@@ -13,15 +13,16 @@ pub fn excerpt(raw: &str) -> String {
 }
 
 /// The characters, control characters (terminal escapes among them) and invisible
-/// format characters (zero-width and bidirectional controls) shown as `?`: text from
-/// elsewhere (GitHub's answers) that a terminal, or a log, must show, not obey.
+/// ones (format characters such as zero-width and bidirectional controls, variation
+/// selectors) shown as `?`: text from elsewhere (GitHub's answers) that a terminal, or
+/// a log, must show, not obey.
 ///
 /// Every line the command line prints and every plain line of the action goes
 /// through here (the action's via `runner::plain_lines`).
 pub fn printable(chars: impl Iterator<Item = char>) -> String {
     chars
         .map(|c| {
-            if c.is_control() || is_format(c) {
+            if c.is_control() || is_invisible(c) {
                 '?'
             } else {
                 c
@@ -30,31 +31,36 @@ pub fn printable(chars: impl Iterator<Item = char>) -> String {
         .collect()
 }
 
-/// Unicode's format characters (general category Cf): invisible, yet they reorder
-/// (U+202E), join or hide text, and collation ignores them.
-fn is_format(c: char) -> bool {
+/// Unicode's format characters (general category Cf) and its default-ignorable code
+/// points: invisible, yet they reorder (U+202E), join or hide text, and collation
+/// (the runner's culture-sensitive matching among them) skips them.
+fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{ad}'
+        | '\u{34f}'
         | '\u{600}'..='\u{605}'
         | '\u{61c}'
         | '\u{6dd}'
         | '\u{70f}'
         | '\u{890}'..='\u{891}'
         | '\u{8e2}'
-        | '\u{180e}'
+        | '\u{115f}'..='\u{1160}'
+        | '\u{17b4}'..='\u{17b5}'
+        | '\u{180b}'..='\u{180f}'
         | '\u{200b}'..='\u{200f}'
         | '\u{202a}'..='\u{202e}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{206f}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{3164}'
+        | '\u{fe00}'..='\u{fe0f}'
         | '\u{feff}'
-        | '\u{fff9}'..='\u{fffb}'
+        | '\u{ffa0}'
+        | '\u{fff0}'..='\u{fffb}'
         | '\u{110bd}'
         | '\u{110cd}'
         | '\u{13430}'..='\u{1343f}'
         | '\u{1bca0}'..='\u{1bca3}'
         | '\u{1d173}'..='\u{1d17a}'
-        | '\u{e0001}'
-        | '\u{e0020}'..='\u{e007f}')
+        | '\u{e0000}'..='\u{e0fff}')
 }
 
 #[cfg(test)]
@@ -80,8 +86,8 @@ mod tests {
             "OSC 52 (a clipboard write) and an 8-bit CSI"
         );
         assert_eq!(
-            printable("evil\u{202e}txt.exe\u{200b}\u{feff}é".chars()),
-            "evil?txt.exe??é"
+            printable("evil\u{202e}txt.exe\u{200b}\u{feff}\u{fe0f}\u{34f}é".chars()),
+            "evil?txt.exe????é"
         );
     }
 }

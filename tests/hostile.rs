@@ -20,6 +20,7 @@ const HOSTILE: &[&str] = &[
     "#\u{200b}#[stop-commands]x \u{feff}::error::y",
     "\r\n  ::add-mask::x\u{2028}##[SET-ENV name=A]b",
     "copied\u{1b}]52;c;ZXZpbA==\u{7} \u{9b}2J",
+    "\n\u{fe0f}::stop-commands::x #\u{34f}#[stop-commands]y",
 ];
 
 #[test]

@@ -44,7 +44,8 @@ fn white(u: u16) -> bool {
 }
 
 /// Characters ICU's root collation ignores, generously: controls, format characters
-/// (general category Cf), the combining grapheme joiner and variation selectors.
+/// (general category Cf) and the other default-ignorable code points of the BMP
+/// (the combining grapheme joiner, variation selectors, fillers).
 fn ignorable(u: u16) -> bool {
     matches!(
         u,
@@ -56,13 +57,17 @@ fn ignorable(u: u16) -> bool {
             | 0x61c
             | 0x6dd
             | 0x70f
+            | 0x115f..=0x1160
+            | 0x17b4..=0x17b5
             | 0x180b..=0x180f
             | 0x200b..=0x200f
             | 0x202a..=0x202e
             | 0x2060..=0x206f
             | 0xfe00..=0xfe0f
+            | 0x3164
             | 0xfeff
-            | 0xfff9..=0xfffb
+            | 0xffa0
+            | 0xfff0..=0xfffb
     )
 }
 
