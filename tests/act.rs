@@ -206,6 +206,17 @@ fn run_act(act: &Path, dir: &Path) -> (Option<i32>, String) {
     (status, text)
 }
 
+/// act leaves the job's container behind when a job fails or is stopped: remove it
+/// (act names it after the workflow and the job, `act-token-yml-token-…`).
+fn remove_job_containers() {
+    let Some(listed) = docker(&["ps", "-aq", "--filter", "name=act-token-yml-token-"]) else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+        let _ = docker(&["rm", "-f", id]);
+    }
+}
+
 #[test]
 fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
     let act = match ready() {
@@ -233,6 +244,7 @@ fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
     std::fs::write(workflows.join("token.yml"), workflow(&gh.url())).expect("the workflow");
 
     let (status, log) = run_act(&act, dir.path());
+    remove_job_containers();
     assert_eq!(status, Some(0), "act:\n{log}");
     minted.assert_calls(1);
 
