@@ -27,7 +27,7 @@ pub async fn run<W: Write + Send + 'static>(
 ) -> i32 {
     let saved = match SavedToken::load(env) {
         Ok(Some(saved)) => saved,
-        Ok(None) if under_act(env) => {
+        Ok(None) if under_act(env) && !inputs::skip_token_revoke(env).unwrap_or(false) => {
             runner.info(ACT_POST_NO_STATE);
             return 0;
         }

@@ -273,3 +273,40 @@ fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
     // And indeed nothing was revoked: act gave post no state.
     revoked.assert_calls(0);
 }
+
+/// The same two notes without act: the binary run as the runner runs it, with `ACT=true`.
+#[test]
+fn with_act_true_main_and_post_say_what_act_does_not_do() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_app-token"));
+    let gh = FakeGitHub::start();
+    let (_, revoked, _) = gh.token_then_a_hang(Duration::ZERO);
+    let step = Step::new();
+    let act = [("owner", "acme"), ("repositories", "101")];
+    let mut env = step.env(&gh.url(), &act);
+    env.push(("ACT".into(), "true".into()));
+    let main = run_binary(bin, &[], &env, "");
+    assert_eq!(main.code, 0, "{}\n{}", main.stdout, main.stderr);
+    let note = main.line("::warning title=Not revoked under act::");
+    assert!(note.contains("act does not pass state"), "{note}");
+    assert!(note.ends_with("at 2099-01-01T00:00:00Z"), "{note}");
+
+    // act's post gets no STATE_*: post says so.
+    let post = run_binary(&step.post_entrypoint(bin), &[], &env, "");
+    assert_eq!(post.code, 0);
+    assert_eq!(post.stdout.trim_end(), ACT_POST_NO_STATE);
+    revoked.assert_calls(0);
+
+    // Where skip-token-revoke is set, there was nothing for post to revoke.
+    let mut skip = step.env(&gh.url(), &[("skip-token-revoke", "true")]);
+    skip.push(("ACT".into(), "true".into()));
+    let post = run_binary(&step.post_entrypoint(bin), &[], &skip, "");
+    assert!(
+        post.stdout.starts_with("No token to revoke"),
+        "{}",
+        post.stdout
+    );
+
+    // Not under act, main says nothing of it.
+    let plain = Step::new().main(bin, &gh.url(), &act);
+    assert!(!plain.stdout.contains("under act"), "{}", plain.stdout);
+}
