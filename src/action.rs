@@ -157,7 +157,9 @@ pub async fn run<W: Write + Send + 'static>(
             Ok(outcome) => {
                 let code = deliver(&runner, &client, &outcome, inputs.skip_token_revoke).await;
                 let latest = outcome.tokens.iter().max_by_key(|t| t.expires_at);
-                if let Some(t) = latest.filter(|_| !inputs.skip_token_revoke && under_act(env)) {
+                if let Some(t) =
+                    latest.filter(|_| code == 0 && !inputs.skip_token_revoke && under_act(env))
+                {
                     runner.warning(
                         "Not revoked under act",
                         &act_main_note(&t.expires_at_text()),
