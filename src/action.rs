@@ -11,7 +11,7 @@ use crate::aws::SecretSink;
 use crate::cancel::Signal;
 use crate::github::{Client, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome};
-use crate::runner::{Env, Runner, SavedToken, STATE_TOKENS};
+use crate::runner::{act_main_note, under_act, Env, Runner, SavedToken, STATE_TOKENS};
 use crate::{inputs, summary};
 
 fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
@@ -190,7 +190,18 @@ pub async fn run<W: Write + Send + 'static>(
         match mint::mint(&client, &config.requests, &ledger, log).await {
             Ok(outcome) => {
                 let left = leftovers(&ledger, &outcome.tokens);
-                deliver(&runner, &client, &outcome, &left, inputs.skip_token_revoke).await
+                let code =
+                    deliver(&runner, &client, &outcome, &left, inputs.skip_token_revoke).await;
+                let latest = outcome.tokens.iter().max_by_key(|t| t.expires_at);
+                if let Some(t) =
+                    latest.filter(|_| code == 0 && !inputs.skip_token_revoke && under_act(env))
+                {
+                    runner.warning(
+                        "Not revoked under act",
+                        &act_main_note(&t.expires_at_text()),
+                    );
+                }
+                code
             }
             Err(e) => {
                 runner.error("Could not create an installation token", &format!("{e:#}"));

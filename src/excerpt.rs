@@ -12,12 +12,55 @@ pub fn excerpt(raw: &str) -> String {
     s
 }
 
-/// The characters, control characters shown as `?`: text from elsewhere (GitHub's
-/// answers) that a terminal must show, not obey.
+/// The characters, control characters (terminal escapes among them) and invisible
+/// ones (format characters such as zero-width and bidirectional controls, variation
+/// selectors) shown as `?`: text from elsewhere (GitHub's answers) that a terminal, or
+/// a log, must show, not obey.
+///
+/// Every line the command line prints and every plain line of the action goes
+/// through here (the action's via `runner::plain_lines`).
 pub fn printable(chars: impl Iterator<Item = char>) -> String {
     chars
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || is_invisible(c) {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
+}
+
+/// Unicode's format characters (general category Cf) and its default-ignorable code
+/// points: invisible, yet they reorder (U+202E), join or hide text, and collation
+/// (the runner's culture-sensitive matching among them) skips them.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{ad}'
+        | '\u{34f}'
+        | '\u{600}'..='\u{605}'
+        | '\u{61c}'
+        | '\u{6dd}'
+        | '\u{70f}'
+        | '\u{890}'..='\u{891}'
+        | '\u{8e2}'
+        | '\u{115f}'..='\u{1160}'
+        | '\u{17b4}'..='\u{17b5}'
+        | '\u{180b}'..='\u{180f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{3164}'
+        | '\u{fe00}'..='\u{fe0f}'
+        | '\u{feff}'
+        | '\u{ffa0}'
+        | '\u{fff0}'..='\u{fffb}'
+        | '\u{110bd}'
+        | '\u{110cd}'
+        | '\u{13430}'..='\u{1343f}'
+        | '\u{1bca0}'..='\u{1bca3}'
+        | '\u{1d173}'..='\u{1d17a}'
+        | '\u{e0000}'..='\u{e0fff}')
 }
 
 #[cfg(test)]
@@ -37,5 +80,14 @@ mod tests {
     #[test]
     fn control_characters_cannot_reach_the_log() {
         assert_eq!(excerpt("a\n::warning::x\u{1b}[31m"), "a?::warning::x?[31m");
+        assert_eq!(
+            printable("\u{1b}]52;c;eA==\u{7}\u{9b}2J".chars()),
+            "?]52;c;eA==??2J",
+            "OSC 52 (a clipboard write) and an 8-bit CSI"
+        );
+        assert_eq!(
+            printable("evil\u{202e}txt.exe\u{200b}\u{feff}\u{fe0f}\u{34f}é".chars()),
+            "evil?txt.exe????é"
+        );
     }
 }

@@ -239,14 +239,67 @@ impl<'de> Deserialize<'de> for Document {
     }
 }
 
+/// The most text the `permissions` input may hold. Every permission GitHub has, at its
+/// highest level, one a line, takes less than a quarter of it (see the tests).
+pub const MAX_PERMISSIONS_BYTES: usize = 8 * 1024;
+
+/// How deeply the `permissions` input may nest brackets: `{name: level}` is one level,
+/// and a mapping of names to levels never needs more than two.
+pub const MAX_PERMISSIONS_DEPTH: usize = 2;
+
+/// Refuses, before the YAML parser sees it, text that a mapping of permissions never
+/// is: too long, nested too deep, or with anchors and aliases. The parser's cost grows
+/// with the square of the nesting (120 KB of `[` takes seconds), and aliases of
+/// aliases multiply (8 KB of them took 17 s); this check takes time in proportion to
+/// the text. Brackets are counted wherever they are, in quotes and comments too, and
+/// so is a `&` or `*` that starts a word: no permission name or level has either.
+fn within_limits(text: &str) -> Result<(), String> {
+    if text.len() > MAX_PERMISSIONS_BYTES {
+        return Err(format!(
+            "is {} bytes long; at most {MAX_PERMISSIONS_BYTES} bytes are read \
+             (a mapping of every permission is far shorter)",
+            text.len()
+        ));
+    }
+    let mut depth = 0usize;
+    let mut previous = b'\n';
+    for b in text.bytes() {
+        let starts_a_word = previous.is_ascii_whitespace() || b"[{,:".contains(&previous);
+        previous = b;
+        match b {
+            b'&' | b'*' if starts_a_word => {
+                return Err(
+                    "uses YAML anchors or aliases (`&`, `*`), which a mapping of permission \
+                     to level never needs"
+                        .into(),
+                );
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_PERMISSIONS_DEPTH {
+                    return Err(format!(
+                        "nests brackets deeper than {MAX_PERMISSIONS_DEPTH} levels; \
+                         give a mapping of permission to level, e.g. `contents: read`"
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parses the `permissions` input: a YAML (or JSON) mapping of permission to level,
 /// or the short form `name:level,name:level`. Empty text means "no permissions given".
-/// A permission given twice at two levels is an error that names it.
+/// A permission given twice at two levels is an error that names it. Text over
+/// [`MAX_PERMISSIONS_BYTES`], or nested deeper than [`MAX_PERMISSIONS_DEPTH`], is refused.
 pub fn parse(text: &str) -> Result<Option<Permissions>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
+    within_limits(text)?;
     let entries = match serde_yaml_ng::from_str::<Document>(text) {
         Ok(Document::Entries(entries)) => entries,
         Ok(Document::Empty) => return Ok(None),
@@ -395,6 +448,56 @@ mod tests {
                 ("security_events", "read")
             ]))
         );
+    }
+
+    #[test]
+    fn every_permission_fits_well_within_the_size_limit() {
+        let all: String = APP_PERMISSIONS
+            .iter()
+            .map(|p| format!("{}: {}\n", p.name.replace('_', "-"), p.levels_text("")))
+            .collect();
+        assert!(all.len() * 4 < MAX_PERMISSIONS_BYTES, "{}", all.len());
+        let as_levels: String = APP_PERMISSIONS
+            .iter()
+            .map(|p| format!("{}: {}\n", p.name, p.levels.last().unwrap()))
+            .collect();
+        assert_eq!(
+            parse(&as_levels).unwrap().unwrap().len(),
+            APP_PERMISSIONS.len()
+        );
+        let json = serde_json::json!({"contents": "read", "issues": "write"}).to_string();
+        assert!(parse(&json).unwrap().is_some(), "JSON is one level deep");
+    }
+
+    #[test]
+    fn long_or_deeply_nested_text_is_refused_with_the_limit() {
+        let e = parse(&format!(
+            "contents: read\n#{}",
+            "x".repeat(MAX_PERMISSIONS_BYTES)
+        ))
+        .unwrap_err();
+        assert!(e.contains("at most 8192 bytes are read"), "{e}");
+        let nested = format!("a: {}{}", "[".repeat(60_000), "]".repeat(60_000));
+        let e = parse(&nested).unwrap_err();
+        assert!(e.contains("at most 8192 bytes"), "{e}");
+        let nested = format!("a: {}{}", "[".repeat(3_000), "]".repeat(3_000));
+        let e = parse(&nested).unwrap_err();
+        assert!(e.contains("nests brackets deeper than 2 levels"), "{e}");
+        let e = parse("{contents: [[read]]}").unwrap_err();
+        assert!(e.contains("deeper than 2"), "{e}");
+        for aliased in [
+            "a: &x read\nb: *x",
+            "[*a]",
+            "{\"a\":*b}",
+            "a: read # *note*",
+        ] {
+            let e = parse(aliased).unwrap_err();
+            assert!(e.contains("anchors or aliases"), "{aliased}: {e}");
+        }
+        assert!(parse("contents: read # R&D, 2*3").unwrap().is_some());
+        // Two levels parse, and are then refused for what they are.
+        let e = parse("contents: [read]").unwrap_err();
+        assert!(e.contains("must have a level"), "{e}");
     }
 
     #[test]

@@ -1,11 +1,23 @@
 //! The `repositories` input: entries as names, `owner/name` or numeric ids, checked against GitHub's naming rules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::excerpt::excerpt;
 
 /// GitHub's limit on repositories in one installation token.
 pub const MAX_REPOSITORIES: usize = 500;
+
+/// The most text the input may hold: 500 entries of `owner/name` at GitHub's longest
+/// names (100 characters each) and a separator take 101,500 bytes. A longer input is
+/// refused before it is read, so that no input costs more than a few milliseconds.
+pub const MAX_REPOSITORIES_BYTES: usize = 128 * 1024;
+
+/// How many entries are read, duplicates and invalid ones included, before the input
+/// is refused: ten for each repository a token can cover.
+pub const MAX_ENTRIES: usize = 10 * MAX_REPOSITORIES;
+
+/// How many invalid entries an error names; it counts the rest.
+const MAX_NAMED_ERRORS: usize = 10;
 
 /// One entry of the `repositories` input.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,28 +72,57 @@ pub fn parse_entry(raw: &str) -> Result<Entry, String> {
 }
 
 /// Parses the whole input: entries separated by commas, spaces or newlines, duplicates dropped.
-/// Every invalid entry is named in the error, not just the first.
+/// Invalid entries are counted in the error, the first ten named; reading stops at the
+/// 501st distinct entry, and at the 5001st of any kind. Takes time in proportion to
+/// the text, which may be at most [`MAX_REPOSITORIES_BYTES`].
 pub fn parse(text: &str) -> Result<Vec<Entry>, String> {
+    if text.len() > MAX_REPOSITORIES_BYTES {
+        return Err(format!(
+            "is {} bytes long; at most {MAX_REPOSITORIES_BYTES} bytes are read \
+             ({MAX_REPOSITORIES} entries of `owner/name` at GitHub's longest names fit)",
+            text.len()
+        ));
+    }
     let mut entries = Vec::new();
+    let mut seen = HashSet::new();
     let mut bad = Vec::new();
-    for raw in text
+    let mut bad_count = 0usize;
+    for (n, raw) in text
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
+        .enumerate()
     {
-        match parse_entry(raw) {
-            Ok(entry) if !entries.contains(&entry) => entries.push(entry),
-            Ok(_) => {}
-            Err(why) => bad.push(format!("`{}` {why}", excerpt(raw))),
+        if n == MAX_ENTRIES {
+            return Err(format!(
+                "has more than {MAX_ENTRIES} entries (duplicates and invalid ones included); \
+                 one token can cover at most {MAX_REPOSITORIES} repositories"
+            ));
         }
+        match parse_entry(raw) {
+            Ok(entry) => {
+                if !seen.contains(&entry) {
+                    seen.insert(entry.clone());
+                    entries.push(entry);
+                }
+                if entries.len() > MAX_REPOSITORIES {
+                    return Err(format!(
+                        "more than {MAX_REPOSITORIES} repositories given, but one token can cover at most {MAX_REPOSITORIES}"
+                    ));
+                }
+            }
+            Err(why) => {
+                bad_count += 1;
+                if bad.len() < MAX_NAMED_ERRORS {
+                    bad.push(format!("`{}` {why}", excerpt(raw)));
+                }
+            }
+        }
+    }
+    if bad_count > bad.len() {
+        bad.push(format!("and {} more", bad_count - bad.len()));
     }
     if !bad.is_empty() {
         return Err(format!("invalid entries: {}", bad.join("; ")));
-    }
-    if entries.len() > MAX_REPOSITORIES {
-        return Err(format!(
-            "{} repositories given, but one token can cover at most {MAX_REPOSITORIES}",
-            entries.len()
-        ));
     }
     Ok(entries)
 }
@@ -210,6 +251,25 @@ mod tests {
         let list: Vec<String> = (1..=501).map(|i| format!("r{i}")).collect();
         let e = parse(&list.join(",")).unwrap_err();
         assert!(e.contains("at most 500"), "{e}");
+    }
+
+    #[test]
+    fn a_long_input_is_refused_with_the_limit_and_many_errors_are_counted() {
+        let longest = format!("{}/{}", "o".repeat(100), "r".repeat(100));
+        let legit: Vec<String> = (0..MAX_REPOSITORIES)
+            .map(|i| format!("{}{i:03}", &longest[..longest.len() - 3]))
+            .collect();
+        let legit = legit.join("\n");
+        assert!(legit.len() < MAX_REPOSITORIES_BYTES);
+        assert_eq!(parse(&legit).unwrap().len(), MAX_REPOSITORIES);
+        let e = parse(&"a,".repeat(MAX_REPOSITORIES_BYTES / 2 + 1)).unwrap_err();
+        assert!(e.contains("at most 131072 bytes are read"), "{e}");
+        let e = parse(&"a ".repeat(MAX_ENTRIES + 1)).unwrap_err();
+        assert!(e.contains("more than 5000 entries"), "{e}");
+        assert_eq!(parse(&"a ".repeat(MAX_ENTRIES)).unwrap().len(), 1);
+        let e = parse(&"$ ".repeat(1000)).unwrap_err();
+        assert_eq!(e.matches("`$`").count(), 10, "{e}");
+        assert!(e.ends_with("and 990 more"), "{e}");
     }
 
     #[test]

@@ -9,10 +9,9 @@ use super::mint::{app_client, prepare_app};
 use super::output::print;
 use super::Failure;
 use crate::cancel::Signal;
-use crate::excerpt::printable;
 use crate::github::{self, Installation, RepositorySelection, Settings};
 use crate::permissions;
-use crate::runner::Env;
+use crate::runner::{plain_json, plain_line, Env};
 
 /// The table's header, one name per column.
 const HEADER: [&str; 6] = [
@@ -34,9 +33,10 @@ fn selection(i: &Installation) -> Option<&'static str> {
     })
 }
 
-/// One installation's cells, in the order of [`HEADER`]; text from GitHub made printable.
+/// One installation's cells, in the order of [`HEADER`]; text from GitHub shown as a
+/// plain line (printable, and never a workflow command).
 fn row(i: &Installation) -> [String; 6] {
-    let text = |s: Option<&str>| printable(s.unwrap_or(NONE).chars());
+    let text = |s: Option<&str>| plain_line(s.unwrap_or(NONE));
     let granted = i.granted();
     [
         i.id.to_string(),
@@ -52,7 +52,7 @@ fn row(i: &Installation) -> [String; 6] {
         if granted.is_empty() {
             NONE.to_string()
         } else {
-            printable(permissions::describe(&granted).chars())
+            plain_line(&permissions::describe(&granted))
         },
     ]
 }
@@ -125,7 +125,10 @@ pub(super) async fn command(
         }
     };
     if args.json {
-        print(&format!("{}\n", json_array(&installations)))
+        print(&format!(
+            "{}\n",
+            plain_json(&json_array(&installations).to_string())
+        ))
     } else {
         print(&table(&installations))
     }

@@ -13,7 +13,7 @@ use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
 use crate::github::{Client, Settings};
 use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Outcome};
-use crate::runner::Env;
+use crate::runner::{plain_json, Env};
 use crate::transport::Proxy;
 
 /// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.
@@ -197,7 +197,7 @@ pub(super) async fn command(
     }
     let (client, outcome) = mint_all(config, env, settings, cancel).await?;
     let text = if json {
-        format!("{}\n", json_answer(&outcome))
+        format!("{}\n", plain_json(&json_answer(&outcome).to_string()))
     } else {
         match outcome.tokens.as_slice() {
             [only] => format!("{}\n", only.token),

@@ -136,7 +136,8 @@ where
     match result {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("error: {}", failure.message());
+            // GitHub's words among them: shown, never obeyed (terminal escapes, workflow commands).
+            eprintln!("error: {}", crate::runner::plain_lines(failure.message()));
             failure.code()
         }
     }

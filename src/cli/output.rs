@@ -7,10 +7,11 @@ use serde_json::{json, Map, Value};
 use super::Failure;
 use crate::github::{Client, Log};
 use crate::mint::{self, Minted, Outcome};
+use crate::runner::plain_lines;
 
 /// Library log lines (retries, warnings) go to stderr: stdout carries only the answer.
 pub(super) fn stderr_log() -> Log {
-    mint::log_sink(|line: &str| eprintln!("{line}"))
+    mint::log_sink(|line: &str| eprintln!("{}", plain_lines(line)))
 }
 
 /// One token's JSON object.

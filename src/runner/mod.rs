@@ -4,14 +4,19 @@
 //! workflow command is escaped, so that no input can start a command of its
 //! own, and every file command is written as a heredoc with a random delimiter.
 
+mod act;
 mod env;
 mod escape;
 mod state;
 
+pub use act::{main_note as act_main_note, under_act, POST_NO_STATE as ACT_POST_NO_STATE};
 #[cfg(test)]
 pub(crate) use env::env_of;
 pub use env::{input, input_bool, state_value, under_actions, Env};
-pub use escape::{escape_data, escape_property, heredoc_entry, random_delimiter};
+pub use escape::{
+    escape_data, escape_property, heredoc_entry, plain_json, plain_line, plain_lines,
+    random_delimiter, shown,
+};
 pub use state::{SavedToken, STATE_TOKENS};
 
 use std::fs::OpenOptions;
@@ -84,7 +89,19 @@ impl<W: Write> Runner<W> {
         let _ = out.flush();
     }
 
+    /// A command for people (an annotation, a debug line, a group): its text shown
+    /// printable, line by line (see [`shown`]), then escaped.
     fn command(&self, name: &str, properties: &[(&str, &str)], message: &str) {
+        let properties: Vec<(&str, String)> =
+            properties.iter().map(|(k, v)| (*k, shown(v))).collect();
+        let properties: Vec<(&str, &str)> =
+            properties.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.command_exact(name, &properties, &shown(message));
+    }
+
+    /// A command whose values are escaped but otherwise kept as they are (a mask must
+    /// be the secret itself).
+    fn command_exact(&self, name: &str, properties: &[(&str, &str)], message: &str) {
         let props: Vec<String> = properties
             .iter()
             .filter(|(_, v)| !v.is_empty())
@@ -101,13 +118,14 @@ impl<W: Write> Runner<W> {
     /// Registers a secret with the runner, so that it is replaced by `***` in every later log line.
     pub fn mask(&self, secret: &str) {
         for part in secret.lines().map(str::trim).filter(|p| !p.is_empty()) {
-            self.command("add-mask", &[], part);
+            self.command_exact("add-mask", &[], part);
         }
     }
 
-    /// A plain log line. Newlines in it are escaped, so it stays one line and cannot start a command.
+    /// Plain log lines, one per line of `message`, that the runner never takes for a
+    /// command, whatever they quote (see [`plain_lines`]).
     pub fn info(&self, message: &str) {
-        self.line(&escape_data(message));
+        self.line(&plain_lines(message));
     }
 
     pub fn debug(&self, message: &str) {
@@ -189,13 +207,16 @@ mod tests {
     fn commands_escape_their_message_and_title() {
         let r = runner(false);
         r.error("bad: input, really", "line1\n::warning::line2");
-        r.info("hello\n::error::x");
+        r.info("hello\n::error::x ##[stop-commands]x 100%");
         r.mask("ghs_secret");
+        r.warning("t\u{1b}", "GitHub: \u{1b}]52;c;eA==\u{7}\u{200b}");
+        r.mask("a\u{1b}b");
         let out = String::from_utf8(r.into_inner()).unwrap();
         assert_eq!(
             out,
             "::error title=bad%3A input%2C really::line1%0A::warning::line2\n\
-             hello%0A::error::x\n::add-mask::ghs_secret\n"
+             hello\n: :error::x ## [stop-commands]x 100%\n::add-mask::ghs_secret\n\
+             ::warning title=t?::GitHub: ?]52;c;eA==??\n::add-mask::a\u{1b}b\n"
         );
     }
 

