@@ -55,7 +55,10 @@ fn a_panic_in_the_main_step_revokes_the_token_minted() {
         "",
     );
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
-    eprintln!("panic to exit, the token revoked: {:?}", started.elapsed());
+    eprintln!(
+        "start to exit (mint, panic, revocation): {:?}",
+        started.elapsed()
+    );
     assert_ne!(ran.code, 0, "{log}");
     flow.final_token.assert_calls(1);
     flow.revoke_final.assert_calls(1);
@@ -101,7 +104,7 @@ fn a_panic_gives_up_revoking_at_its_bound() {
     );
     let took = started.elapsed();
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
-    eprintln!("panic to exit, the revocation hanging: {took:?}");
+    eprintln!("start to exit, the revocation hanging: {took:?}");
     assert_ne!(ran.code, 0, "{log}");
     assert_eq!(hanging.calls(), 1, "{log}");
     flow.revoke_final.assert_calls(0);
