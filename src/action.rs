@@ -9,8 +9,9 @@ use serde_json::json;
 
 use crate::aws::SecretSink;
 use crate::cancel::Signal;
-use crate::github::{Client, Settings};
-use crate::mint::{self, Ledger, Minted, Outcome};
+use crate::github::{Client, Credential, Settings};
+use crate::mint::{self, Ledger, Minted, Outcome, Revocation};
+use crate::panic_guard::{self, Target, Witness};
 use crate::runner::{act_main_note, under_act, Env, Runner, SavedToken, STATE_TOKENS};
 use crate::{inputs, summary};
 
@@ -130,6 +131,23 @@ fn keep_for_post<W: Write>(runner: &Runner<W>, ledger: &Ledger, delivered: &[Min
     }
 }
 
+/// Tells the runner what a panic came to: masks the live tokens before anything else is
+/// printed (the panic message included), then a warning.
+struct RunnerWitness<W: Write>(Arc<Runner<W>>);
+
+impl<W: Write + Send> Witness for RunnerWitness<W> {
+    fn hide(&self, tokens: &[Credential]) {
+        for t in tokens {
+            self.0.mask(&t.token);
+        }
+    }
+
+    fn report(&self, live: usize, done: &Revocation) {
+        self.0
+            .warning("Step panicked", &panic_guard::summary(live, done));
+    }
+}
+
 /// Runs the main step; gives back the process exit code. When `cancel` resolves first,
 /// the work stops, what was minted is revoked, and the code says which signal it was.
 pub async fn run<W: Write + Send + 'static>(
@@ -162,6 +180,11 @@ pub async fn run<W: Write + Send + 'static>(
         let r = Arc::clone(&runner);
         Arc::new(move |secret: &str| r.mask(secret))
     };
+    let target = Target {
+        api_url: config.api_url.clone(),
+        proxy: proxy.clone(),
+        settings: settings.clone(),
+    };
     let signer = config
         .key
         .into_signer(&config.app_id, &proxy, settings.connect_timeout, mask);
@@ -186,6 +209,12 @@ pub async fn run<W: Write + Send + 'static>(
     };
     let client = Arc::new(client);
     let ledger = Ledger::default();
+    // Until the step ends, a panic revokes every live token (see `panic_guard`).
+    let _armed = panic_guard::arm(
+        &ledger,
+        target,
+        Arc::new(RunnerWitness(Arc::clone(&runner))),
+    );
     let work = async {
         match mint::mint(&client, &config.requests, &ledger, log).await {
             Ok(outcome) => {

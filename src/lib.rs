@@ -4,7 +4,8 @@
 //! `repositories`, `jwt`, `transport` (HTTPS to any host), `github` (GitHub's client,
 //! dialect and endpoints), `mint` (planning and making tokens). The front ends over it:
 //! the action (`inputs`, `action`, `post`, `summary`, with `runner` for the Actions
-//! protocol) and the command line (`cli`). `cancel` turns signals into a future.
+//! protocol) and the command line (`cli`). `cancel` turns signals into a future;
+//! `panic_guard` revokes what was minted when the process panics.
 
 pub mod action;
 pub mod aws;
@@ -12,11 +13,14 @@ pub mod cancel;
 pub mod cli;
 pub mod config;
 pub mod excerpt;
+#[cfg(debug_assertions)]
+pub mod fault;
 pub mod github;
 pub mod inputs;
 pub mod jwt;
 pub mod ledger;
 pub mod mint;
+pub mod panic_guard;
 pub mod pem;
 pub mod permissions;
 pub mod post;

@@ -482,6 +482,8 @@ pub async fn mint(
         .lock()
         .map(|w| w.clone())
         .unwrap_or_default();
+    #[cfg(debug_assertions)]
+    crate::fault::inject("after-mint");
     Ok(Outcome {
         tokens,
         identity,

@@ -50,6 +50,7 @@ fn step(post: bool) -> i32 {
 }
 
 fn main() {
+    app_token::panic_guard::install();
     let args: Vec<OsString> = std::env::args_os().collect();
     let started_as = args
         .first()

@@ -115,7 +115,8 @@ pub(super) async fn command(
     };
     let config = prepare(&args.mint, env)?;
     one_owner(&config, "run one exec per owner")?;
-    let (client, outcome) = mint_all(config, env, settings, signals.recv()).await?;
+    // Armed until the token is revoked, whatever the command does meanwhile.
+    let (client, outcome, _armed) = mint_all(config, env, settings, signals.recv()).await?;
     let Some(minted) = outcome.tokens.first() else {
         return Err(Failure::Api("GitHub answered with no token".into()));
     };

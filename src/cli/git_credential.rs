@@ -127,7 +127,7 @@ pub(super) async fn command(
              give repositories of one owner",
         ));
     }
-    let (client, outcome) = mint_all(config, env, settings, cancel).await?;
+    let (client, outcome, _armed) = mint_all(config, env, settings, cancel).await?;
     let Some(minted) = outcome.tokens.first() else {
         return Err(Failure::Api("GitHub answered with no token".into()));
     };

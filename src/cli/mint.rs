@@ -12,7 +12,8 @@ use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
 use crate::github::{Client, Settings};
 use crate::jwt::Signer;
-use crate::mint::{self, Ledger, Outcome};
+use crate::mint::{self, Ledger, Outcome, Revocation};
+use crate::panic_guard::{self, Guard, Target, Witness};
 use crate::runner::{plain_json, Env};
 use crate::transport::Proxy;
 
@@ -151,21 +152,43 @@ pub(super) fn app_client(
     .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))
 }
 
-/// Mints what `config` plans. A signal first revokes every token minted so far.
+/// Says on stderr what a panic came to (the command line prints no token but its answer).
+struct StderrWitness;
+
+impl Witness for StderrWitness {
+    fn report(&self, live: usize, done: &Revocation) {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: {}",
+            panic_guard::summary(live, done)
+        );
+    }
+}
+
+/// Mints what `config` plans. A signal first revokes every token minted so far. Until
+/// the [`Guard`] given back is dropped (once the tokens are delivered, or revoked), a
+/// panic revokes them.
 pub(super) async fn mint_all(
     config: Config,
     env: Env<'_>,
     settings: Settings,
     cancel: impl Future<Output = Signal>,
-) -> Result<(Arc<Client>, Outcome), Failure> {
+) -> Result<(Arc<Client>, Outcome, Guard), Failure> {
+    let target = Target {
+        api_url: config.api_url.clone(),
+        proxy: config::proxy(env)?,
+        settings: settings.clone(),
+    };
     let client = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
     let ledger = Ledger::default();
+    let armed = panic_guard::arm(&ledger, target, Arc::new(StderrWitness));
     let minted = tokio::select! {
         minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
         signal = cancel => Err(signal),
     };
     match minted {
-        Ok(Ok(outcome)) => Ok((client, outcome)),
+        Ok(Ok(outcome)) => Ok((client, outcome, armed)),
         Ok(Err(e)) => Err(Failure::Api(format!(
             "could not create an installation token: {e:#}"
         ))),
@@ -195,7 +218,7 @@ pub(super) async fn command(
     if !json {
         one_owner(&config, "add --json to get one token per owner")?;
     }
-    let (client, outcome) = mint_all(config, env, settings, cancel).await?;
+    let (client, outcome, _armed) = mint_all(config, env, settings, cancel).await?;
     let text = if json {
         format!("{}\n", plain_json(&json_answer(&outcome).to_string()))
     } else {
