@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::aws::SecretSink;
 use crate::cancel::Signal;
 use crate::github::{Client, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome};
 use crate::runner::{Env, Runner, SavedToken, STATE_TOKENS};
+use crate::sign::SecretSink;
 use crate::transport::Proxy;
 use crate::{inputs, summary};
 
