@@ -485,10 +485,27 @@ fn check_gcp(given: &KeyGiven) -> Result<gcp::Settings, ConfigError> {
             }
         }
         None => match &env.application_credentials {
-            Some(path) => gcp::Credentials::ExternalAccount {
-                path: path.clone(),
-                service_account,
-            },
+            Some(path) => {
+                let adc = Field::Environment("GOOGLE_APPLICATION_CREDENTIALS");
+                let text = match &env.application_credentials_text {
+                    Some(Ok(text)) => text,
+                    Some(Err(why)) => {
+                        return Err(ConfigError::new(
+                            adc,
+                            format!("names a file that cannot be read ({why}): {path}"),
+                        ))
+                    }
+                    None => return Err(ConfigError::new(adc, "names a file that was not read")),
+                };
+                let account = gcp::external::parse(text, validate_url)
+                    .map_err(|m| ConfigError::new(adc, format!("names a file that {m}")))?;
+                gcp::Credentials::ExternalAccount {
+                    path: path.clone(),
+                    account,
+                    impersonation_url: service_account
+                        .map(|email| gcp::impersonation_url(&endpoints.iamcredentials, &email)),
+                }
+            }
             None => {
                 return Err(ConfigError::naming(
                     Field::GcpKmsKey,
@@ -1078,15 +1095,40 @@ mod tests {
             (Field::GcpKmsKey, vec![Field::GcpWorkloadIdentityProvider])
         );
         assert!(e.message.contains("GOOGLE_APPLICATION_CREDENTIALS"));
-        let s = gcp(|g| {
+        let file = r#"{"type":"external_account","audience":"//iam.googleapis.com/x","subject_token_type":"urn:ietf:params:oauth:token-type:jwt","token_url":"https://sts.googleapis.com/v1/token","credential_source":{"file":"/tmp/t"}}"#;
+        let adc = |g: &mut KeyGiven, text: Result<&str, &str>| {
             g.gcp_workload_identity_provider = None;
             g.gcp.application_credentials = Some("/tmp/gha-creds.json".into());
+            g.gcp.application_credentials_text =
+                Some(text.map(str::to_string).map_err(str::to_string));
+        };
+        let s = gcp(|g| adc(g, Ok(file))).unwrap();
+        assert!(matches!(
+            s.credentials,
+            gcp::Credentials::ExternalAccount {
+                impersonation_url: None,
+                ..
+            }
+        ));
+        let s = gcp(|g| {
+            adc(g, Ok(file));
+            g.gcp_service_account = Some("s@p.iam.gserviceaccount.com".into());
         })
         .unwrap();
         assert!(matches!(
             s.credentials,
-            gcp::Credentials::ExternalAccount { .. }
+            gcp::Credentials::ExternalAccount { impersonation_url: Some(ref u), .. }
+                if u == "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/s@p.iam.gserviceaccount.com:generateAccessToken"
         ));
+        let adc_field = Field::Environment("GOOGLE_APPLICATION_CREDENTIALS");
+        let e = gcp(|g| adc(g, Err("entity not found"))).err().unwrap();
+        assert_eq!(e.field, adc_field);
+        assert!(e.message.contains("entity not found"), "{}", e.message);
+        let e = gcp(|g| adc(g, Ok(r#"{"type":"authorized_user"}"#)))
+            .err()
+            .unwrap();
+        assert_eq!(e.field, adc_field);
+        assert!(e.message.contains("`authorized_user`"), "{}", e.message);
     }
 
     #[test]
