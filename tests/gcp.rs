@@ -369,3 +369,125 @@ fn the_command_line_mints_and_signs_jwts_with_cloud_kms() {
         ran.stderr
     );
 }
+
+/// google-auth (its identity_pool credentials, from the file google-github-actions/auth
+/// writes) and google-cloud-kms (REST transport) against the stand-in: what they send is
+/// accepted, what they get back parses, and their errors carry the stand-in's words.
+const OFFICIAL_CLIENTS: &str = r#"
+import base64, hashlib, json, os, sys
+import google.api_core.exceptions
+import google.auth.exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth import identity_pool
+from google.cloud import kms
+
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+
+def client(info):
+    creds = identity_pool.Credentials.from_info(info, scopes=SCOPES)
+    options = ClientOptions(api_endpoint=os.environ["KMS_ENDPOINT"])
+    return creds, kms.KeyManagementServiceClient(credentials=creds, transport="rest", client_options=options)
+
+out = {}
+creds, kms_client = client(json.loads(os.environ["GOOD_ACCOUNT"]))
+digest = hashlib.sha256(b"header.claims").digest()
+answer = kms_client.asymmetric_sign(request={"name": os.environ["KEY_VERSION"], "digest": {"sha256": digest}})
+out["signature"] = base64.b64encode(answer.signature).decode()
+out["name"] = answer.name
+out["token"] = creds.token
+try:
+    kms_client.asymmetric_sign(request={"name": os.environ["MISSING_KEY"], "digest": {"sha256": digest}})
+    out["missing"] = "signed"
+except google.api_core.exceptions.NotFound as e:
+    out["missing"] = e.message
+try:
+    kms_client.asymmetric_sign(request={"name": os.environ["KEY_VERSION"], "digest": {"sha256": digest[:31]}})
+    out["short"] = "signed"
+except google.api_core.exceptions.BadRequest as e:
+    out["short"] = e.message
+wrong, _ = client(json.loads(os.environ["WRONG_ACCOUNT"]))
+try:
+    import google.auth.transport.requests
+    wrong.refresh(google.auth.transport.requests.Request())
+    out["wrong"] = "refreshed"
+except google.auth.exceptions.GoogleAuthError as e:
+    out["wrong"] = str(e)
+print(json.dumps(out))
+"#;
+
+#[test]
+fn the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak() {
+    let test = "the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak";
+    let Some(python) = clients_python(test) else {
+        return;
+    };
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let good = gcp.external_account(
+        &format!("https://iam.googleapis.com/{GCP_PROVIDER}"),
+        Some(GCP_SERVICE_ACCOUNT),
+    );
+    let wrong = gcp.external_account("https://github.com/acme", Some(GCP_SERVICE_ACCOUNT));
+    let missing = GCP_KEY_VERSION.replace("cryptoKeyVersions/1", "cryptoKeyVersions/9");
+    let ran = run_python(
+        &python,
+        OFFICIAL_CLIENTS,
+        &[
+            ("GOOD_ACCOUNT", &good.to_string()),
+            ("WRONG_ACCOUNT", &wrong.to_string()),
+            ("KMS_ENDPOINT", &gcp.url),
+            ("KEY_VERSION", GCP_KEY_VERSION),
+            ("MISSING_KEY", &missing),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let out: serde_json::Value =
+        serde_json::from_str(ran.stdout.lines().last().unwrap_or_default()).expect("JSON");
+    // google-auth did the exchange and the impersonation: KMS took the account's token.
+    assert_eq!(out["token"], SERVICE_ACCOUNT_TOKEN, "{out}");
+    for service in ["oidc", "sts", "iam"] {
+        assert!(
+            gcp.seen()
+                .iter()
+                .any(|s| s.service == service && s.status == 200),
+            "{service}: {:?}",
+            gcp.seen()
+        );
+    }
+    // The signature google-cloud-kms parsed verifies with the key's public half.
+    use base64::Engine as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    use sha2::Digest as _;
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(out["signature"].as_str().unwrap_or_default())
+        .expect("base64");
+    let public = rsa::RsaPublicKey::from_public_key_pem(PUBLIC_KEY).expect("the public key");
+    public
+        .verify(
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(b"header.claims"),
+            &signature,
+        )
+        .expect("the signature verifies");
+    assert_eq!(out["name"], GCP_KEY_VERSION);
+    // Errors in Google's form reach the client's exceptions with their words.
+    assert!(
+        out["missing"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!(": {missing} not found.")),
+        "{out}"
+    );
+    assert!(
+        out["short"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Digest length 31"),
+        "{out}"
+    );
+    let wrong = out["wrong"].as_str().unwrap_or_default();
+    assert!(
+        wrong.contains("invalid_grant")
+            && wrong.contains("The audience in ID Token [https://github.com/acme]"),
+        "{wrong}"
+    );
+}

@@ -281,10 +281,13 @@ fn sts(body: &str, expect: &GcpExpect) -> (u16, Value) {
             "Invalid value for \"subject_token_type\".",
         );
     }
-    if !get("scope")
-        .split(' ')
-        .any(|s| s == "https://www.googleapis.com/auth/cloud-platform")
-    {
+    // cloud-platform, or iam (google-auth asks for that one before it impersonates).
+    let scopes: Vec<&str> = get("scope").split(' ').filter(|s| !s.is_empty()).collect();
+    let known = [
+        "https://www.googleapis.com/auth/cloud-platform",
+        "https://www.googleapis.com/auth/iam",
+    ];
+    if scopes.is_empty() || !scopes.iter().all(|s| known.contains(s)) {
         return oauth_error("invalid_scope", "The requested scope is not allowed.");
     }
     if get("audience") != format!("//iam.googleapis.com/{}", expect.provider) {
