@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::aws::SecretSink;
 use crate::cancel::Signal;
 use crate::github::{Client, Credential, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome, Revocation};
 use crate::panic_guard::{self, Target, Witness};
 use crate::runner::{act_main_note, under_act, Env, Runner, SavedToken, STATE_TOKENS};
+use crate::sign::SecretSink;
 use crate::{inputs, summary};
 
 fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use app_token::github::{Auth, Client, Credential, Retry, Settings};
 use app_token::jwt::Signer;
-use app_token::pem::PemKey;
+use app_token::sign::pem::PemKey;
 use app_token::transport::Proxy;
 use common::*;
 use http::Method;

@@ -278,3 +278,112 @@ fn the_command_line_signs_with_kms_too() {
     assert_eq!(ran.stdout.trim(), FINAL_TOKEN);
     assert_no_secret(&ran.stderr);
 }
+
+/// botocore's SigV4 (its canonical request, string to sign and HMAC chain) over each
+/// recorded request, signing the headers the request says it signed: the signature it
+/// computes from the known credentials, and one from a wrong secret.
+const BOTOCORE_SIGV4: &str = r#"
+import json, os
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
+from botocore.credentials import Credentials
+
+out = []
+for r in json.loads(os.environ["REQUESTS"]):
+    headers = {k: v for k, v in r["headers"]}
+    authorization = headers.pop("authorization")
+    assert authorization.startswith("AWS4-HMAC-SHA256 "), authorization
+    parts = dict(p.strip().split("=", 1) for p in authorization[len("AWS4-HMAC-SHA256 "):].split(","))
+    _, date, region, service, terminal = parts["Credential"].split("/")
+    signed = parts["SignedHeaders"].split(";")
+
+    class Signed(SigV4Auth):
+        def headers_to_sign(self, request):
+            chosen = HTTPHeaders()
+            for name, value in request.headers.items():
+                if name.lower() in signed:
+                    chosen[name.lower()] = value
+            return chosen
+
+    def signature(secret):
+        creds = Credentials(os.environ["AK"], secret, os.environ.get("ST") or None)
+        request = AWSRequest(method=r["method"], url=os.environ["ENDPOINT"] + r["target"],
+                             data=bytes(r["body"]), headers=headers)
+        request.context["timestamp"] = headers["x-amz-date"]
+        auth = Signed(creds, service, region)
+        canonical = auth.canonical_request(request)
+        return auth.signature(auth.string_to_sign(request, canonical), request)
+
+    out.append({
+        "ours": parts["Signature"],
+        "botocore": signature(os.environ["SK"]),
+        "wrong_secret": signature(os.environ["SK"] + "x"),
+        "scope": [date == headers["x-amz-date"][:8], region, service, terminal],
+        "signed": signed,
+    })
+print(json.dumps(out))
+"#;
+
+#[test]
+fn kms_requests_carry_signatures_botocore_computes_too() {
+    let test = "kms_requests_carry_signatures_botocore_computes_too";
+    let Some(moto) = moto(test) else {
+        return;
+    };
+    let Some(python) = clients_python(test) else {
+        return;
+    };
+    let (_, public_key) = moto.signing_key(Some("alias/sigv4"));
+    let recorder = Recorder::start(&moto.url);
+    let gh = FakeGitHub::verifying_with(&public_key);
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let session_token = "IQoJb3JpZ2luX2VjESessionTokenForSigV4Test0001";
+    let mut extra = aws_env(&moto, true);
+    extra.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    extra.push(("AWS_ENDPOINT_URL".into(), recorder.url.clone()));
+    extra.push(("AWS_SESSION_TOKEN".into(), session_token.into()));
+    let ran = main_with(&step, &gh, &[("aws-kms-key-id", "alias/sigv4")], extra);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    let recorded = recorder.recorded();
+    assert_eq!(recorded.len(), 1, "one KMS Sign: {recorded:?}");
+    let requests: Vec<serde_json::Value> = recorded
+        .iter()
+        .map(|r| json!({"method": r.method, "target": r.target, "headers": r.headers, "body": r.body}))
+        .collect();
+    let script = run_python(
+        &python,
+        BOTOCORE_SIGV4,
+        &[
+            ("REQUESTS", &serde_json::Value::from(requests).to_string()),
+            ("ENDPOINT", &recorder.url),
+            ("AK", AWS_ACCESS_KEY_ID),
+            ("SK", AWS_SECRET_ACCESS_KEY),
+            ("ST", session_token),
+        ],
+    );
+    assert_eq!(script.code, 0, "{}\n{}", script.stdout, script.stderr);
+    let checked: Vec<serde_json::Value> =
+        serde_json::from_str(script.stdout.lines().last().unwrap_or_default()).expect("JSON");
+    assert_eq!(checked.len(), 1);
+    for c in &checked {
+        assert_eq!(
+            c["ours"], c["botocore"],
+            "botocore computes another signature: {c}"
+        );
+        assert_ne!(c["ours"], c["wrong_secret"], "{c}");
+        assert_eq!(
+            c["scope"],
+            json!([true, AWS_REGION, "kms", "aws4_request"]),
+            "{c}"
+        );
+        let signed: Vec<&str> = c["signed"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        for header in ["host", "x-amz-date", "x-amz-target", "x-amz-security-token"] {
+            assert!(signed.contains(&header), "{header} is not signed: {c}");
+        }
+    }
+}

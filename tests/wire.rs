@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use app_token::github::{self, Client, Credential, Settings};
 use app_token::jwt::Signer;
 use app_token::mint;
-use app_token::pem::PemKey;
+use app_token::sign::pem::PemKey;
 use app_token::transport::{self, Options, Proxy, Transport};
 use base64::Engine as _;
 use bytes::Bytes;

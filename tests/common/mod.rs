@@ -1,18 +1,24 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), and the
-//! answers of the operator commands (`ops`).
+//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
+//! official clients (`clients`), and the answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
 pub mod commands;
+mod clients;
 pub mod docker;
+mod gcp;
 pub mod measure;
 mod moto;
 mod net;
 mod ops;
 mod step;
 
+#[allow(unused_imports)]
+pub use clients::*;
+#[allow(unused_imports)]
+pub use gcp::*;
 #[allow(unused_imports)]
 pub use moto::*;
 #[allow(unused_imports)]

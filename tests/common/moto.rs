@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app_token::aws::{AwsClient, Call, Credentials};
+use app_token::sign::aws::{sigv4, Credentials};
+use app_token::sign::rest::{Call, RestClient};
 use app_token::transport::Proxy;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -90,8 +91,11 @@ impl Moto {
         let rt = app_token::runtime().expect("a runtime");
         rt.block_on(async {
             let client =
-                AwsClient::new(&Proxy::default(), Duration::from_secs(5)).expect("an AWS client");
+                RestClient::new(&Proxy::default(), Duration::from_secs(5)).expect("a client");
             let credentials = Credentials::new(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, None);
+            let signed = |request: &mut http::Request<Bytes>| {
+                sigv4::sign_v4(request, &credentials, AWS_REGION, "kms")
+            };
             let call = Call {
                 name: "moto KMS",
                 method: http::Method::POST,
@@ -101,9 +105,12 @@ impl Moto {
                     ("x-amz-target", format!("TrentService.{action}")),
                 ],
                 body: Bytes::from(body.to_string()),
-                signing: Some((&credentials, AWS_REGION, "kms")),
+                prepare: Some(&signed),
             };
-            let answer = client.send(&call).await.expect("moto answers");
+            let answer = client
+                .send(&call, &sigv4::DIALECT)
+                .await
+                .expect("moto answers");
             serde_json::from_slice(&answer.body).expect("moto's JSON")
         })
     }
@@ -140,5 +147,129 @@ impl Moto {
             lines.join("\n")
         );
         (id, pem)
+    }
+}
+
+/// One request as it reached the recorder: what a SigV4 verifier needs.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A forwarder in front of moto on 127.0.0.1 that records every request before passing
+/// it on unchanged (moto checks no signature: the tests check them against botocore).
+pub struct Recorder {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+}
+
+impl Recorder {
+    pub fn start(upstream: &str) -> Self {
+        use http_body_util::{BodyExt as _, Full};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, upstream) = (std::sync::Arc::clone(&requests), upstream.to_string());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+                let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+                    hyper_util::client::legacy::Client::builder(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .build_http();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (seen, upstream, client) = (
+                        std::sync::Arc::clone(&seen),
+                        upstream.clone(),
+                        client.clone(),
+                    );
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(
+                            move |req: hyper::Request<hyper::body::Incoming>| {
+                                let (seen, upstream, client) = (
+                                    std::sync::Arc::clone(&seen),
+                                    upstream.clone(),
+                                    client.clone(),
+                                );
+                                async move {
+                                    let (parts, body) = req.into_parts();
+                                    let body = body
+                                        .collect()
+                                        .await
+                                        .map(|b| b.to_bytes())
+                                        .unwrap_or_default();
+                                    let target = parts
+                                        .uri
+                                        .path_and_query()
+                                        .map(|p| p.as_str().to_string())
+                                        .unwrap_or_default();
+                                    if let Ok(mut s) = seen.lock() {
+                                        s.push(Recorded {
+                                            method: parts.method.to_string(),
+                                            target: target.clone(),
+                                            headers: parts
+                                                .headers
+                                                .iter()
+                                                .map(|(k, v)| {
+                                                    (
+                                                        k.to_string(),
+                                                        v.to_str().unwrap_or_default().to_string(),
+                                                    )
+                                                })
+                                                .collect(),
+                                            body: body.to_vec(),
+                                        });
+                                    }
+                                    let mut forward = hyper::Request::builder()
+                                        .method(parts.method)
+                                        .uri(format!("{upstream}{target}"));
+                                    for (k, v) in &parts.headers {
+                                        forward = forward.header(k, v);
+                                    }
+                                    let forward = forward.body(Full::new(body)).expect("a request");
+                                    let answer = match client.request(forward).await {
+                                        Ok(r) => {
+                                            let (parts, body) = r.into_parts();
+                                            let body = body
+                                                .collect()
+                                                .await
+                                                .map(|b| b.to_bytes())
+                                                .unwrap_or_default();
+                                            hyper::Response::from_parts(parts, Full::new(body))
+                                        }
+                                        Err(_) => hyper::Response::builder()
+                                            .status(502)
+                                            .body(Full::new(Bytes::new()))
+                                            .expect("a response"),
+                                    };
+                                    Ok::<_, std::convert::Infallible>(answer)
+                                }
+                            },
+                        );
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        Self { url, requests }
+    }
+
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }

@@ -1,0 +1,303 @@
+//! The GCP Cloud KMS backend: the app's key as a Cloud KMS key version, reached with an access token from STS (the job's OIDC token through workload identity federation, or an `external_account` file as Application Default Credentials), optionally impersonating a service account.
+
+pub mod external;
+mod google;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::Method;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OnceCell;
+
+use self::external::{ExternalAccount, Source};
+use crate::runner::Env;
+use crate::sign::oidc::{self, OidcRequest};
+use crate::sign::rest::{Call, RestClient, ServiceError};
+use crate::sign::secret::{Secret, SecretSink};
+use crate::sign::Sign;
+use crate::transport::Proxy;
+
+pub use google::{impersonation_url, JWT_TOKEN_TYPE};
+
+/// The job's OIDC token's audience for a provider, as google-github-actions/auth asks it.
+pub fn oidc_audience(provider: &str) -> String {
+    format!("https://iam.googleapis.com/{provider}")
+}
+
+/// STS's audience for a provider: the provider's resource name.
+pub fn sts_audience(provider: &str) -> String {
+    format!("//iam.googleapis.com/{provider}")
+}
+
+/// What the job's environment says about Google Cloud, read once by a front end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcpEnv {
+    /// `GOOGLE_APPLICATION_CREDENTIALS`: the path of Application Default Credentials.
+    pub application_credentials: Option<String>,
+    /// That file's text, or why it could not be read.
+    pub application_credentials_text: Option<Result<String, String>>,
+    /// `CLOUDSDK_API_ENDPOINT_OVERRIDES_STS`, `_IAMCREDENTIALS`, `_CLOUDKMS`: base URLs
+    /// that replace `https://SERVICE.googleapis.com/`.
+    pub sts_override: Option<String>,
+    pub iamcredentials_override: Option<String>,
+    pub cloudkms_override: Option<String>,
+}
+
+impl GcpEnv {
+    pub fn from_env(env: Env<'_>) -> Self {
+        let get = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let application_credentials = get("GOOGLE_APPLICATION_CREDENTIALS");
+        let application_credentials_text = application_credentials
+            .as_ref()
+            .map(|path| std::fs::read_to_string(path).map_err(|e| e.kind().to_string()));
+        Self {
+            application_credentials,
+            application_credentials_text,
+            sts_override: get("CLOUDSDK_API_ENDPOINT_OVERRIDES_STS"),
+            iamcredentials_override: get("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"),
+            cloudkms_override: get("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS"),
+        }
+    }
+}
+
+/// Google's base URLs, each ending in `/`: `https://sts.googleapis.com/` or an override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub sts: String,
+    pub iamcredentials: String,
+    pub cloudkms: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Self {
+            sts: "https://sts.googleapis.com/".into(),
+            iamcredentials: "https://iamcredentials.googleapis.com/".into(),
+            cloudkms: "https://cloudkms.googleapis.com/".into(),
+        }
+    }
+}
+
+/// How the access token for Cloud KMS is had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// `gcp-workload-identity-provider`: the job's OIDC token, exchanged at STS, then
+    /// (with `gcp-service-account`) a service account's token from IAM credentials.
+    WorkloadIdentity {
+        /// `projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER`.
+        provider: String,
+        service_account: Option<String>,
+        oidc: OidcRequest,
+    },
+    /// Application Default Credentials: the `external_account` file in
+    /// `GOOGLE_APPLICATION_CREDENTIALS`, as google-github-actions/auth writes it.
+    ExternalAccount {
+        /// The file, for messages.
+        path: String,
+        account: ExternalAccount,
+        /// `gcp-service-account`'s URL, which wins over the file's.
+        impersonation_url: Option<String>,
+    },
+}
+
+/// A Cloud KMS key version, checked: everything needed to sign, before any request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/V`.
+    pub key_version: String,
+    pub credentials: Credentials,
+    pub endpoints: Endpoints,
+}
+
+/// Signs with a Cloud KMS key version. The access token is had once, on first use.
+pub struct CloudKmsKey {
+    settings: Settings,
+    client: RestClient,
+    access_token: OnceCell<Secret>,
+    on_secret: SecretSink,
+}
+
+impl CloudKmsKey {
+    pub fn new(
+        settings: Settings,
+        proxy: &Proxy,
+        connect_timeout: Duration,
+        on_secret: SecretSink,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            settings,
+            client: RestClient::new(proxy, connect_timeout)?,
+            access_token: OnceCell::new(),
+            on_secret,
+        })
+    }
+
+    fn secret(&self, value: String) -> Secret {
+        (self.on_secret)(&value);
+        Secret::new(value)
+    }
+
+    /// The subject token of an `external_account` file: from its URL (with its headers)
+    /// or its file.
+    async fn subject_token(&self, account: &ExternalAccount) -> anyhow::Result<Secret> {
+        let (body, format) = match &account.source {
+            Source::Url {
+                url,
+                headers,
+                format,
+            } => {
+                let mut call = Call {
+                    name: "the credential source's token request",
+                    method: Method::GET,
+                    url: url.clone(),
+                    headers: vec![("accept", "application/json".into())],
+                    body: Bytes::new(),
+                    prepare: None,
+                };
+                for (name, value) in headers {
+                    (self.on_secret)(value);
+                    if let Some((_, bearer)) = value.split_once(' ') {
+                        (self.on_secret)(bearer.trim());
+                    }
+                    if name.eq_ignore_ascii_case("authorization") {
+                        call.headers.push(("authorization", value.clone()));
+                    } else {
+                        anyhow::bail!(
+                            "the credential source asks for a header other than Authorization, which is not supported"
+                        );
+                    }
+                }
+                let answer = self.client.send(&call, &google::DIALECT).await?;
+                (String::from_utf8_lossy(&answer.body).into_owned(), format)
+            }
+            Source::File { path, format } => (
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the credential source's file {path}"))?,
+                format,
+            ),
+        };
+        let token = external::subject_token(&body, format).map_err(anyhow::Error::msg)?;
+        Ok(self.secret(token))
+    }
+
+    /// The access token Cloud KMS is called with: federated by STS, then a service
+    /// account's when one is impersonated. Every token is masked the moment it arrives.
+    async fn fetch_access_token(&self) -> anyhow::Result<Secret> {
+        let endpoints = &self.settings.endpoints;
+        let (federated, impersonation) = match &self.settings.credentials {
+            Credentials::WorkloadIdentity {
+                provider,
+                service_account,
+                oidc,
+            } => {
+                let audience = oidc_audience(provider);
+                let token =
+                    oidc::token(&self.client, oidc, Some(&audience), &self.on_secret).await?;
+                let federated = google::exchange(
+                    &self.client,
+                    &format!("{}v1/token", endpoints.sts),
+                    &sts_audience(provider),
+                    JWT_TOKEN_TYPE,
+                    &token,
+                )
+                .await?;
+                let url = service_account
+                    .as_ref()
+                    .map(|email| impersonation_url(&endpoints.iamcredentials, email));
+                (federated, url)
+            }
+            Credentials::ExternalAccount {
+                account,
+                impersonation_url,
+                ..
+            } => {
+                let token = self.subject_token(account).await?;
+                let federated = google::exchange(
+                    &self.client,
+                    &account.token_url,
+                    &account.audience,
+                    &account.subject_token_type,
+                    &token,
+                )
+                .await?;
+                let url = impersonation_url
+                    .clone()
+                    .or_else(|| account.service_account_impersonation_url.clone());
+                (federated, url)
+            }
+        };
+        (self.on_secret)(federated.expose());
+        let Some(url) = impersonation else {
+            return Ok(federated);
+        };
+        let token = google::generate_access_token(&self.client, &url, &federated).await?;
+        Ok(self.secret(token.expose().to_string()))
+    }
+
+    async fn sign_with_kms(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let token = self
+            .access_token
+            .get_or_try_init(|| self.fetch_access_token())
+            .await?;
+        let digest = Sha256::digest(message);
+        let signature = google::asymmetric_sign(
+            &self.client,
+            &self.settings.endpoints.cloudkms,
+            &self.settings.key_version,
+            &digest,
+            token,
+        )
+        .await?;
+        let bytes = STANDARD.decode(signature.trim()).map_err(|_| {
+            ServiceError::local(
+                "Cloud KMS asymmetricSign",
+                "an answer that cannot be read",
+                "its `signature` is not base64",
+            )
+        })?;
+        // As the JWT will carry it.
+        (self.on_secret)(&URL_SAFE_NO_PAD.encode(&bytes));
+        Ok(bytes)
+    }
+}
+
+impl Sign for CloudKmsKey {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+        Box::pin(async move {
+            self.sign_with_kms(message)
+                .await
+                .with_context(|| self.describe())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("Cloud KMS key {}", self.settings.key_version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audiences_follow_google_github_actions_auth() {
+        let p = "projects/1/locations/global/workloadIdentityPools/github/providers/acme";
+        assert_eq!(
+            oidc_audience(p),
+            "https://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/providers/acme"
+        );
+        assert_eq!(
+            sts_audience(p),
+            "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/providers/acme"
+        );
+    }
+}

@@ -1,0 +1,493 @@
+//! Keyless on GCP: the app's JWT signed by a Cloud KMS key version, reached with the
+//! job's OIDC token through workload identity federation (STS, then an impersonated
+//! service account) or with an `external_account` file, against the GCP stand-in on
+//! 127.0.0.1 and a fake GitHub that verifies the JWT. Run as the runner runs the step,
+//! and as the CLI; the stand-in itself is held against google-auth and google-cloud-kms.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_app-token");
+
+fn bin() -> &'static Path {
+    Path::new(BIN)
+}
+
+/// Every secret of the flow: the runner's bearer, the OIDC token, both access tokens.
+fn secrets() -> [&'static str; 4] {
+    [
+        GCP_REQUEST_TOKEN,
+        GCP_OIDC_SIGNATURE,
+        FEDERATED_TOKEN,
+        SERVICE_ACCOUNT_TOKEN,
+    ]
+}
+
+/// No secret in the log but in the `::add-mask::` lines that hide it.
+fn assert_no_secret(text: &str) {
+    for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {
+        for secret in secrets() {
+            assert!(!line.contains(secret), "a secret in the log: {line}");
+        }
+    }
+}
+
+/// The runner's OIDC variables at the stand-in, and every Google endpoint there.
+fn gcp_env(gcp: &GcpStandIn) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("ACTIONS_ID_TOKEN_REQUEST_URL".to_string(), gcp.oidc_url()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_string(),
+            GCP_REQUEST_TOKEN.to_string(),
+        ),
+    ];
+    env.extend(gcp.overrides());
+    env
+}
+
+/// The main step with the PEM input blank and `inputs`, plus `extra` variables.
+fn main_with(
+    step: &Step,
+    gh: &FakeGitHub,
+    inputs: &[(&str, &str)],
+    extra: Vec<(String, String)>,
+) -> Ran {
+    let mut with_key: Vec<(&str, &str)> = vec![("private-key", "")];
+    with_key.extend_from_slice(inputs);
+    let mut env = step.env(&gh.url(), &with_key);
+    env.extend(extra);
+    run_binary(bin(), &[], &env, "")
+}
+
+fn federated_inputs() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("gcp-kms-key", GCP_KEY_VERSION),
+        ("gcp-workload-identity-provider", GCP_PROVIDER),
+        ("gcp-service-account", GCP_SERVICE_ACCOUNT),
+    ]
+}
+
+#[test]
+fn a_token_signed_by_cloud_kms_through_workload_identity_and_a_service_account() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let ran = main_with(&step, &gh, &federated_inputs(), gcp_env(&gcp));
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+    // The fake accepted only JWTs that verify with the key's public half: Cloud KMS signed.
+    flow.lookup.assert_calls(1);
+    flow.final_token.assert_calls(1);
+    // One of each: the JWT is signed once and reused.
+    for service in ["oidc", "sts", "iam", "kms"] {
+        assert_eq!(gcp.calls(service), 1, "{service}: {:?}", gcp.seen());
+    }
+    assert!(
+        gcp.seen().iter().all(|s| s.status == 200),
+        "{:?}",
+        gcp.seen()
+    );
+    // Every token is masked before anything could print it, and shown nowhere else.
+    let oidc_token = gcp_oidc_token(&format!("https://iam.googleapis.com/{GCP_PROVIDER}"));
+    for secret in [oidc_token.as_str(), FEDERATED_TOKEN, SERVICE_ACCOUNT_TOKEN] {
+        assert!(
+            ran.stdout.contains(&format!("::add-mask::{secret}")),
+            "{secret} is not masked: {}",
+            ran.stdout
+        );
+    }
+    assert_no_secret(&ran.stdout);
+    assert_no_secret(&ran.stderr);
+}
+
+#[test]
+fn without_a_service_account_the_federated_token_signs() {
+    let gcp = GcpStandIn::start(GcpExpect {
+        service_account: None,
+        ..GcpExpect::default()
+    });
+    let gh = FakeGitHub::start();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let ran = main_with(&step, &gh, &federated_inputs()[..2], gcp_env(&gcp));
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+    assert_eq!(gcp.calls("iam"), 0);
+    assert_eq!(gcp.calls("kms"), 1);
+}
+
+#[test]
+fn a_clock_correction_signs_again_through_cloud_kms_with_the_same_token() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let mut gh = FakeGitHub::start();
+    gh.skew = 720;
+    let server_date =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(720));
+    let rejected = gh.server.mock(|when, then| {
+        when.is_true(|r| jwt_time_wrong(r, 720));
+        then.status(401).header("date", server_date.clone()).json_body(json!({
+            "message": "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires."
+        }));
+    });
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let ran = main_with(&step, &gh, &federated_inputs(), gcp_env(&gcp));
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    rejected.assert_calls(1);
+    // Signed twice, by Cloud KMS both times; the access token was had once.
+    assert_eq!(gcp.calls("kms"), 2, "{:?}", gcp.seen());
+    assert_eq!(gcp.calls("sts"), 1);
+    assert_eq!(gcp.calls("iam"), 1);
+}
+
+#[test]
+fn a_provider_sts_does_not_know_is_refused_in_its_words() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let other = "projects/123456789/locations/global/workloadIdentityPools/github/providers/other";
+    let ran = main_with(
+        &step,
+        &gh,
+        &[
+            ("gcp-kms-key", GCP_KEY_VERSION),
+            ("gcp-workload-identity-provider", other),
+        ],
+        gcp_env(&gcp),
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(
+        error.contains(&format!("Cloud KMS key {GCP_KEY_VERSION}")),
+        "{error}"
+    );
+    assert!(
+        error.contains("STS token exchange failed: invalid_target"),
+        "{error}"
+    );
+    assert!(
+        error.contains("pool or provider is disabled or deleted"),
+        "{error}"
+    );
+    any.assert_calls(0);
+    assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn an_oidc_token_for_the_wrong_audience_is_refused_and_named() {
+    // A credentials file whose token URL asks for GitHub's default audience.
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let file = step.file("gha-creds-wrong.json");
+    let account = gcp.external_account("https://github.com/acme", Some(GCP_SERVICE_ACCOUNT));
+    std::fs::write(&file, account.to_string()).unwrap();
+    let mut extra = gcp.overrides();
+    extra.push((
+        "GOOGLE_APPLICATION_CREDENTIALS".into(),
+        file.display().to_string(),
+    ));
+    let ran = main_with(&step, &gh, &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(error.contains("invalid_grant"), "{error}");
+    assert!(
+        error.contains("The audience in ID Token [https://github.com/acme] does not match"),
+        "the wrong audience is named: {error}"
+    );
+    assert_eq!(gcp.calls("kms"), 0);
+    any.assert_calls(0);
+    assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn a_missing_key_version_is_reported_with_cloud_kms_words() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let missing = GCP_KEY_VERSION.replace("cryptoKeyVersions/1", "cryptoKeyVersions/9");
+    let mut inputs = federated_inputs();
+    inputs[0] = ("gcp-kms-key", &missing);
+    let ran = main_with(&step, &gh, &inputs, gcp_env(&gcp));
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(
+        error.contains(&format!("Cloud KMS key {missing}")),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!(
+            "Cloud KMS asymmetricSign failed: NOT_FOUND: {missing} not found. (HTTP 404)"
+        )),
+        "{error}"
+    );
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+    assert_no_secret(&ran.stdout);
+    assert_no_secret(&ran.stderr);
+}
+
+#[test]
+fn an_external_account_file_as_google_github_actions_auth_writes_it() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let file = step.file("gha-creds-1234.json");
+    let audience = format!("https://iam.googleapis.com/{GCP_PROVIDER}");
+    let account = gcp.external_account(&audience, Some(GCP_SERVICE_ACCOUNT));
+    std::fs::write(&file, account.to_string()).unwrap();
+    // Only Cloud KMS's endpoint comes from the environment; the rest from the file.
+    let extra = vec![
+        (
+            "GOOGLE_APPLICATION_CREDENTIALS".to_string(),
+            file.display().to_string(),
+        ),
+        (
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS".to_string(),
+            format!("{}/", gcp.url),
+        ),
+    ];
+    let ran = main_with(&step, &gh, &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+    for service in ["oidc", "sts", "iam", "kms"] {
+        assert_eq!(gcp.calls(service), 1, "{service}: {:?}", gcp.seen());
+    }
+    // The file's header carried the runner's bearer: masked too.
+    assert!(ran
+        .stdout
+        .contains(&format!("::add-mask::{GCP_REQUEST_TOKEN}")));
+    assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn gcp_inputs_are_checked_before_any_request() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let bad_provider = "projects/acme/locations/global/workloadIdentityPools/p/providers/x";
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[(
+                "gcp-kms-key",
+                "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+            )],
+            "input `gcp-kms-key` names a key, not a key version",
+        ),
+        (
+            &[
+                ("gcp-kms-key", GCP_KEY_VERSION),
+                ("gcp-workload-identity-provider", bad_provider),
+            ],
+            "input `gcp-workload-identity-provider` must be a provider's full name",
+        ),
+        (
+            &[
+                ("gcp-service-account", GCP_SERVICE_ACCOUNT),
+                ("private-key", KEY_PKCS1),
+            ],
+            "input `gcp-service-account` needs `gcp-kms-key`",
+        ),
+        (
+            &[
+                ("gcp-kms-key", GCP_KEY_VERSION),
+                ("aws-kms-key-id", "alias/app"),
+            ],
+            "input `gcp-kms-key` and `aws-kms-key-id` are both set",
+        ),
+    ];
+    for (inputs, named) in cases {
+        let ran = main_with(&step, &gh, inputs, gcp_env(&gcp));
+        assert_eq!(ran.code, 1, "{}", ran.stdout);
+        let error = ran.line("::error");
+        assert!(error.contains(named), "{named}: {error}");
+    }
+    any.assert_calls(0);
+    assert!(gcp.seen().is_empty(), "{:?}", gcp.seen());
+}
+
+#[test]
+fn the_command_line_mints_and_signs_jwts_with_cloud_kms() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let key = [
+        "--app-id",
+        APP_ID,
+        "--gcp-kms-key",
+        GCP_KEY_VERSION,
+        "--gcp-workload-identity-provider",
+        GCP_PROVIDER,
+        "--gcp-service-account",
+        GCP_SERVICE_ACCOUNT,
+    ];
+    let url = gh.url();
+    let mut mint = key.to_vec();
+    mint.extend(["--repositories", "acme/site", "--api-url", &url]);
+    let ran = run_binary(bin(), &mint, &gcp_env(&gcp), "");
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout.trim(), FINAL_TOKEN);
+    assert_no_secret(&ran.stderr);
+
+    let mut jwt = vec!["jwt"];
+    jwt.extend(key);
+    let ran = run_binary(bin(), &jwt, &gcp_env(&gcp), "");
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (iat, exp, iss) = jwt_claims(ran.stdout.trim()).expect("a JWT that verifies with the key");
+    assert_eq!((exp - iat, iss.as_str()), (600, APP_ID));
+    assert_no_secret(&ran.stdout);
+    assert_eq!(gcp.calls("kms"), 2);
+
+    // A flag of GCP's without the key: named as the flags are.
+    let ran = run_binary(
+        bin(),
+        &[
+            "jwt",
+            "--app-id",
+            APP_ID,
+            "--gcp-service-account",
+            GCP_SERVICE_ACCOUNT,
+        ],
+        &[("APP_TOKEN_PRIVATE_KEY".into(), KEY_PKCS1.into())],
+        "",
+    );
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("--gcp-service-account: needs --gcp-kms-key"),
+        "{}",
+        ran.stderr
+    );
+}
+
+/// google-auth (its identity_pool credentials, from the file google-github-actions/auth
+/// writes) and google-cloud-kms (REST transport) against the stand-in: what they send is
+/// accepted, what they get back parses, and their errors carry the stand-in's words.
+const OFFICIAL_CLIENTS: &str = r#"
+import base64, hashlib, json, os, sys
+import google.api_core.exceptions
+import google.auth.exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth import identity_pool
+from google.cloud import kms
+
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+
+def client(info):
+    creds = identity_pool.Credentials.from_info(info, scopes=SCOPES)
+    options = ClientOptions(api_endpoint=os.environ["KMS_ENDPOINT"])
+    return creds, kms.KeyManagementServiceClient(credentials=creds, transport="rest", client_options=options)
+
+out = {}
+creds, kms_client = client(json.loads(os.environ["GOOD_ACCOUNT"]))
+digest = hashlib.sha256(b"header.claims").digest()
+answer = kms_client.asymmetric_sign(request={"name": os.environ["KEY_VERSION"], "digest": {"sha256": digest}})
+out["signature"] = base64.b64encode(answer.signature).decode()
+out["name"] = answer.name
+out["token"] = creds.token
+try:
+    kms_client.asymmetric_sign(request={"name": os.environ["MISSING_KEY"], "digest": {"sha256": digest}})
+    out["missing"] = "signed"
+except google.api_core.exceptions.NotFound as e:
+    out["missing"] = e.message
+try:
+    kms_client.asymmetric_sign(request={"name": os.environ["KEY_VERSION"], "digest": {"sha256": digest[:31]}})
+    out["short"] = "signed"
+except google.api_core.exceptions.BadRequest as e:
+    out["short"] = e.message
+wrong, _ = client(json.loads(os.environ["WRONG_ACCOUNT"]))
+try:
+    import google.auth.transport.requests
+    wrong.refresh(google.auth.transport.requests.Request())
+    out["wrong"] = "refreshed"
+except google.auth.exceptions.GoogleAuthError as e:
+    out["wrong"] = str(e)
+print(json.dumps(out))
+"#;
+
+#[test]
+fn the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak() {
+    let test = "the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak";
+    let Some(python) = clients_python(test) else {
+        return;
+    };
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let good = gcp.external_account(
+        &format!("https://iam.googleapis.com/{GCP_PROVIDER}"),
+        Some(GCP_SERVICE_ACCOUNT),
+    );
+    let wrong = gcp.external_account("https://github.com/acme", Some(GCP_SERVICE_ACCOUNT));
+    let missing = GCP_KEY_VERSION.replace("cryptoKeyVersions/1", "cryptoKeyVersions/9");
+    let ran = run_python(
+        &python,
+        OFFICIAL_CLIENTS,
+        &[
+            ("GOOD_ACCOUNT", &good.to_string()),
+            ("WRONG_ACCOUNT", &wrong.to_string()),
+            ("KMS_ENDPOINT", &gcp.url),
+            ("KEY_VERSION", GCP_KEY_VERSION),
+            ("MISSING_KEY", &missing),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let out: serde_json::Value =
+        serde_json::from_str(ran.stdout.lines().last().unwrap_or_default()).expect("JSON");
+    // google-auth did the exchange and the impersonation: KMS took the account's token.
+    assert_eq!(out["token"], SERVICE_ACCOUNT_TOKEN, "{out}");
+    for service in ["oidc", "sts", "iam"] {
+        assert!(
+            gcp.seen()
+                .iter()
+                .any(|s| s.service == service && s.status == 200),
+            "{service}: {:?}",
+            gcp.seen()
+        );
+    }
+    // The signature google-cloud-kms parsed verifies with the key's public half.
+    use base64::Engine as _;
+    use rsa::pkcs8::DecodePublicKey as _;
+    use sha2::Digest as _;
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(out["signature"].as_str().unwrap_or_default())
+        .expect("base64");
+    let public = rsa::RsaPublicKey::from_public_key_pem(PUBLIC_KEY).expect("the public key");
+    public
+        .verify(
+            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+            &sha2::Sha256::digest(b"header.claims"),
+            &signature,
+        )
+        .expect("the signature verifies");
+    assert_eq!(out["name"], GCP_KEY_VERSION);
+    // Errors in Google's form reach the client's exceptions with their words.
+    assert!(
+        out["missing"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!(": {missing} not found.")),
+        "{out}"
+    );
+    assert!(
+        out["short"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Digest length 31"),
+        "{out}"
+    );
+    let wrong = out["wrong"].as_str().unwrap_or_default();
+    assert!(
+        wrong.contains("invalid_grant")
+            && wrong.contains("The audience in ID Token [https://github.com/acme]"),
+        "{wrong}"
+    );
+}
