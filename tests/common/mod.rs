@@ -5,12 +5,16 @@
 //! answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
+pub mod azure;
+pub mod clients;
 pub mod docker;
 pub mod measure;
 mod moto;
 mod net;
+pub mod oidc;
 mod ops;
 mod step;
+pub mod vault;
 
 #[allow(unused_imports)]
 pub use moto::*;
