@@ -62,8 +62,9 @@ impl AzureSeen {
 struct State {
     /// The tenant the vault trusts tokens of.
     vault_tenant: String,
-    /// The federated credential's subject.
+    /// The federated credential's subject and audience.
     subject: String,
+    audience: String,
     /// Each key's versions, oldest first: (version, PEM).
     keys: BTreeMap<String, Vec<(String, String)>>,
     /// (access token, tenant) of every token Entra issued.
@@ -137,6 +138,7 @@ impl FakeAzure {
         let state = Arc::new(Mutex::new(State {
             vault_tenant: AZURE_TENANT.into(),
             subject: OIDC_SUBJECT.into(),
+            audience: AZURE_FEDERATED_AUDIENCE.into(),
             keys,
             tokens: Vec::new(),
             seen: Vec::new(),
@@ -335,7 +337,7 @@ fn token(state: &mut State, tenant: &str, form: &[(String, String)]) -> HttpMock
             if claim("sub") != state.subject {
                 return entra_error(401, "invalid_client", 700213, &format!("No matching federated identity record found for presented assertion subject '{}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation", claim("sub")));
             }
-            if claim("aud") != AZURE_FEDERATED_AUDIENCE {
+            if claim("aud") != state.audience {
                 return entra_error(401, "invalid_client", 700212, &format!("No matching federated identity record found for presented assertion audience '{}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation", claim("aud")));
             }
         }
@@ -512,5 +514,12 @@ impl FakeAzure {
             .lock()
             .expect("the stand-in's state")
             .vault_tenant = tenant.to_string();
+    }
+}
+
+impl FakeAzure {
+    /// The federated credential was made with another audience than Entra's default.
+    pub fn federated_audience(&self, audience: &str) {
+        self.state.lock().expect("the stand-in's state").audience = audience.to_string();
     }
 }
