@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-use crate::aws::AwsEnv;
 use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven};
 use crate::permissions::APP_PERMISSIONS;
 use crate::runner::{input, input_bool, Env};
@@ -20,6 +19,19 @@ pub const CORE_INPUTS: &[&str] = &[
     "aws-kms-key-id",
     "aws-region",
     "aws-role-to-assume",
+    "gcp-kms-key",
+    "gcp-workload-identity-provider",
+    "gcp-service-account",
+    "azure-key-vault-key",
+    "azure-client-id",
+    "azure-tenant-id",
+    "vault-transit-key",
+    "vault-url",
+    "vault-transit-mount",
+    "vault-role",
+    "vault-auth-path",
+    "vault-audience",
+    "vault-namespace",
     "github-api-url",
     "skip-token-revoke",
 ];
@@ -72,6 +84,19 @@ fn input_of(field: Field, app_input: &str) -> String {
         Field::AwsKmsKeyId => "aws-kms-key-id".into(),
         Field::AwsRegion => "aws-region".into(),
         Field::AwsRoleToAssume => "aws-role-to-assume".into(),
+        Field::GcpKmsKey => "gcp-kms-key".into(),
+        Field::GcpWorkloadIdentityProvider => "gcp-workload-identity-provider".into(),
+        Field::GcpServiceAccount => "gcp-service-account".into(),
+        Field::AzureKeyVaultKey => "azure-key-vault-key".into(),
+        Field::AzureClientId => "azure-client-id".into(),
+        Field::AzureTenantId => "azure-tenant-id".into(),
+        Field::VaultTransitKey => "vault-transit-key".into(),
+        Field::VaultUrl => "vault-url".into(),
+        Field::VaultTransitMount => "vault-transit-mount".into(),
+        Field::VaultRole => "vault-role".into(),
+        Field::VaultAuthPath => "vault-auth-path".into(),
+        Field::VaultAudience => "vault-audience".into(),
+        Field::VaultNamespace => "vault-namespace".into(),
         Field::Environment(name) => name.into(),
     }
 }
@@ -133,7 +158,20 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
             aws_kms_key_id: input(env, "aws-kms-key-id"),
             aws_region: input(env, "aws-region"),
             aws_role_to_assume: input(env, "aws-role-to-assume"),
-            aws: AwsEnv::from_env(env),
+            gcp_kms_key: input(env, "gcp-kms-key"),
+            gcp_workload_identity_provider: input(env, "gcp-workload-identity-provider"),
+            gcp_service_account: input(env, "gcp-service-account"),
+            azure_key_vault_key: input(env, "azure-key-vault-key"),
+            azure_client_id: input(env, "azure-client-id"),
+            azure_tenant_id: input(env, "azure-tenant-id"),
+            vault_transit_key: input(env, "vault-transit-key"),
+            vault_url: input(env, "vault-url"),
+            vault_transit_mount: input(env, "vault-transit-mount"),
+            vault_role: input(env, "vault-role"),
+            vault_auth_path: input(env, "vault-auth-path"),
+            vault_audience: input(env, "vault-audience"),
+            vault_namespace: input(env, "vault-namespace"),
+            ..KeyGiven::environment(env)
         })
         .map_err(|e| named(e, app_input))?;
     Ok(Inputs {

@@ -1,4 +1,4 @@
-//! The app's JWT: its claims on a clock GitHub may correct, signed once and reused while valid, by whichever signer holds the key (in memory, or in a KMS).
+//! The app's JWT: its claims on a clock GitHub may correct, signed once and reused while valid, by whichever signer holds the key (see `sign`).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +11,8 @@ use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 
 use crate::github::AppJwt;
-use crate::pem::PemKey;
+use crate::sign::pem::PemKey;
+use crate::sign::Sign;
 use crate::transport::Bearer;
 
 /// How far in the past `iat` is set, to absorb small clock differences.
@@ -27,15 +28,6 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
-}
-
-/// What holds the app's key: it makes RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signatures
-/// of a JWS signing input. A key in memory ([`PemKey`]) or in AWS KMS
-/// ([`crate::aws::KmsKey`]); other key stores can join.
-pub trait Sign: Send + Sync {
-    fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>>;
-    /// The key, for messages ("the private key", "KMS key alias/x").
-    fn describe(&self) -> String;
 }
 
 /// Parses a PEM key and signs a first JWT with it, so that a key that cannot sign fails
@@ -104,6 +96,11 @@ impl Signer {
     /// The key, for messages.
     pub fn describe_key(&self) -> String {
         self.key.describe()
+    }
+
+    /// Gives back what the key's backend borrowed for the step (see [`Sign::finish`]).
+    pub async fn finish(&self) -> anyhow::Result<()> {
+        self.key.finish().await
     }
 
     /// How many JWTs were really signed, as opposed to reused.

@@ -1,13 +1,12 @@
 //! app-token: a GitHub App installation token scoped to exactly the repositories and permissions a job needs.
 //!
 //! The core: `config` (one validated configuration for both front ends), `permissions`,
-//! `repositories`, `jwt`, `transport` (HTTPS to any host), `github` (GitHub's client,
+//! `repositories`, `jwt` and `sign` (the app's JWT and the backends that sign it), `transport` (HTTPS to any host), `github` (GitHub's client,
 //! dialect and endpoints), `mint` (planning and making tokens). The front ends over it:
 //! the action (`inputs`, `action`, `post`, `summary`, with `runner` for the Actions
 //! protocol) and the command line (`cli`). `cancel` turns signals into a future.
 
 pub mod action;
-pub mod aws;
 pub mod cancel;
 pub mod cli;
 pub mod config;
@@ -17,11 +16,11 @@ pub mod inputs;
 pub mod jwt;
 pub mod ledger;
 pub mod mint;
-pub mod pem;
 pub mod permissions;
 pub mod post;
 pub mod repositories;
 pub mod runner;
+pub mod sign;
 pub mod summary;
 pub mod transport;
 

@@ -3,7 +3,6 @@
 mod common;
 
 use common::azure::*;
-use common::clients::{clients_python, run_client};
 use common::oidc::{id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_SUBJECT};
 use common::*;
 
@@ -54,31 +53,30 @@ fn the_stand_in_answers_azure_identity_and_azure_keyvault_keys() {
     };
     let azure = FakeAzure::start();
     let message = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjM0NTYifQ";
-    let client = run_client(
-        &python,
-        AZURE_SDK,
-        &[
-            ("AUTHORITY", azure.https_url()),
-            ("TENANT", AZURE_TENANT.into()),
-            ("CLIENT_ID", AZURE_CLIENT_ID.into()),
-            ("SECRET", AZURE_CLIENT_SECRET.into()),
-            (
-                "ASSERTION",
-                id_token(AZURE_FEDERATED_AUDIENCE, OIDC_SUBJECT),
-            ),
-            (
-                "WRONG_AUDIENCE",
-                id_token("https://github.com/acme", OIDC_SUBJECT),
-            ),
-            ("MESSAGE", message.into()),
-            ("KEY_ID", azure.https_key_id(AZURE_KEY_NAME, None)),
-            (
-                "KEY_ID_VERSIONED",
-                azure.https_key_id(AZURE_KEY_NAME, Some(AZURE_KEY_OLD_VERSION)),
-            ),
-            ("MISSING_KEY_ID", azure.https_key_id("no-such-key", None)),
-        ],
-    );
+    let env: Vec<(&str, String)> = vec![
+        ("AUTHORITY", azure.https_url()),
+        ("TENANT", AZURE_TENANT.into()),
+        ("CLIENT_ID", AZURE_CLIENT_ID.into()),
+        ("SECRET", AZURE_CLIENT_SECRET.into()),
+        (
+            "ASSERTION",
+            id_token(AZURE_FEDERATED_AUDIENCE, OIDC_SUBJECT),
+        ),
+        (
+            "WRONG_AUDIENCE",
+            id_token("https://github.com/acme", OIDC_SUBJECT),
+        ),
+        ("MESSAGE", message.into()),
+        ("KEY_ID", azure.https_key_id(AZURE_KEY_NAME, None)),
+        (
+            "KEY_ID_VERSIONED",
+            azure.https_key_id(AZURE_KEY_NAME, Some(AZURE_KEY_OLD_VERSION)),
+        ),
+        ("MISSING_KEY_ID", azure.https_key_id("no-such-key", None)),
+    ];
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("REQUESTS_CA_BUNDLE", HTTPMOCK_CA));
+    let client = run_python(&python, AZURE_SDK, &env);
     assert_eq!(client.code, 0, "{}\n{}", client.stdout, client.stderr);
     // What the clients received parsed: tokens, from both grants, as Entra issued them.
     let issued = azure.issued_tokens();

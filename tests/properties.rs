@@ -2,7 +2,8 @@
 //! and no secret reaches their output. Bounded case counts keep CI quick.
 
 use app_token::runner::{escape_data, escape_property, heredoc_entry, random_delimiter};
-use app_token::{pem, permissions, repositories};
+use app_token::sign::pem;
+use app_token::{permissions, repositories};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

@@ -2,7 +2,6 @@
 
 mod common;
 
-use common::clients::{clients_python, run_client};
 use common::oidc::{
     id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT,
 };
@@ -49,22 +48,21 @@ fn the_stand_in_answers_hvac() {
     let vault = FakeVault::start();
     vault.in_namespace("admin/ci").rotated_to_the_apps_key();
     let message = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjM0NTYifQ";
-    let client = run_client(
-        &python,
-        HVAC,
-        &[
-            ("VAULT", vault.url()),
-            ("NAMESPACE", "admin/ci".into()),
-            ("ROLE", VAULT_ROLE.into()),
-            ("JWT", id_token(OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT)),
-            (
-                "WRONG_AUDIENCE",
-                id_token("sts.amazonaws.com", OIDC_SUBJECT),
-            ),
-            ("KEY", VAULT_KEY_NAME.into()),
-            ("MESSAGE", message.into()),
-        ],
-    );
+    let env: Vec<(&str, String)> = vec![
+        ("VAULT", vault.url()),
+        ("NAMESPACE", "admin/ci".into()),
+        ("ROLE", VAULT_ROLE.into()),
+        ("JWT", id_token(OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT)),
+        (
+            "WRONG_AUDIENCE",
+            id_token("sts.amazonaws.com", OIDC_SUBJECT),
+        ),
+        ("KEY", VAULT_KEY_NAME.into()),
+        ("MESSAGE", message.into()),
+    ];
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("REQUESTS_CA_BUNDLE", HTTPMOCK_CA));
+    let client = run_python(&python, HVAC, &env);
     assert_eq!(client.code, 0, "{}\n{}", client.stdout, client.stderr);
     let tokens = vault.login_tokens();
     assert_eq!(tokens.len(), 1);

@@ -29,6 +29,10 @@ Examples:
   # The key in AWS KMS instead of a file (AWS credentials from the environment)
   app-token --app-id 123456 --aws-kms-key-id alias/github-app --aws-region eu-west-1 --owner acme
 
+  # The key in GCP Cloud KMS (Application Default Credentials)
+  app-token --app-id 123456 --owner acme \\
+            --gcp-kms-key projects/p/locations/global/keyRings/r/cryptoKeys/app/cryptoKeyVersions/1
+
   # Revoke the token when done
   printf '%s\\n' \"$TOKEN\" | app-token revoke
 
@@ -38,6 +42,12 @@ Environment:
   GITHUB_REPOSITORY       owner/name to default to when neither --owner nor --repositories is given
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL
                           AWS credentials, region and endpoint, with --aws-kms-key-id
+  GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_API_ENDPOINT_OVERRIDES_{STS,IAMCREDENTIALS,CLOUDKMS}
+                          GCP credentials (an external_account file) and endpoints, with --gcp-kms-key
+  AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST
+                          Azure's app registration and credential, with --azure-key-vault-key
+  VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE
+                          Vault's address, token and namespace, with --vault-transit-key
   HTTPS_PROXY, NO_PROXY   proxies, read the way curl reads them
 
 Exit status: 0 success, 1 GitHub refused or could not be reached, 2 bad usage or input.
@@ -94,7 +104,8 @@ Examples:
 
 The JWT (RS256) is issued 60 s in the past, to absorb clock differences, and expires
 10 minutes later. Nothing else is printed on stdout. GitHub is not asked anything; a key
-in AWS KMS (--aws-kms-key-id) signs it there.
+held by a key service (--aws-kms-key-id, --gcp-kms-key, --azure-key-vault-key,
+--vault-transit-key) signs it there.
 
 Exit status: 0 printed, 1 it could not be signed or printed, 2 bad usage or input (a
 missing or unusable key).";
@@ -190,6 +201,15 @@ pub struct AppArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub gcp: GcpArgs,
+
+    #[command(flatten)]
+    pub azure: AzureArgs,
+
+    #[command(flatten)]
+    pub vault: VaultArgs,
 }
 
 /// What to mint: the flags of the main command, shared with `git-credential` and `exec`.
@@ -236,6 +256,70 @@ pub struct AwsArgs {
     /// A role to assume with the job's OIDC token (inside a GitHub Actions job with `id-token: write`)
     #[arg(long, value_name = "ARN")]
     pub aws_role_to_assume: Option<String>,
+}
+
+/// The app's key in GCP Cloud KMS instead of a PEM.
+#[derive(Debug, Args)]
+pub struct GcpArgs {
+    /// The Cloud KMS key version that holds the app's key (projects/…/cryptoKeyVersions/N), instead of a PEM; credentials from GOOGLE_APPLICATION_CREDENTIALS
+    #[arg(long, value_name = "KEY_VERSION")]
+    pub gcp_kms_key: Option<String>,
+
+    /// A workload identity provider (projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER) to federate the job's OIDC token with
+    #[arg(long, value_name = "PROVIDER")]
+    pub gcp_workload_identity_provider: Option<String>,
+
+    /// A service account to impersonate (its email)
+    #[arg(long, value_name = "EMAIL")]
+    pub gcp_service_account: Option<String>,
+}
+
+/// The app's key in Azure Key Vault instead of a PEM.
+#[derive(Debug, Args)]
+pub struct AzureArgs {
+    /// The Key Vault key that holds the app's key (https://VAULT.vault.azure.net/keys/NAME[/VERSION]), instead of a PEM
+    #[arg(long, value_name = "KEY_ID")]
+    pub azure_key_vault_key: Option<String>,
+
+    /// The app registration's client id [default: AZURE_CLIENT_ID]
+    #[arg(long, value_name = "GUID")]
+    pub azure_client_id: Option<String>,
+
+    /// The directory (tenant) id [default: AZURE_TENANT_ID]
+    #[arg(long, value_name = "TENANT")]
+    pub azure_tenant_id: Option<String>,
+}
+
+/// The app's key in HashiCorp Vault's transit engine instead of a PEM.
+#[derive(Debug, Args)]
+pub struct VaultArgs {
+    /// The transit key that holds the app's key (its name), instead of a PEM
+    #[arg(long, value_name = "NAME")]
+    pub vault_transit_key: Option<String>,
+
+    /// Vault's address [default: VAULT_ADDR]
+    #[arg(long, value_name = "URL")]
+    pub vault_url: Option<String>,
+
+    /// The transit engine's mount [default: transit]
+    #[arg(long, value_name = "PATH")]
+    pub vault_transit_mount: Option<String>,
+
+    /// A JWT auth role to log in with the job's OIDC token [default: VAULT_TOKEN is used]
+    #[arg(long, value_name = "ROLE")]
+    pub vault_role: Option<String>,
+
+    /// The JWT auth method's mount [default: jwt]
+    #[arg(long, value_name = "PATH")]
+    pub vault_auth_path: Option<String>,
+
+    /// The OIDC token's audience for the role [default: GitHub's, https://github.com/OWNER]
+    #[arg(long, value_name = "AUDIENCE")]
+    pub vault_audience: Option<String>,
+
+    /// The Vault namespace (Enterprise), sent as X-Vault-Namespace [default: VAULT_NAMESPACE]
+    #[arg(long, value_name = "NAMESPACE")]
+    pub vault_namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]

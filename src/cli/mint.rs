@@ -2,15 +2,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
 use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
-use crate::aws::AwsEnv;
 use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
-use crate::github::{Client, Settings};
+use crate::github::{AppJwt, Client, Settings};
 use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Outcome};
 use crate::runner::Env;
@@ -47,26 +47,37 @@ fn app_given(app: &AppArgs, api: Option<&ApiArgs>, env: Env<'_>) -> Given {
     }
 }
 
-/// Adds the app's key to a checked plan: a PEM, or a key in AWS KMS.
+/// Adds the app's key to a checked plan: a PEM, or a key held by a key service.
 fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> {
-    let aws_kms_key_id = given(&app.aws.aws_kms_key_id);
+    let (aws, gcp, azure, vault) = (&app.aws, &app.gcp, &app.azure, &app.vault);
+    let mut key = KeyGiven {
+        aws_kms_key_id: given(&aws.aws_kms_key_id),
+        aws_region: given(&aws.aws_region),
+        aws_role_to_assume: given(&aws.aws_role_to_assume),
+        gcp_kms_key: given(&gcp.gcp_kms_key),
+        gcp_workload_identity_provider: given(&gcp.gcp_workload_identity_provider),
+        gcp_service_account: given(&gcp.gcp_service_account),
+        azure_key_vault_key: given(&azure.azure_key_vault_key),
+        azure_client_id: given(&azure.azure_client_id),
+        azure_tenant_id: given(&azure.azure_tenant_id),
+        vault_transit_key: given(&vault.vault_transit_key),
+        vault_url: given(&vault.vault_url),
+        vault_transit_mount: given(&vault.vault_transit_mount),
+        vault_role: given(&vault.vault_role),
+        vault_auth_path: given(&vault.vault_auth_path),
+        vault_audience: given(&vault.vault_audience),
+        vault_namespace: given(&vault.vault_namespace),
+        ..KeyGiven::environment(env)
+    };
     // The key last: the cheaper mistakes are reported without touching the file. With a
-    // KMS key, a PEM is looked for only to say that both were given.
+    // service's key, a PEM is looked for only to say that both were given.
     let pem_given = app.private_key_file.is_some() || env_value(env, PRIVATE_KEY_ENV).is_some();
-    let (pem, from) = match (&aws_kms_key_id, pem_given) {
-        (Some(_), false) => (None, String::new()),
-        _ => {
-            let (text, from) = private_key(app, env)?;
-            (Some(text), from)
-        }
-    };
-    let key = KeyGiven {
-        pem,
-        aws_kms_key_id,
-        aws_region: given(&app.aws.aws_region),
-        aws_role_to_assume: given(&app.aws.aws_role_to_assume),
-        aws: AwsEnv::from_env(env),
-    };
+    let mut from = String::new();
+    if pem_given || !key.names_a_service_key() {
+        let (text, found) = private_key(app, env)?;
+        key.pem = Some(text);
+        from = found;
+    }
     plan.with_key(key).map_err(|e| match e.field {
         // The key's messages never quote the key.
         Field::PrivateKey => usage(format!("the private key {from} {}", e.message)),
@@ -112,7 +123,7 @@ pub(super) fn one_owner(config: &Config, remedy: &str) -> Result<(), Failure> {
     )))
 }
 
-/// The app's JWT signer for `key`. A KMS key's client is made here, with the proxies and
+/// The app's JWT signer for `key`. A key service's client is made here, with the proxies and
 /// connect timeout of GitHub's.
 pub(super) fn signer(
     app_id: &str,
@@ -130,25 +141,39 @@ pub(super) fn signer(
     .map_err(|e| Failure::Api(format!("{e:#}")))
 }
 
-/// A client for the API at `api_url` that signs as the app with `key`.
+/// A client for the API at `api_url` that signs as the app with `key`, and its signer,
+/// for [`end_signing`].
 pub(super) fn app_client(
     app_id: &str,
     key: Key,
     api_url: &str,
     env: Env<'_>,
     settings: Settings,
-) -> Result<Arc<Client>, Failure> {
+) -> Result<(Arc<Client>, Arc<Signer>), Failure> {
     let proxy = Proxy::from_env(env);
-    let signer = signer(app_id, key, &proxy, &settings)?;
-    Client::new(
-        api_url,
-        Some(Arc::new(signer)),
-        &proxy,
-        settings,
-        stderr_log(),
-    )
-    .map(Arc::new)
-    .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))
+    let signer = Arc::new(signer(app_id, key, &proxy, &settings)?);
+    let app: Arc<dyn AppJwt> = Arc::clone(&signer) as Arc<dyn AppJwt>;
+    let client = Client::new(api_url, Some(app), &proxy, settings, stderr_log())
+        .map(Arc::new)
+        .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
+    Ok((client, signer))
+}
+
+/// How long giving back what signing borrowed may take.
+const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
+
+/// Gives back what the key's backend borrowed for the command (the Vault token of a
+/// login is revoked); a failure is a warning, for the tokens are made or revoked by then.
+pub(super) async fn end_signing(signer: &Signer) {
+    match tokio::time::timeout(END_SIGNING_LIMIT, signer.finish()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("warning: {e:#}"),
+        Err(_) => eprintln!(
+            "warning: {}: giving back what signing borrowed did not finish within {} s",
+            signer.describe_key(),
+            END_SIGNING_LIMIT.as_secs()
+        ),
+    }
 }
 
 /// Mints what `config` plans. A signal first revokes every token minted so far.
@@ -158,12 +183,13 @@ pub(super) async fn mint_all(
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> Result<(Arc<Client>, Outcome), Failure> {
-    let client = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
+    let (client, signer) = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
     let ledger = Ledger::default();
     let minted = tokio::select! {
         minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
         signal = cancel => Err(signal),
     };
+    end_signing(&signer).await;
     match minted {
         Ok(Ok(outcome)) => Ok((client, outcome)),
         Ok(Err(e)) => Err(Failure::Api(format!(

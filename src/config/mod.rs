@@ -34,6 +34,19 @@ pub enum Field {
     AwsKmsKeyId,
     AwsRegion,
     AwsRoleToAssume,
+    GcpKmsKey,
+    GcpWorkloadIdentityProvider,
+    GcpServiceAccount,
+    AzureKeyVaultKey,
+    AzureClientId,
+    AzureTenantId,
+    VaultTransitKey,
+    VaultUrl,
+    VaultTransitMount,
+    VaultRole,
+    VaultAuthPath,
+    VaultAudience,
+    VaultNamespace,
     /// An environment variable, named the same by every front end.
     Environment(&'static str),
 }
@@ -111,7 +124,7 @@ pub struct Plan {
     pub requests: Vec<Request>,
 }
 
-/// A plan with the app's key, checked: a PEM by a first signature, a KMS key by its
+/// A plan with the app's key, checked: a PEM by a first signature, a service's key by its
 /// settings (its first signature is the first request).
 pub struct Config {
     pub app_id: String,
@@ -381,7 +394,7 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
 }
 
 impl Plan {
-    /// Adds the app's key: a PEM, or a KMS key (exactly one of them).
+    /// Adds the app's key: a PEM, or a key service's key (exactly one of them).
     pub fn with_key(self, given: KeyGiven) -> Result<Config, ConfigError> {
         let key = key::check(&self.app_id, given)?;
         Ok(Config {

@@ -1,18 +1,20 @@
-//! The services' official Python clients, to hold the stand-ins to: the interpreter of the venv `.ci/clients` makes (`APP_TOKEN_CLIENTS_PYTHON`), a script run with it, and what it printed.
+//! The key services' official Python clients (installed by `.ci/clients`): a script run with the venv's python, to hold each stand-in against the client its service ships.
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-/// The venv's python, or a note that `test` did not check (a failure where
-/// `APP_TOKEN_REQUIRE_CLIENTS=1`).
+use super::not_checked;
+
+/// The venv's python: `APP_TOKEN_CLIENTS_PYTHON`; `None`, with a NOT CHECKED note (a
+/// failure under `APP_TOKEN_REQUIRE_CLIENTS=1`), when it is not set.
 pub fn clients_python(test: &str) -> Option<PathBuf> {
-    let python = std::env::var_os("APP_TOKEN_CLIENTS_PYTHON").map(PathBuf::from);
-    match python {
-        Some(p) if p.is_file() => Some(p),
+    match std::env::var_os("APP_TOKEN_CLIENTS_PYTHON") {
+        Some(p) if PathBuf::from(&p).is_file() => Some(PathBuf::from(p)),
         _ => {
-            super::not_checked(
+            not_checked(
                 test,
-                "the official clients are not installed (bash .ci/clients prints the python to set as APP_TOKEN_CLIENTS_PYTHON)",
+                "the official clients are not installed (bash .ci/clients, then set APP_TOKEN_CLIENTS_PYTHON)",
                 "APP_TOKEN_REQUIRE_CLIENTS",
             );
             None
@@ -20,44 +22,57 @@ pub fn clients_python(test: &str) -> Option<PathBuf> {
     }
 }
 
-/// What a client script did.
-#[derive(Debug)]
-pub struct Client {
+/// What a client script printed, and how it ended.
+pub struct Script {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
-impl Client {
-    /// The value of the `NAME=value` line the script printed.
+/// Runs `script` (Python source, on stdin) with `python`, with `env` added and no proxy.
+pub fn run_python(python: &PathBuf, script: &str, env: &[(&str, &str)]) -> Script {
+    let mut command = Command::new(python);
+    command
+        .arg("-")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("python starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("the script is written");
+    let out = child.wait_with_output().expect("python ends");
+    Script {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Script {
+    /// The value of the `NAME=value` line the script printed; the test fails, showing
+    /// what it printed, when there is none.
     pub fn value(&self, name: &str) -> &str {
         self.stdout
             .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
             .unwrap_or_else(|| panic!("no {name}= in:\n{}\n{}", self.stdout, self.stderr))
     }
 }
 
-/// Runs `script` with `python`, only `env` (and PATH) in its environment, no proxy, and
-/// httpmock's CA trusted for https on 127.0.0.1.
-pub fn run_client(python: &PathBuf, script: &str, env: &[(&str, String)]) -> Client {
-    let ca = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/httpmock-ca.pem"
-    );
-    let out = Command::new(python)
-        .args(["-c", script])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REQUESTS_CA_BUNDLE", ca)
-        .env("SSL_CERT_FILE", ca)
-        .env("NO_PROXY", "*")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .expect("the client's python runs");
-    Client {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
+/// httpmock's test CA, for a client that needs https on 127.0.0.1 (`REQUESTS_CA_BUNDLE`).
+pub const HTTPMOCK_CA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/httpmock-ca.pem"
+);

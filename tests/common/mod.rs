@@ -1,12 +1,13 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), and the
-//! answers of the operator commands (`ops`).
+//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), the key services'
+//! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
+//! Vault (`azure`) and Vault (`vault`), and the answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
 pub mod azure;
-pub mod clients;
+mod clients;
 pub mod docker;
 pub mod measure;
 mod moto;
@@ -16,6 +17,8 @@ mod ops;
 mod step;
 pub mod vault;
 
+#[allow(unused_imports)]
+pub use clients::*;
 #[allow(unused_imports)]
 pub use moto::*;
 #[allow(unused_imports)]

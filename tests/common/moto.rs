@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app_token::aws::{AwsClient, Call, Credentials};
+use app_token::sign::aws::{sigv4, Credentials};
+use app_token::sign::rest::{Call, RestClient};
 use app_token::transport::Proxy;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -90,8 +91,11 @@ impl Moto {
         let rt = app_token::runtime().expect("a runtime");
         rt.block_on(async {
             let client =
-                AwsClient::new(&Proxy::default(), Duration::from_secs(5)).expect("an AWS client");
+                RestClient::new(&Proxy::default(), Duration::from_secs(5)).expect("a client");
             let credentials = Credentials::new(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, None);
+            let signed = |request: &mut http::Request<Bytes>| {
+                sigv4::sign_v4(request, &credentials, AWS_REGION, "kms")
+            };
             let call = Call {
                 name: "moto KMS",
                 method: http::Method::POST,
@@ -101,9 +105,12 @@ impl Moto {
                     ("x-amz-target", format!("TrentService.{action}")),
                 ],
                 body: Bytes::from(body.to_string()),
-                signing: Some((&credentials, AWS_REGION, "kms")),
+                prepare: Some(&signed),
             };
-            let answer = client.send(&call).await.expect("moto answers");
+            let answer = client
+                .send(&call, &sigv4::DIALECT)
+                .await
+                .expect("moto answers");
             serde_json::from_slice(&answer.body).expect("moto's JSON")
         })
     }

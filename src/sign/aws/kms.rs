@@ -1,6 +1,5 @@
 //! The app's key in AWS KMS: RS256 signatures from KMS `Sign` (RSASSA_PKCS1_V1_5_SHA_256 over the raw signing input), with credentials fetched once, when first needed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -13,11 +12,13 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-use super::credentials::{
-    assume_role_with_web_identity, oidc_token, Credentials, Secret, STS_AUDIENCE,
-};
-use super::request::{AwsClient, AwsError, Call};
-use crate::jwt::Sign;
+use super::credentials::Credentials;
+use super::sigv4::{sign_v4, DIALECT};
+use super::sts::{assume_role_with_web_identity, STS_AUDIENCE};
+use crate::sign::oidc::{self, OidcRequest};
+use crate::sign::rest::{Call, RestClient, ServiceError};
+use crate::sign::secret::SecretSink;
+use crate::sign::Sign;
 use crate::transport::Proxy;
 
 /// Where the signing credentials come from.
@@ -29,8 +30,7 @@ pub enum CredentialSource {
     WebIdentity {
         role_arn: String,
         sts_endpoint: String,
-        request_url: String,
-        request_token: Secret,
+        oidc: OidcRequest,
         session_name: String,
     },
 }
@@ -46,14 +46,10 @@ pub struct KmsSettings {
     pub credentials: CredentialSource,
 }
 
-/// Told every secret the signer comes to hold (the OIDC token, the session's
-/// credentials), so that the runner masks them even if a library printed one.
-pub type SecretSink = Arc<dyn Fn(&str) + Send + Sync>;
-
 /// Signs with a KMS key.
 pub struct KmsKey {
     settings: KmsSettings,
-    client: AwsClient,
+    client: RestClient,
     credentials: OnceCell<Credentials>,
     on_secret: SecretSink,
 }
@@ -73,14 +69,14 @@ impl KmsKey {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             settings,
-            client: AwsClient::new(proxy, connect_timeout)?,
+            client: RestClient::new(proxy, connect_timeout)?,
             credentials: OnceCell::new(),
             on_secret,
         })
     }
 
     /// The credentials, fetched on first use (a role costs two round trips: OIDC, STS).
-    async fn credentials(&self) -> Result<&Credentials, AwsError> {
+    async fn credentials(&self) -> Result<&Credentials, ServiceError> {
         self.credentials
             .get_or_try_init(|| async {
                 let credentials = match &self.settings.credentials {
@@ -88,14 +84,12 @@ impl KmsKey {
                     CredentialSource::WebIdentity {
                         role_arn,
                         sts_endpoint,
-                        request_url,
-                        request_token,
+                        oidc,
                         session_name,
                     } => {
                         let token =
-                            oidc_token(&self.client, request_url, request_token, STS_AUDIENCE)
+                            oidc::token(&self.client, oidc, Some(STS_AUDIENCE), &self.on_secret)
                                 .await?;
-                        (self.on_secret)(token.expose());
                         assume_role_with_web_identity(
                             &self.client,
                             sts_endpoint,
@@ -122,6 +116,9 @@ impl KmsKey {
             "MessageType": "RAW",
             "SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256",
         });
+        let region = self.settings.region.as_str();
+        let sigv4 =
+            move |request: &mut http::Request<Bytes>| sign_v4(request, credentials, region, "kms");
         let call = Call {
             name: "KMS Sign",
             method: Method::POST,
@@ -131,9 +128,9 @@ impl KmsKey {
                 ("x-amz-target", "TrentService.Sign".into()),
             ],
             body: Bytes::from(body.to_string()),
-            signing: Some((credentials, &self.settings.region, "kms")),
+            prepare: Some(&sigv4),
         };
-        let answer = self.client.send(&call).await?;
+        let answer = self.client.send(&call, &DIALECT).await?;
         let signed: SignAnswer =
             serde_json::from_slice(&answer.body).context("KMS's answer has no signature")?;
         STANDARD

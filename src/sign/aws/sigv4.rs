@@ -1,53 +1,24 @@
-//! Requests to AWS over the transport: SigV4 signing (aws-sigv4), a few bounded retries for what AWS calls transient, and AWS's error answers read into one error that names the code and message.
+//! AWS's dialect over the key services' client: SigV4 signing (aws-sigv4) of each attempt, and AWS's error answers (KMS's JSON, STS's XML) read into the call's code and message.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::Context as _;
 use aws_credential_types::Credentials as SigningCredentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
-use http::{Method, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use serde::Deserialize;
 
 use super::credentials::Credentials;
-use crate::transport::{self, Answer, Connector, Options, Proxy, Transport};
+use crate::sign::rest::{self, Dialect, ServiceError};
+use crate::transport::Answer;
 
-/// Attempts for one AWS call: the first and two retries of a transient failure.
-const MAX_ATTEMPTS: u32 = 3;
-/// The wait before the first retry; doubled for the next.
-const BACKOFF: Duration = Duration::from_millis(250);
-/// One exchange's limit.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// AWS said no, or could not be reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AwsError {
-    /// What was asked, e.g. `KMS Sign`.
-    pub call: String,
-    /// AWS's error code (`NotFoundException`, `AccessDenied`), or the transport's failure.
-    pub code: String,
-    pub message: String,
-    pub status: Option<u16>,
-    pub request_id: Option<String>,
-}
-
-impl std::fmt::Display for AwsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} failed: {}", self.call, self.code)?;
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
-        }
-        match (self.status, &self.request_id) {
-            (Some(s), Some(id)) => write!(f, " (HTTP {s}, request id {id})"),
-            (Some(s), None) => write!(f, " (HTTP {s})"),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl std::error::Error for AwsError {}
+/// How AWS words its errors, and which are transient.
+pub const DIALECT: Dialect = Dialect {
+    error_of,
+    transient,
+};
 
 #[derive(Deserialize)]
 struct JsonError {
@@ -74,7 +45,7 @@ struct XmlError {
 /// AWS's error code and message from an error answer: JSON (`__type`, `message`) as
 /// KMS gives it, or XML (`<Error><Code>`) as STS gives it. The code loses any
 /// `namespace#` prefix. Falls back on `X-Amzn-ErrorType`, then on the status text.
-pub fn error_of(call: &str, answer: &Answer) -> AwsError {
+pub fn error_of(call: &str, answer: &Answer) -> ServiceError {
     let header = answer
         .headers
         .get("x-amzn-errortype")
@@ -100,7 +71,7 @@ pub fn error_of(call: &str, answer: &Answer) -> AwsError {
             .unwrap_or("an error")
             .to_string(),
     };
-    AwsError {
+    ServiceError {
         call: call.to_string(),
         code,
         message,
@@ -116,8 +87,7 @@ pub fn error_of(call: &str, answer: &Answer) -> AwsError {
 
 /// Is this error answer worth another try? 5xx, 429, and AWS's own transient codes.
 fn transient(status: StatusCode, code: &str) -> bool {
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
+    rest::transient_status(status)
         || matches!(
             code,
             "ThrottlingException"
@@ -130,96 +100,8 @@ fn transient(status: StatusCode, code: &str) -> bool {
         )
 }
 
-/// An HTTPS client for AWS's endpoints and the runner's OIDC endpoint.
-pub struct AwsClient {
-    client: hyper_util::client::legacy::Client<Connector, Full<Bytes>>,
-}
-
-/// One request to send, with what signing it needs.
-pub struct Call<'a> {
-    /// For messages: `KMS Sign`.
-    pub name: &'a str,
-    pub method: Method,
-    pub url: String,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Bytes,
-    /// Sign with these credentials for this region and service (`kms`), or send as is.
-    pub signing: Option<(&'a Credentials, &'a str, &'a str)>,
-}
-
-impl AwsClient {
-    pub fn new(proxy: &Proxy, connect_timeout: Duration) -> anyhow::Result<Self> {
-        let transport = Transport::new(&Options {
-            connect_timeout,
-            proxy: proxy.clone(),
-            tls_roots: true,
-        })?;
-        Ok(Self {
-            client: transport.client(),
-        })
-    }
-
-    fn request(&self, call: &Call<'_>) -> anyhow::Result<http::Request<Full<Bytes>>> {
-        let mut builder = http::Request::builder()
-            .method(call.method.clone())
-            .uri(&call.url)
-            .header(
-                http::header::USER_AGENT,
-                concat!("app-token/", env!("CARGO_PKG_VERSION")),
-            );
-        for (name, value) in &call.headers {
-            builder = builder.header(*name, value);
-        }
-        let mut request = builder
-            .body(call.body.clone())
-            .with_context(|| format!("{}: a request AWS cannot take", call.name))?;
-        if let Some((credentials, region, service)) = call.signing {
-            sign_v4(&mut request, credentials, region, service)?;
-        }
-        Ok(request.map(Full::new))
-    }
-
-    /// Sends `call`, retrying transient failures a few times; gives back a 2xx answer.
-    pub async fn send(&self, call: &Call<'_>) -> Result<Answer, AwsError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let request = self.request(call).map_err(|e| AwsError {
-                call: call.name.to_string(),
-                code: "a request that could not be made".into(),
-                message: format!("{e:#}"),
-                status: None,
-                request_id: None,
-            })?;
-            let result = transport::exchange(self.client.request(request), REQUEST_TIMEOUT).await;
-            let (error, retryable) = match result {
-                Ok(answer) if answer.status.is_success() => return Ok(answer),
-                Ok(answer) => {
-                    let error = error_of(call.name, &answer);
-                    let retryable = transient(answer.status, &error.code);
-                    (error, retryable)
-                }
-                Err(failed) => {
-                    let error = AwsError {
-                        call: call.name.to_string(),
-                        code: "no answer".into(),
-                        message: failed.message,
-                        status: None,
-                        request_id: None,
-                    };
-                    (error, !failed.permanent)
-                }
-            };
-            if attempt >= MAX_ATTEMPTS || !retryable {
-                return Err(error);
-            }
-            tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
-        }
-    }
-}
-
 /// Signs `request` in place with SigV4 (aws-sigv4), for `service` in `region`.
-fn sign_v4(
+pub fn sign_v4(
     request: &mut http::Request<Bytes>,
     credentials: &Credentials,
     region: &str,

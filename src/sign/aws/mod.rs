@@ -1,12 +1,13 @@
-//! AWS as app-token uses it: the app's key in KMS, credentials from the environment or a role assumed with the job's OIDC token, over the transport with aws-sigv4.
+//! The AWS KMS backend: the app's key in KMS, credentials from the environment or a role assumed with the job's OIDC token, over the key services' client with aws-sigv4.
 
 mod credentials;
 mod kms;
-mod request;
+pub mod sigv4;
+mod sts;
 
-pub use credentials::{Credentials, Secret, STS_AUDIENCE};
-pub use kms::{CredentialSource, KmsKey, KmsSettings, SecretSink};
-pub use request::{AwsClient, AwsError, Call};
+pub use credentials::Credentials;
+pub use kms::{CredentialSource, KmsKey, KmsSettings};
+pub use sts::STS_AUDIENCE;
 
 use crate::runner::Env;
 
@@ -19,8 +20,6 @@ pub struct AwsEnv {
     pub endpoint_url_kms: Option<String>,
     pub endpoint_url_sts: Option<String>,
     pub credentials: Option<Credentials>,
-    pub id_token_request_url: Option<String>,
-    pub id_token_request_token: Option<Secret>,
 }
 
 impl AwsEnv {
@@ -37,8 +36,6 @@ impl AwsEnv {
             endpoint_url_kms: get("AWS_ENDPOINT_URL_KMS"),
             endpoint_url_sts: get("AWS_ENDPOINT_URL_STS"),
             credentials: Credentials::from_env(env),
-            id_token_request_url: get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-            id_token_request_token: get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::new),
         }
     }
 }

@@ -5,7 +5,7 @@
 use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey};
 
-use crate::jwt::Sign;
+use crate::sign::Sign;
 
 /// Turns the `private-key` input into PEM text: surrounding whitespace and quotes trimmed,
 /// literal `\n` escapes (keys pasted into one-line variables) and CRLF turned into newlines.
@@ -125,10 +125,17 @@ impl Sign for PemKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::tests::{TEST_KEY_PKCS1, TEST_KEY_PKCS8, TEST_PUBLIC};
 
-    fn signer(raw: &str, issuer: &str) -> Result<crate::jwt::Signer, String> {
-        crate::jwt::signer(raw, issuer)
+    const TEST_KEY_PKCS1: &str = include_str!("../../tests/fixtures/test-key-pkcs1.pem");
+    const TEST_KEY_PKCS8: &str = include_str!("../../tests/fixtures/test-key-pkcs8.pem");
+    const TEST_PUBLIC: &str = include_str!("../../tests/fixtures/test-key-public.pem");
+
+    /// Parses and signs once, as the configuration does before any request.
+    fn signer(raw: &str, _issuer: &str) -> Result<(), String> {
+        let key = PemKey::parse(raw)?;
+        key.sign_now(b"header.claims")
+            .map(|_| ())
+            .map_err(|_| "cannot sign with this key".to_string())
     }
 
     #[test]

@@ -1,0 +1,87 @@
+//! The signers of the app's JWT behind one interface, [`Sign`], and the choice of backend: a PEM in memory, or a key held by AWS KMS, GCP Cloud KMS, Azure Key Vault or Vault transit, each reached over [`rest`] with the job's [`oidc`] token or the environment's credentials.
+//!
+//! One file (or folder) per backend; none of them knows the others, the configuration
+//! or the JWT's claims: a backend turns a JWS signing input into an RS256 signature.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::transport::Proxy;
+
+pub mod aws;
+pub mod azure;
+pub mod gcp;
+pub mod oidc;
+pub mod pem;
+pub mod rest;
+pub mod secret;
+pub mod vault;
+
+pub use secret::{Secret, SecretSink};
+
+/// What holds the app's key: it makes RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signatures
+/// of a JWS signing input.
+pub trait Sign: Send + Sync {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>>;
+    /// The key, for messages ("the private key", "KMS key alias/x").
+    fn describe(&self) -> String;
+    /// Gives back what signing borrowed for the step (a Vault token the step logged in
+    /// for is revoked here). Most backends hold nothing that outlives the process.
+    fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A key held by a service, with its checked settings: one variant per backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    Aws(aws::KmsSettings),
+    Gcp(gcp::Settings),
+    Azure(azure::Settings),
+    Vault(vault::Settings),
+}
+
+/// What every service's client is made with: the GitHub client's proxies and connect
+/// timeout, and where the secrets it comes to hold are told.
+pub struct Context {
+    pub proxy: Proxy,
+    pub connect_timeout: Duration,
+    pub on_secret: SecretSink,
+}
+
+/// The signer of a service's key. Its client is made here; no request is made until
+/// the first signature.
+pub fn backend(service: Service, context: &Context) -> anyhow::Result<Box<dyn Sign>> {
+    let Context {
+        proxy,
+        connect_timeout,
+        on_secret,
+    } = context;
+    Ok(match service {
+        Service::Aws(settings) => Box::new(aws::KmsKey::new(
+            settings,
+            proxy,
+            *connect_timeout,
+            on_secret.clone(),
+        )?),
+        Service::Gcp(settings) => Box::new(gcp::CloudKmsKey::new(
+            settings,
+            proxy,
+            *connect_timeout,
+            on_secret.clone(),
+        )?),
+        Service::Azure(settings) => Box::new(azure::KeyVaultKey::new(
+            settings,
+            proxy,
+            *connect_timeout,
+            on_secret.clone(),
+        )?),
+        Service::Vault(settings) => Box::new(vault::TransitKey::new(
+            settings,
+            proxy,
+            *connect_timeout,
+            on_secret.clone(),
+        )?),
+    })
+}
