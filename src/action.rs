@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cancel::Signal;
-use crate::github::{Client, Credential, Settings};
+use crate::github::{AppJwt, Client, Credential, Settings};
+use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Minted, Outcome, Revocation};
 use crate::panic_guard::{self, Target, Witness};
 use crate::runner::{act_main_note, under_act, Env, Runner, SavedToken, STATE_TOKENS};
@@ -187,16 +188,20 @@ pub async fn run<W: Write + Send + 'static>(
     };
     let signer = config
         .key
-        .into_signer(&config.app_id, &proxy, settings.connect_timeout, mask);
-    let client = match signer.and_then(|signer| {
-        Client::new(
-            &config.api_url,
-            Some(Arc::new(signer)),
-            &proxy,
-            settings,
-            log.clone(),
-        )
-    }) {
+        .into_signer(&config.app_id, &proxy, settings.connect_timeout, mask)
+        .map(Arc::new);
+    let client = match signer
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .and_then(|signer| {
+            Client::new(
+                &config.api_url,
+                Some(Arc::clone(signer) as Arc<dyn AppJwt>),
+                &proxy,
+                settings,
+                log.clone(),
+            )
+        }) {
         Ok(c) if runner.debug_enabled() => {
             let r = Arc::clone(&runner);
             c.with_debug(mint::log_sink(move |line: &str| r.debug(line)))
@@ -243,10 +248,33 @@ pub async fn run<W: Write + Send + 'static>(
         code = work => Ok(code),
         signal = cancel => Err(signal),
     };
-    match finished {
+    let code = match finished {
         Ok(code) => code,
         Err(signal) => cancelled(&runner, &client, &ledger, signal).await,
+    };
+    if let Ok(signer) = &signer {
+        end_signing(&runner, signer).await;
     }
+    code
+}
+
+/// How long giving back what signing borrowed may take.
+const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
+
+/// Gives back what the key's backend borrowed for the step (the Vault token of a login
+/// is revoked), on every path; a failure is a warning, for the step's tokens are
+/// delivered or revoked by then.
+async fn end_signing<W: Write>(runner: &Runner<W>, signer: &Signer) {
+    let message = match tokio::time::timeout(END_SIGNING_LIMIT, signer.finish()).await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(_) => format!(
+            "{}: giving back what signing borrowed did not finish within {} s",
+            signer.describe_key(),
+            END_SIGNING_LIMIT.as_secs()
+        ),
+    };
+    runner.warning("Signing did not end cleanly", &message);
 }
 
 /// Masks, then outputs, state and summary; revokes everything if they cannot be written.

@@ -5,7 +5,7 @@ use std::future::Future;
 use serde_json::{json, Value};
 
 use super::args::InstallationsArgs;
-use super::mint::{app_client, prepare_app};
+use super::mint::{app_client, end_signing, prepare_app};
 use super::output::print;
 use super::Failure;
 use crate::cancel::Signal;
@@ -115,13 +115,20 @@ pub(super) async fn command(
     cancel: impl Future<Output = Signal>,
 ) -> Result<(), Failure> {
     let config = prepare_app(&args.app, Some(&args.api), env)?;
-    let client = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
-    let installations = tokio::select! {
-        listed = github::app_installations(&client) => listed.map_err(|e| {
-            Failure::Api(format!("could not list the app's installations: {e:#}"))
-        })?,
-        signal = cancel => {
-            return Err(Failure::Cancelled(signal, format!("{} received: stopped", signal.name())))
+    let (client, signer) = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
+    let listed = tokio::select! {
+        listed = github::app_installations(&client) => Ok(listed),
+        signal = cancel => Err(signal),
+    };
+    end_signing(&signer).await;
+    let installations = match listed {
+        Ok(listed) => listed
+            .map_err(|e| Failure::Api(format!("could not list the app's installations: {e:#}")))?,
+        Err(signal) => {
+            return Err(Failure::Cancelled(
+                signal,
+                format!("{} received: stopped", signal.name()),
+            ))
         }
     };
     if args.json {

@@ -1,7 +1,7 @@
 //! `app-token jwt`: a new app JWT on stdout, and nothing else, for scripts that call the app's own endpoints.
 
 use super::args::JwtArgs;
-use super::mint::{prepare_app, signer};
+use super::mint::{end_signing, prepare_app, signer};
 use super::output::print;
 use super::Failure;
 use crate::config;
@@ -17,9 +17,8 @@ pub(super) async fn command(
     // KMS is, through the proxies the environment names.
     let config = prepare_app(&args.app, None, env)?;
     let signer = signer(&config.app_id, config.key, &config::proxy(env)?, &settings)?;
-    let jwt = signer
-        .sign()
-        .await
-        .map_err(|e| Failure::Api(format!("cannot sign the app's JWT: {e:#}")))?;
+    let jwt = signer.sign().await;
+    end_signing(&signer).await;
+    let jwt = jwt.map_err(|e| Failure::Api(format!("cannot sign the app's JWT: {e:#}")))?;
     print(&format!("{jwt}\n"))
 }

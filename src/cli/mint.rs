@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
@@ -9,7 +10,7 @@ use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
-use crate::github::{Client, Settings};
+use crate::github::{AppJwt, Client, Settings};
 use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Outcome, Revocation};
 use crate::panic_guard::{self, Guard, Target, Witness};
@@ -141,25 +142,39 @@ pub(super) fn signer(
     .map_err(|e| Failure::Api(format!("{e:#}")))
 }
 
-/// A client for the API at `api_url` that signs as the app with `key`.
+/// A client for the API at `api_url` that signs as the app with `key`, and its signer,
+/// for [`end_signing`].
 pub(super) fn app_client(
     app_id: &str,
     key: Key,
     api_url: &str,
     env: Env<'_>,
     settings: Settings,
-) -> Result<Arc<Client>, Failure> {
+) -> Result<(Arc<Client>, Arc<Signer>), Failure> {
     let proxy = config::proxy(env)?;
-    let signer = signer(app_id, key, &proxy, &settings)?;
-    Client::new(
-        api_url,
-        Some(Arc::new(signer)),
-        &proxy,
-        settings,
-        stderr_log(),
-    )
-    .map(Arc::new)
-    .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))
+    let signer = Arc::new(signer(app_id, key, &proxy, &settings)?);
+    let app: Arc<dyn AppJwt> = Arc::clone(&signer) as Arc<dyn AppJwt>;
+    let client = Client::new(api_url, Some(app), &proxy, settings, stderr_log())
+        .map(Arc::new)
+        .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
+    Ok((client, signer))
+}
+
+/// How long giving back what signing borrowed may take.
+const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
+
+/// Gives back what the key's backend borrowed for the command (the Vault token of a
+/// login is revoked); a failure is a warning, for the tokens are made or revoked by then.
+pub(super) async fn end_signing(signer: &Signer) {
+    match tokio::time::timeout(END_SIGNING_LIMIT, signer.finish()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("warning: {e:#}"),
+        Err(_) => eprintln!(
+            "warning: {}: giving back what signing borrowed did not finish within {} s",
+            signer.describe_key(),
+            END_SIGNING_LIMIT.as_secs()
+        ),
+    }
 }
 
 /// Says on stderr what a panic came to (the command line prints no token but its answer).
@@ -190,13 +205,14 @@ pub(super) async fn mint_all(
         proxy: config::proxy(env)?,
         settings: settings.clone(),
     };
-    let client = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
+    let (client, signer) = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
     let ledger = Ledger::default();
     let armed = panic_guard::arm(&ledger, target, Arc::new(StderrWitness));
     let minted = tokio::select! {
         minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
         signal = cancel => Err(signal),
     };
+    end_signing(&signer).await;
     match minted {
         Ok(Ok(outcome)) => Ok((client, outcome, armed)),
         Ok(Err(e)) => Err(Failure::Api(format!(

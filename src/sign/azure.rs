@@ -2,13 +2,22 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use futures::future::BoxFuture;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OnceCell;
 
 use crate::runner::Env;
-use crate::sign::oidc::OidcRequest;
+use crate::sign::oidc::{self, OidcRequest};
+use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
 use crate::sign::Sign;
-use crate::transport::Proxy;
+use crate::transport::{Answer, Proxy};
 
 /// The audience Entra expects in a federated OIDC token.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -66,33 +75,395 @@ pub struct Settings {
     pub credential: Credential,
 }
 
-/// Signs with a Key Vault key. (Slot: the Key Vault flow is not built yet.)
+/// Key Vault's api-version for keys `sign`: the one the current SDKs send (7.4 or later
+/// is needed for an imported RSA key's `sign` as used here).
+pub const API_VERSION: &str = "2025-07-01";
+
+/// The scope of a token for the vault at `vault_url`: its cloud's Key Vault (or Managed
+/// HSM) resource, as the vault's own challenge names it; the public cloud's otherwise.
+pub fn scope_for(vault_url: &str) -> String {
+    let host = vault_url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(vault_url)
+        .split([':', '/'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    const RESOURCES: [&str; 8] = [
+        "vault.azure.net",
+        "vault.azure.cn",
+        "vault.usgovcloudapi.net",
+        "vault.microsoftazure.de",
+        "managedhsm.azure.net",
+        "managedhsm.azure.cn",
+        "managedhsm.usgovcloudapi.net",
+        "managedhsm.microsoftazure.de",
+    ];
+    let resource = RESOURCES
+        .iter()
+        .find(|r| host.ends_with(&format!(".{r}")))
+        .unwrap_or(&RESOURCES[0]);
+    format!("https://{resource}/.default")
+}
+
+/// The authority and resource of Key Vault's `WWW-Authenticate` challenge
+/// (`Bearer authorization="https://login.microsoftonline.com/TENANT", resource="…"`).
+pub fn challenge(header: &str) -> Option<(String, Option<String>)> {
+    let params = header.trim().strip_prefix("Bearer")?.trim();
+    let mut authority = None;
+    let mut resource = None;
+    for part in params.split(',') {
+        let Some((key, value)) = part.trim().split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_string();
+        match key.trim() {
+            "authorization" | "authorization_uri" => authority = Some(value),
+            "resource" | "scope" => resource = Some(value),
+            _ => {}
+        }
+    }
+    Some((authority?, resource))
+}
+
+/// Entra's errors: OAuth's `error`, and the first sentence-bearing part of its
+/// `error_description` (`AADSTS700212: …`), without the trace and correlation ids.
+fn entra_error(call: &str, answer: &Answer) -> ServiceError {
+    #[derive(Deserialize)]
+    struct OAuth {
+        error: String,
+        #[serde(default)]
+        error_description: String,
+    }
+    let (code, message) = match serde_json::from_slice::<OAuth>(&answer.body) {
+        Ok(e) => {
+            let description = e
+                .error_description
+                .split(" Trace ID:")
+                .next()
+                .unwrap_or_default()
+                .split("\r\nTrace ID:")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            (e.error, description)
+        }
+        Err(_) => (status_code(answer), String::new()),
+    };
+    ServiceError {
+        call: call.to_string(),
+        code,
+        message,
+        status: Some(answer.status.as_u16()),
+        request_id: header(answer, "x-ms-request-id"),
+    }
+}
+
+/// Key Vault's errors: `{"error":{"code","message"}}`; a 401's challenge is kept in the
+/// message, for it names the tenant and resource the vault wants.
+fn key_vault_error(call: &str, answer: &Answer) -> ServiceError {
+    #[derive(Deserialize)]
+    struct Inner {
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    #[derive(Deserialize)]
+    struct Outer {
+        error: Inner,
+    }
+    let (code, mut message) = match serde_json::from_slice::<Outer>(&answer.body) {
+        Ok(o) => (o.error.code, o.error.message),
+        Err(_) => (status_code(answer), String::new()),
+    };
+    if answer.status == StatusCode::UNAUTHORIZED {
+        if let Some((authority, resource)) =
+            header(answer, "www-authenticate").and_then(|h| challenge(&h))
+        {
+            let tenant = authority
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            let resource = resource.unwrap_or_else(|| "?".into());
+            message = format!(
+                "{message} The vault's challenge asks for a token of tenant {tenant} for {resource}."
+            );
+        }
+    }
+    ServiceError {
+        call: call.to_string(),
+        code,
+        message: message.trim().to_string(),
+        status: Some(answer.status.as_u16()),
+        request_id: header(answer, "x-ms-request-id"),
+    }
+}
+
+fn status_code(answer: &Answer) -> String {
+    answer
+        .status
+        .canonical_reason()
+        .unwrap_or("an error")
+        .to_string()
+}
+
+fn header(answer: &Answer, name: &str) -> Option<String> {
+    answer
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+const ENTRA: Dialect = Dialect {
+    error_of: entra_error,
+    transient: |status, code| rest::transient_status(status) || code == "temporarily_unavailable",
+};
+
+const KEY_VAULT: Dialect = Dialect {
+    error_of: key_vault_error,
+    transient: |status, _| rest::transient_status(status),
+};
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+}
+
+#[derive(Deserialize)]
+struct SignAnswer {
+    value: String,
+}
+
+/// Signs with a Key Vault key: an Entra token first (once), then `sign` of the digest.
 pub struct KeyVaultKey {
     settings: Settings,
+    client: RestClient,
+    token: OnceCell<Secret>,
+    on_secret: SecretSink,
 }
 
 impl KeyVaultKey {
     pub fn new(
         settings: Settings,
-        _proxy: &Proxy,
-        _connect_timeout: Duration,
-        _on_secret: SecretSink,
+        proxy: &Proxy,
+        connect_timeout: Duration,
+        on_secret: SecretSink,
     ) -> anyhow::Result<Self> {
-        Ok(Self { settings })
+        Ok(Self {
+            settings,
+            client: RestClient::new(proxy, connect_timeout)?,
+            token: OnceCell::new(),
+            on_secret,
+        })
+    }
+
+    fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.settings.authority.trim_end_matches('/'),
+            self.settings.tenant_id
+        )
+    }
+
+    /// Entra's access token for the vault: the client-credentials grant, with the job's
+    /// OIDC token as the client assertion, or with the client secret.
+    async fn token(&self) -> anyhow::Result<&Secret> {
+        self.token
+            .get_or_try_init(|| async {
+                let s = &self.settings;
+                let scope = scope_for(&s.vault_url);
+                let assertion;
+                let mut pairs = vec![
+                    ("client_id", s.client_id.as_str()),
+                    ("scope", scope.as_str()),
+                    ("grant_type", "client_credentials"),
+                ];
+                let how = match &s.credential {
+                    Credential::Oidc(request) => {
+                        assertion =
+                            oidc::token(&self.client, request, Some(AUDIENCE), &self.on_secret)
+                                .await
+                                .with_context(|| {
+                                    format!("the job's OIDC token for audience {AUDIENCE}")
+                                })?;
+                        pairs.push((
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                        ));
+                        pairs.push(("client_assertion", assertion.expose()));
+                        format!("the job's OIDC token (audience {AUDIENCE})")
+                    }
+                    Credential::ClientSecret(secret) => {
+                        pairs.push(("client_secret", secret.expose()));
+                        "AZURE_CLIENT_SECRET".to_string()
+                    }
+                };
+                let call = Call::post_form("Entra ID token request", self.token_url(), &pairs);
+                let answer = self.client.send(&call, &ENTRA).await.with_context(|| {
+                    format!(
+                        "signing in to tenant {} as client {} with {how}",
+                        s.tenant_id, s.client_id
+                    )
+                })?;
+                let token: TokenAnswer =
+                    rest::json(call.name, &answer, "Entra's answer has no access_token")?;
+                (self.on_secret)(&token.access_token);
+                Ok(Secret::new(token.access_token))
+            })
+            .await
+    }
+
+    async fn sign_digest(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let token = self.token().await?;
+        let digest = Sha256::digest(message);
+        let body = json!({"alg": "RS256", "value": URL_SAFE_NO_PAD.encode(digest)});
+        let url = format!(
+            "{}/sign?api-version={API_VERSION}",
+            self.settings.key_id.trim_end_matches('/')
+        );
+        let call = Call::post_json("Key Vault sign", url, &body).bearer(token.expose());
+        let answer = match self.client.send(&call, &KEY_VAULT).await {
+            Ok(answer) => answer,
+            Err(e) if e.status == Some(401) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "Key Vault refused the token of tenant {} for {}: check azure-tenant-id \
+                     (or AZURE_TENANT_ID) against the vault's tenant, and the key's cloud",
+                    self.settings.tenant_id,
+                    scope_for(&self.settings.vault_url)
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let signed: SignAnswer = rest::json(call.name, &answer, "Key Vault's answer has no value")?;
+        (self.on_secret)(&signed.value);
+        URL_SAFE_NO_PAD
+            .decode(signed.value.trim_end_matches('='))
+            .context("Key Vault's signature is not base64url")
     }
 }
 
 impl Sign for KeyVaultKey {
-    fn sign<'a>(&'a self, _message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
         Box::pin(async move {
-            Err(anyhow::anyhow!(
-                "{}: signing with Azure Key Vault is not built yet",
-                self.describe()
-            ))
+            self.sign_digest(message)
+                .await
+                .with_context(|| self.describe())
         })
     }
 
     fn describe(&self) -> String {
         format!("Key Vault key {}", self.settings.key_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scope_is_the_vaults_clouds() {
+        assert_eq!(
+            scope_for("https://acme.vault.azure.net"),
+            "https://vault.azure.net/.default"
+        );
+        assert_eq!(
+            scope_for("https://acme.vault.azure.cn:443"),
+            "https://vault.azure.cn/.default"
+        );
+        assert_eq!(
+            scope_for("https://acme.managedhsm.azure.net"),
+            "https://managedhsm.azure.net/.default"
+        );
+        assert_eq!(
+            scope_for("http://127.0.0.1:8080"),
+            "https://vault.azure.net/.default"
+        );
+        // A host that only ends like a cloud's is not one.
+        assert_eq!(
+            scope_for("https://evilvault.azure.cn.example"),
+            "https://vault.azure.net/.default"
+        );
+    }
+
+    #[test]
+    fn key_vaults_challenge_is_read() {
+        let h = r#"Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net""#;
+        assert_eq!(
+            challenge(h),
+            Some((
+                "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+                Some("https://vault.azure.net".into())
+            ))
+        );
+        assert_eq!(challenge("Basic realm=x"), None);
+        assert_eq!(challenge("Bearer resource=\"x\""), None);
+    }
+
+    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: bytes::Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn errors_are_quoted_in_each_services_words() {
+        let e = entra_error(
+            "t",
+            &answer(
+                401,
+                &[],
+                r#"{"error":"invalid_client","error_description":"AADSTS700212: No matching federated identity record found for presented assertion audience 'x'. Trace ID: 1 Correlation ID: 2","error_codes":[700212]}"#,
+            ),
+        );
+        assert_eq!(e.code, "invalid_client");
+        assert_eq!(
+            e.message,
+            "AADSTS700212: No matching federated identity record found for presented assertion audience 'x'."
+        );
+        let e = key_vault_error(
+            "s",
+            &answer(
+                404,
+                &[("x-ms-request-id", "r1")],
+                r#"{"error":{"code":"KeyNotFound","message":"A key with (name/id) k was not found in this key vault."}}"#,
+            ),
+        );
+        assert_eq!(
+            (e.code.as_str(), e.request_id.as_deref()),
+            ("KeyNotFound", Some("r1"))
+        );
+        let e = key_vault_error(
+            "s",
+            &answer(
+                401,
+                &[(
+                    "www-authenticate",
+                    r#"Bearer authorization="https://login.microsoftonline.com/T1", resource="https://vault.azure.net""#,
+                )],
+                r#"{"error":{"code":"Unauthorized","message":"AKV10032: Invalid issuer."}}"#,
+            ),
+        );
+        assert_eq!(e.code, "Unauthorized");
+        assert!(
+            e.message.contains("AKV10032")
+                && e.message.contains("tenant T1 for https://vault.azure.net"),
+            "{}",
+            e.message
+        );
+        // An answer in neither shape still says what happened.
+        assert_eq!(
+            entra_error("t", &answer(502, &[], "<html>")).code,
+            "Bad Gateway"
+        );
     }
 }

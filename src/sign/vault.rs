@@ -2,13 +2,20 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
 use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::OnceCell;
 
 use crate::runner::Env;
-use crate::sign::oidc::OidcRequest;
+use crate::sign::oidc::{self, OidcRequest};
+use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
 use crate::sign::Sign;
-use crate::transport::Proxy;
+use crate::transport::{Answer, Proxy};
 
 /// What the job's environment says about Vault, as the Vault CLI and hashicorp/vault-action leave it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,29 +70,224 @@ pub struct Settings {
     pub auth: Auth,
 }
 
-/// Signs with a transit key. (Slot: the transit flow is not built yet.)
+/// Vault's errors, `{"errors":["…"]}`: the status's name as the code, the errors as the
+/// message.
+fn vault_error(call: &str, answer: &Answer) -> ServiceError {
+    #[derive(Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<String>,
+    }
+    let message = serde_json::from_slice::<Errors>(&answer.body)
+        .map(|e| {
+            e.errors
+                .iter()
+                .map(|m| m.trim().replace("\n\t* ", " ").replace('\n', " "))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    ServiceError {
+        call: call.to_string(),
+        code: answer
+            .status
+            .canonical_reason()
+            .unwrap_or("an error")
+            .to_string(),
+        message,
+        status: Some(answer.status.as_u16()),
+        request_id: None,
+    }
+}
+
+const VAULT: Dialect = Dialect {
+    error_of: vault_error,
+    // 5xx and 429 (a standby or a rate limit), and 412 (a performance standby that has
+    // not caught up yet), as Vault's own client retries them.
+    transient: |status, _| rest::transient_status(status) || status.as_u16() == 412,
+};
+
+/// A transit signature, `vault:vN:SIGNATURE` with the JWS (base64url) marshaling: its key
+/// version and bytes. Any version: a rotated key signs with its latest.
+pub fn parse_signature(signature: &str) -> Result<(u64, Vec<u8>), String> {
+    let rest = signature
+        .strip_prefix("vault:v")
+        .ok_or("does not start with vault:v")?;
+    let (version, encoded) = rest.split_once(':').ok_or("has no key version")?;
+    let version: u64 = version
+        .parse()
+        .map_err(|_| format!("has a key version that is not a number: {version:?}"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .map_err(|_| "is not base64url (the jws marshaling)".to_string())?;
+    Ok((version, bytes))
+}
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    auth: LoginAuth,
+}
+
+#[derive(Deserialize)]
+struct LoginAuth {
+    client_token: String,
+}
+
+#[derive(Deserialize)]
+struct SignAnswer {
+    data: SignData,
+}
+
+#[derive(Deserialize)]
+struct SignData {
+    signature: String,
+}
+
+/// The Vault token, and whether this step logged in for it (and so revokes it).
+struct Session {
+    token: Secret,
+    logged_in: bool,
+}
+
+/// Signs with a transit key: a Vault token first (once), then `sign/KEY/sha2-256`.
 pub struct TransitKey {
     settings: Settings,
+    client: RestClient,
+    session: OnceCell<Session>,
+    on_secret: SecretSink,
 }
 
 impl TransitKey {
     pub fn new(
         settings: Settings,
-        _proxy: &Proxy,
-        _connect_timeout: Duration,
-        _on_secret: SecretSink,
+        proxy: &Proxy,
+        connect_timeout: Duration,
+        on_secret: SecretSink,
     ) -> anyhow::Result<Self> {
-        Ok(Self { settings })
+        Ok(Self {
+            settings,
+            client: RestClient::new(proxy, connect_timeout)?,
+            session: OnceCell::new(),
+            on_secret,
+        })
+    }
+
+    /// A call to `{vault}/v1/{path}`, in the namespace, with the token when given.
+    fn call<'a>(
+        &self,
+        name: &'a str,
+        path: &str,
+        body: &serde_json::Value,
+        token: Option<&Secret>,
+    ) -> Call<'a> {
+        let mut call = Call::post_json(
+            name,
+            format!("{}/v1/{path}", self.settings.url.trim_end_matches('/')),
+            body,
+        );
+        // As Vault's own clients send it (a guard against requests forged by browsers).
+        call.headers.push(("x-vault-request", "true".into()));
+        if let Some(ns) = &self.settings.namespace {
+            call.headers.push(("x-vault-namespace", ns.clone()));
+        }
+        if let Some(token) = token {
+            call.headers
+                .push(("x-vault-token", token.expose().to_string()));
+        }
+        call
+    }
+
+    async fn session(&self) -> anyhow::Result<&Session> {
+        self.session
+            .get_or_try_init(|| async {
+                match &self.settings.auth {
+                    Auth::Token(token) => {
+                        (self.on_secret)(token.expose());
+                        Ok(Session {
+                            token: token.clone(),
+                            logged_in: false,
+                        })
+                    }
+                    Auth::Jwt {
+                        role,
+                        path,
+                        audience,
+                        oidc,
+                    } => {
+                        let named = audience.as_deref().unwrap_or("GitHub's default, https://github.com/OWNER");
+                        let jwt = oidc::token(&self.client, oidc, audience.as_deref(), &self.on_secret)
+                            .await
+                            .with_context(|| format!("the job's OIDC token for audience {named}"))?;
+                        let call = self.call(
+                            "Vault JWT login",
+                            &format!("auth/{path}/login"),
+                            &json!({"role": role, "jwt": jwt.expose()}),
+                            None,
+                        );
+                        let answer = self.client.send(&call, &VAULT).await.with_context(|| {
+                            format!(
+                                "logging in to Vault as role {role} at auth/{path} with the job's OIDC token \
+                                 (audience {named}: the role's bound_audiences must hold it; vault-audience sets it)"
+                            )
+                        })?;
+                        let login: LoginAnswer =
+                            rest::json(call.name, &answer, "Vault's answer has no auth.client_token")?;
+                        (self.on_secret)(&login.auth.client_token);
+                        Ok(Session {
+                            token: Secret::new(login.auth.client_token),
+                            logged_in: true,
+                        })
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn sign_input(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let session = self.session().await?;
+        let s = &self.settings;
+        let call = self.call(
+            "Vault transit sign",
+            &format!("{}/sign/{}/sha2-256", s.mount, s.key),
+            &json!({
+                "input": STANDARD.encode(message),
+                "signature_algorithm": "pkcs1v15",
+                "marshaling_algorithm": "jws",
+            }),
+            Some(&session.token),
+        );
+        let answer = self.client.send(&call, &VAULT).await?;
+        let signed: SignAnswer =
+            rest::json(call.name, &answer, "Vault's answer has no data.signature")?;
+        (self.on_secret)(&signed.data.signature);
+        let (_version, signature) = parse_signature(&signed.data.signature)
+            .map_err(|m| anyhow::anyhow!("Vault's signature {m}"))?;
+        Ok(signature)
+    }
+
+    /// Revokes the token this step logged in for (`auth/token/revoke-self`); a token
+    /// from the environment is left alone.
+    async fn revoke(&self) -> anyhow::Result<()> {
+        let Some(session) = self.session.get().filter(|s| s.logged_in) else {
+            return Ok(());
+        };
+        let call = self.call(
+            "Vault token revoke-self",
+            "auth/token/revoke-self",
+            &json!({}),
+            Some(&session.token),
+        );
+        self.client.send(&call, &VAULT).await?;
+        Ok(())
     }
 }
 
 impl Sign for TransitKey {
-    fn sign<'a>(&'a self, _message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
         Box::pin(async move {
-            Err(anyhow::anyhow!(
-                "{}: signing with Vault transit is not built yet",
-                self.describe()
-            ))
+            self.sign_input(message)
+                .await
+                .with_context(|| self.describe())
         })
     }
 
@@ -94,5 +296,60 @@ impl Sign for TransitKey {
             "Vault transit key {}/{}",
             self.settings.mount, self.settings.key
         )
+    }
+
+    fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.revoke()
+                .await
+                .with_context(|| format!("revoking the Vault token of {}", self.describe()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_of_any_key_version_are_read() {
+        let sig = URL_SAFE_NO_PAD.encode([1u8, 2, 3, 250]);
+        assert_eq!(
+            parse_signature(&format!("vault:v1:{sig}")),
+            Ok((1, vec![1, 2, 3, 250]))
+        );
+        assert_eq!(
+            parse_signature(&format!("vault:v27:{sig}")).map(|s| s.0),
+            Ok(27)
+        );
+        assert!(parse_signature(&sig).is_err());
+        assert!(parse_signature(&format!("vault:vx:{sig}")).is_err());
+        // The asn1 marshaling (standard base64 with `+` or `/`) is not what was asked.
+        assert!(parse_signature("vault:v1:ab+/").is_err());
+    }
+
+    #[test]
+    fn vaults_errors_are_quoted() {
+        let answer = Answer {
+            status: http::StatusCode::BAD_REQUEST,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from_static(br#"{"errors":["signing key not found"]}"#),
+        };
+        let e = vault_error("Vault transit sign", &answer);
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("Bad Request", "signing key not found")
+        );
+        let answer = Answer {
+            status: http::StatusCode::FORBIDDEN,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from_static(
+                b"{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}",
+            ),
+        };
+        assert_eq!(
+            vault_error("x", &answer).message,
+            "1 error occurred: permission denied"
+        );
     }
 }

@@ -59,3 +59,20 @@ pub fn run_python(python: &PathBuf, script: &str, env: &[(&str, &str)]) -> Scrip
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+impl Script {
+    /// The value of the `NAME=value` line the script printed; the test fails, showing
+    /// what it printed, when there is none.
+    pub fn value(&self, name: &str) -> &str {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+            .unwrap_or_else(|| panic!("no {name}= in:\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// httpmock's test CA, for a client that needs https on 127.0.0.1 (`REQUESTS_CA_BUNDLE`).
+pub const HTTPMOCK_CA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/httpmock-ca.pem"
+);

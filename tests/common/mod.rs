@@ -2,9 +2,11 @@
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
 //! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
-//! official clients (`clients`), and the answers of the operator commands (`ops`).
+//! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
+//! Vault (`azure`) and Vault (`vault`), and the answers of the operator commands (`ops`).
 #![allow(dead_code)]
 
+pub mod azure;
 pub mod commands;
 mod clients;
 pub mod docker;
@@ -12,8 +14,10 @@ mod gcp;
 pub mod measure;
 mod moto;
 mod net;
+pub mod oidc;
 mod ops;
 mod step;
+pub mod vault;
 
 #[allow(unused_imports)]
 pub use clients::*;

@@ -1,0 +1,378 @@
+//! Keyless on HashiCorp Vault: the app's JWT signed by a transit key, reached with a token from JWT auth (the job's OIDC token) or from the environment, against a stand-in held to hvac, and a fake GitHub that verifies the JWT with the key's public half.
+
+mod common;
+
+use common::oidc::{
+    id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT,
+};
+use common::vault::*;
+use common::*;
+
+/// hvac, as a workflow's Python would use it.
+const HVAC: &str = r#"
+import base64, os
+import hvac
+from hvac.exceptions import InvalidRequest, Forbidden
+
+client = hvac.Client(url=os.environ["VAULT"], namespace=os.environ["NAMESPACE"])
+login = client.auth.jwt.jwt_login(role=os.environ["ROLE"], jwt=os.environ["JWT"], path="jwt")
+client.token = login["auth"]["client_token"]
+print("TOKEN=" + client.token)
+try:
+    client.auth.jwt.jwt_login(role=os.environ["ROLE"], jwt=os.environ["WRONG_AUDIENCE"], path="jwt")
+except InvalidRequest as e:
+    print("WRONG_AUDIENCE=" + "; ".join(e.errors))
+message = os.environ["MESSAGE"].encode()
+signed = client.secrets.transit.sign_data(
+    name=os.environ["KEY"], hash_input=base64.b64encode(message).decode(), hash_algorithm="sha2-256",
+    signature_algorithm="pkcs1v15", marshaling_algorithm="jws", mount_point="transit")
+print("SIGNATURE=" + signed["data"]["signature"])
+try:
+    client.secrets.transit.sign_data(name="no-such-key", hash_input=base64.b64encode(message).decode(),
+                                     hash_algorithm="sha2-256", mount_point="transit")
+except InvalidRequest as e:
+    print("MISSING=" + "; ".join(e.errors))
+client.auth.token.revoke_self()
+try:
+    client.secrets.transit.sign_data(name=os.environ["KEY"], hash_input=base64.b64encode(message).decode(),
+                                     mount_point="transit")
+except Forbidden as e:
+    print("AFTER_REVOKE=" + "; ".join(e.errors))
+"#;
+
+#[test]
+fn the_stand_in_answers_hvac() {
+    let Some(python) = clients_python("the_stand_in_answers_hvac") else {
+        return;
+    };
+    let vault = FakeVault::start();
+    vault.in_namespace("admin/ci").rotated_to_the_apps_key();
+    let message = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjM0NTYifQ";
+    let env: Vec<(&str, String)> = vec![
+        ("VAULT", vault.url()),
+        ("NAMESPACE", "admin/ci".into()),
+        ("ROLE", VAULT_ROLE.into()),
+        ("JWT", id_token(OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT)),
+        (
+            "WRONG_AUDIENCE",
+            id_token("sts.amazonaws.com", OIDC_SUBJECT),
+        ),
+        ("KEY", VAULT_KEY_NAME.into()),
+        ("MESSAGE", message.into()),
+    ];
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("REQUESTS_CA_BUNDLE", HTTPMOCK_CA));
+    let client = run_python(&python, HVAC, &env);
+    assert_eq!(client.code, 0, "{}\n{}", client.stdout, client.stderr);
+    let tokens = vault.login_tokens();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(client.value("TOKEN"), tokens[0].0);
+    assert!(tokens[0].1, "revoke-self revoked it");
+    assert!(client
+        .value("WRONG_AUDIENCE")
+        .contains("invalid audience (aud) claim"));
+    // The rotated key's latest version signs, with the app's key, as a JWS signature.
+    let signature = client.value("SIGNATURE");
+    let jws = signature.strip_prefix("vault:v2:").expect("version 2");
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).unwrap();
+    assert!(jsonwebtoken::crypto::verify(
+        jws,
+        message.as_bytes(),
+        &key,
+        jsonwebtoken::Algorithm::RS256
+    )
+    .unwrap());
+    assert_eq!(client.value("MISSING"), "signing key not found");
+    assert_eq!(client.value("AFTER_REVOKE"), "permission denied");
+    // hvac sent the namespace header with every request.
+    assert!(vault
+        .seen()
+        .iter()
+        .all(|s| s.namespace.as_deref() == Some("admin/ci")));
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_app-token");
+
+fn bin() -> &'static std::path::Path {
+    std::path::Path::new(BIN)
+}
+
+/// The main step with the PEM input blank and `inputs`, plus `extra` variables.
+fn main_with(
+    step: &Step,
+    gh: &FakeGitHub,
+    inputs: &[(&str, &str)],
+    extra: Vec<(String, String)>,
+) -> Ran {
+    let mut with_key: Vec<(&str, &str)> = vec![("private-key", "")];
+    with_key.extend_from_slice(inputs);
+    let mut env = step.env(&gh.url(), &with_key);
+    env.extend(extra);
+    run_binary(bin(), &[], &env, "")
+}
+
+/// No secret anywhere in `text` but in the `::add-mask::` lines that hide it.
+fn assert_no_secret(text: &str, secrets: &[String]) {
+    for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {
+        for secret in secrets
+            .iter()
+            .map(String::as_str)
+            .chain([VAULT_STATIC_TOKEN, ID_TOKEN_REQUEST_TOKEN])
+        {
+            assert!(!line.contains(secret), "a secret in the log: {line}");
+        }
+    }
+}
+
+/// Every secret the step came to hold: the OIDC tokens and the login tokens.
+fn secrets(oidc: &FakeOidc, vault: &FakeVault) -> Vec<String> {
+    let mut all: Vec<String> = oidc.issued().into_iter().map(|(_, t)| t).collect();
+    all.extend(vault.login_tokens().into_iter().map(|(t, _)| t));
+    all
+}
+
+/// A step that logs in with `vault-role` and signs with the transit key.
+fn role_step(
+    vault: &FakeVault,
+    oidc: &FakeOidc,
+    gh: &FakeGitHub,
+    step: &Step,
+    more: &[(&str, &str)],
+) -> Ran {
+    let url = vault.url();
+    let mut inputs = vec![
+        ("vault-transit-key", VAULT_KEY_NAME),
+        ("vault-url", url.as_str()),
+        ("vault-role", VAULT_ROLE),
+    ];
+    inputs.extend_from_slice(more);
+    main_with(step, gh, &inputs, oidc.env())
+}
+
+#[test]
+fn a_token_minted_with_a_transit_key_after_a_jwt_login_whose_token_is_revoked() {
+    let vault = FakeVault::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let ran = role_step(&vault, &oidc, &gh, &step, &[]);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+    flow.lookup.assert_calls(1);
+    flow.final_token.assert_calls(1);
+    // The OIDC token was asked with GitHub's default audience, which the role binds.
+    let issued = oidc.issued();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].0, OIDC_DEFAULT_AUDIENCE);
+    // Login, one signature, then the login's token revoked as the step ends.
+    let seen = vault.seen();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "auth/jwt/login",
+            "transit/sign/github-app/sha2-256",
+            "auth/token/revoke-self"
+        ]
+    );
+    let login = seen[0].json.as_ref().expect("a JSON login");
+    assert_eq!(login["role"], VAULT_ROLE);
+    assert_eq!(login["jwt"], issued[0].1.as_str());
+    let sign = seen[1].json.as_ref().expect("a JSON sign");
+    assert_eq!(sign["signature_algorithm"], "pkcs1v15");
+    assert_eq!(sign["marshaling_algorithm"], "jws");
+    let tokens = vault.login_tokens();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(seen[1].token.as_deref(), Some(tokens[0].0.as_str()));
+    assert_eq!(seen[2].token.as_deref(), Some(tokens[0].0.as_str()));
+    assert!(tokens[0].1, "the login's token is revoked");
+    for secret in [&issued[0].1, &tokens[0].0] {
+        assert!(ran.stdout.contains(&format!("::add-mask::{secret}")));
+    }
+    assert_no_secret(&ran.stdout, &secrets(&oidc, &vault));
+    assert_no_secret(&ran.stderr, &secrets(&oidc, &vault));
+}
+
+#[test]
+fn a_rotated_key_signs_with_its_latest_version() {
+    let vault = FakeVault::start();
+    vault.rotated_to_the_apps_key();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let ran = role_step(&vault, &oidc, &gh, &Step::new(), &[]);
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    // `vault:v2:`: the fake GitHub verified the signature of version 2, the app's key.
+    flow.final_token.assert_calls(1);
+}
+
+#[test]
+fn an_oidc_audience_the_role_does_not_bind_is_refused_and_named() {
+    let vault = FakeVault::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let ran = role_step(
+        &vault,
+        &oidc,
+        &gh,
+        &step,
+        &[("vault-audience", VAULT_AUDIENCE)],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+    assert_eq!(oidc.issued()[0].0, VAULT_AUDIENCE);
+    let error = ran.line("::error");
+    assert!(
+        error.contains("invalid audience (aud) claim"),
+        "Vault's own words: {error}"
+    );
+    assert!(error.contains(VAULT_AUDIENCE), "the audience: {error}");
+    assert!(error.contains(VAULT_ROLE), "{error}");
+    assert_no_secret(&ran.stdout, &secrets(&oidc, &vault));
+    // Bound, the same audience logs in.
+    vault.bind_audiences(&[VAULT_AUDIENCE]);
+    let gh = FakeGitHub::start();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let ran = role_step(
+        &vault,
+        &oidc,
+        &gh,
+        &Step::new(),
+        &[("vault-audience", VAULT_AUDIENCE)],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+}
+
+#[test]
+fn a_missing_key_fails_with_vaults_words_and_the_login_is_still_revoked() {
+    let vault = FakeVault::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let url = vault.url();
+    let step = Step::new();
+    let ran = main_with(
+        &step,
+        &gh,
+        &[
+            ("vault-transit-key", "no-such-key"),
+            ("vault-url", &url),
+            ("vault-role", VAULT_ROLE),
+        ],
+        oidc.env(),
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    any.assert_calls(0);
+    let error = ran.line("::error");
+    assert!(
+        error.contains("Vault transit key transit/no-such-key"),
+        "{error}"
+    );
+    assert!(
+        error.contains("signing key not found"),
+        "Vault's words: {error}"
+    );
+    let tokens = vault.login_tokens();
+    assert!(tokens[0].1, "revoked after the failure too");
+    assert_no_secret(&ran.stdout, &secrets(&oidc, &vault));
+}
+
+#[test]
+fn vault_token_from_the_environment_is_used_and_left_alone() {
+    let vault = FakeVault::start();
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    // No OIDC token at all, and Vault's address from VAULT_ADDR.
+    let ran = main_with(
+        &step,
+        &gh,
+        &[("vault-transit-key", VAULT_KEY_NAME)],
+        vec![
+            ("VAULT_ADDR".into(), vault.url()),
+            ("VAULT_TOKEN".into(), VAULT_STATIC_TOKEN.into()),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    flow.final_token.assert_calls(1);
+    let paths: Vec<String> = vault.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["transit/sign/github-app/sha2-256"]);
+    assert!(vault.static_token_valid(), "not ours to revoke");
+    assert!(ran
+        .stdout
+        .contains(&format!("::add-mask::{VAULT_STATIC_TOKEN}")));
+    assert_no_secret(&ran.stdout, &[]);
+}
+
+#[test]
+fn the_namespace_goes_in_x_vault_namespace() {
+    let vault = FakeVault::start();
+    vault.in_namespace("admin/ci");
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let ran = role_step(
+        &vault,
+        &oidc,
+        &gh,
+        &Step::new(),
+        &[("vault-namespace", "admin/ci")],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    flow.final_token.assert_calls(1);
+    assert!(vault
+        .seen()
+        .iter()
+        .all(|s| s.namespace.as_deref() == Some("admin/ci")));
+    // Without it, the mounts are not found, in Vault's words.
+    let gh = FakeGitHub::start();
+    let ran = role_step(&vault, &oidc, &gh, &Step::new(), &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(error.contains("no handler for route"), "{error}");
+}
+
+#[test]
+fn the_command_line_mints_and_signs_jwts_with_a_transit_key() {
+    let vault = FakeVault::start();
+    let gh = FakeGitHub::start();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let env = vec![
+        ("VAULT_ADDR".to_string(), vault.url()),
+        ("VAULT_TOKEN".to_string(), VAULT_STATIC_TOKEN.to_string()),
+    ];
+    let url = gh.url();
+    let args = [
+        "--app-id",
+        APP_ID,
+        "--vault-transit-key",
+        VAULT_KEY_NAME,
+        "--repositories",
+        "acme/site",
+        "--api-url",
+        &url,
+    ];
+    let ran = run_binary(bin(), &args, &env, "");
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout.trim(), FINAL_TOKEN);
+    assert_no_secret(&ran.stderr, &[]);
+    let ran = run_binary(
+        bin(),
+        &[
+            "jwt",
+            "--app-id",
+            APP_ID,
+            "--vault-transit-key",
+            VAULT_KEY_NAME,
+        ],
+        &env,
+        "",
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (_, _, iss) = jwt_claims(ran.stdout.trim()).expect("a JWT the app's public key verifies");
+    assert_eq!(iss, APP_ID);
+}
