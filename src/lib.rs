@@ -22,6 +22,7 @@ pub mod permissions;
 pub mod post;
 pub mod repositories;
 pub mod runner;
+pub mod stage;
 pub mod summary;
 pub mod transport;
 
