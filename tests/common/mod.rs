@@ -8,6 +8,7 @@
 pub mod docker;
 pub mod measure;
 mod moto;
+pub mod native;
 mod net;
 mod ops;
 mod step;
