@@ -100,16 +100,20 @@ impl Signals {
             terminate,
         } = self;
         let interrupt = async {
-            match interrupt.as_mut() {
-                Some(s) if s.recv().await.is_some() => {}
-                _ => std::future::pending::<()>().await,
+            if let Some(s) = interrupt.as_mut() {
+                if s.recv().await.is_some() {
+                    return;
+                }
             }
+            std::future::pending::<()>().await
         };
         let terminate = async {
-            match terminate.as_mut() {
-                Some(s) if s.recv().await.is_some() => {}
-                _ => std::future::pending::<()>().await,
+            if let Some(s) = terminate.as_mut() {
+                if s.recv().await.is_some() {
+                    return;
+                }
             }
+            std::future::pending::<()>().await
         };
         tokio::select! {
             () = interrupt => Signal::Interrupt,

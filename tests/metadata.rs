@@ -160,7 +160,10 @@ fn native_action_yml_is_the_root_one_run_by_node() {
     }
     for (name, input) in root["inputs"].as_mapping().unwrap() {
         for field in ["default", "required"] {
-            assert_eq!(input[field], native["inputs"][name][field], "{name:?}: {field}");
+            assert_eq!(
+                input[field], native["inputs"][name][field],
+                "{name:?}: {field}"
+            );
         }
     }
     assert_eq!(native["runs"]["using"].as_str(), Some("node24"));

@@ -18,7 +18,7 @@ use common::*;
 /// The host's binary laid out by .ci/native, and node; None (NOT CHECKED) without node.
 fn setup(what: &str) -> Option<(PathBuf, NativeAction)> {
     let node = node(what)?;
-    Some((node, NativeAction::build(&[])))
+    Some((node, NativeAction::host()))
 }
 
 /// node running `script` of the action, the way the runner does: the step's
@@ -34,10 +34,7 @@ fn launcher(node: &Path, action: &NativeAction, script: &str, env: &[(String, St
 }
 
 fn run(mut command: Command) -> Ran {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .expect("node starts");
+    let out = command.stdin(Stdio::null()).output().expect("node starts");
     Ran {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
@@ -57,7 +54,12 @@ fn main_then_post_through_the_launcher() {
         ("repositories", "site\napi, 9001"),
         ("permissions", "contents: write\npull-requests: read"),
     ];
-    let ran = run(launcher(&node, &action, "main.js", &step.env(&gh.url(), &inputs)));
+    let ran = run(launcher(
+        &node,
+        &action,
+        "main.js",
+        &step.env(&gh.url(), &inputs),
+    ));
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     let mask = format!("::add-mask::{FINAL_TOKEN}");
     assert!(ran.stdout.contains(&mask), "{}", ran.stdout);
@@ -70,9 +72,18 @@ fn main_then_post_through_the_launcher() {
     flow.final_token.assert_calls(1);
     flow.revoke_final.assert_calls(0);
 
-    let post = run(launcher(&node, &action, "post.js", &step.post_env(&gh.url(), &inputs)));
+    let post = run(launcher(
+        &node,
+        &action,
+        "post.js",
+        &step.post_env(&gh.url(), &inputs),
+    ));
     assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
-    assert!(post.stdout.contains("Revoked 1 installation token"), "{}", post.stdout);
+    assert!(
+        post.stdout.contains("Revoked 1 installation token"),
+        "{}",
+        post.stdout
+    );
     // Post ran the post step: it revoked and minted nothing more.
     flow.revoke_final.assert_calls(1);
     flow.final_token.assert_calls(1);
@@ -96,7 +107,10 @@ fn cancelled_with(signal: i32, expected_code: i32, name: &str) {
     let child = command.stdout(Stdio::piped()).spawn().expect("node starts");
     let waited = Instant::now();
     while minted.calls() == 0 {
-        assert!(waited.elapsed() < Duration::from_secs(20), "no token was requested");
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "no token was requested"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: kill(2) on our own child's pid: node, not the binary.
@@ -105,7 +119,11 @@ fn cancelled_with(signal: i32, expected_code: i32, name: &str) {
     let out = child.wait_with_output().expect("node ends");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(expected_code), "{stdout}");
-    assert!(sent.elapsed() < Duration::from_secs(3), "{:?} after {name}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "{:?} after {name}",
+        sent.elapsed()
+    );
     assert!(stdout.contains(&format!("{name} received")), "{stdout}");
     revoked.assert_calls(1);
     assert!(!stdout.contains(FINAL_TOKEN), "{stdout}");
@@ -143,9 +161,15 @@ fn a_binary_that_does_not_match_the_manifest_is_not_run() {
     let (ran, requests) = refused(&node, &action);
     assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
     let error = ran.line("::error::");
-    assert!(error.contains("SHA-256") && error.contains("not run"), "{error}");
+    assert!(
+        error.contains("SHA-256") && error.contains("not run"),
+        "{error}"
+    );
     assert_eq!(requests, 0, "nothing ran: no request");
-    assert!(!ran.stdout.contains("::group::"), "the binary never started");
+    assert!(
+        !ran.stdout.contains("::group::"),
+        "the binary never started"
+    );
 }
 
 #[test]
@@ -165,7 +189,8 @@ fn a_binary_the_manifest_does_not_list_is_not_run() {
     let (ran, requests) = refused(&node, &action);
     assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
     assert!(
-        ran.line("::error::").contains(&format!("lists no bin/{platform}/app-token")),
+        ran.line("::error::")
+            .contains(&format!("lists no bin/{platform}/app-token")),
         "{}",
         ran.stdout
     );
@@ -200,7 +225,13 @@ fn an_unsupported_platform_is_named_with_the_supported_ones() {
     let arch = node_platform(&node);
     let arch = arch.split('-').nth(1).unwrap_or_default();
     assert!(error.contains(&format!("aix-{arch}")), "{error}");
-    for supported in ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64"] {
+    for supported in [
+        "linux-x64",
+        "linux-arm64",
+        "darwin-x64",
+        "darwin-arm64",
+        "win32-x64",
+    ] {
         assert!(error.contains(supported), "{error}");
     }
     anything.assert_calls(0);

@@ -85,7 +85,11 @@ fn wine(what: &str) -> Option<&'static Wine> {
         let action = NativeAction::build(&[TARGET]);
         let bin = action.binary("win32-x64");
         let dir = bin.parent().expect("the binary's directory").to_path_buf();
-        mingw("bcryptprimitives.c", &dir.join("bcryptprimitives.dll"), &["-shared"]);
+        mingw(
+            "bcryptprimitives.c",
+            &dir.join("bcryptprimitives.dll"),
+            &["-shared"],
+        );
         let console_ctrl = dir.join("console-ctrl.exe");
         mingw("console-ctrl.c", &console_ctrl, &["-municode"]);
         let wine = if Path::new(DEBIAN_WINE).exists() {
@@ -191,21 +195,36 @@ fn main_then_post_under_wine_with_the_runners_paths() {
     let env = with_step(w.step_env(step.env(&gh.url(), &inputs), &step), "main");
     let ran = w.run(&w.exe(), &[], &env);
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
-    assert!(ran.stdout.contains(&format!("::add-mask::{FINAL_TOKEN}")), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains(&format!("::add-mask::{FINAL_TOKEN}")),
+        "{}",
+        ran.stdout
+    );
     assert_eq!(ran.stdout.matches(FINAL_TOKEN).count(), 1, "{}", ran.stdout);
     let out = step.outputs();
     assert_eq!(out["token"], FINAL_TOKEN);
     assert_eq!(out["repository-ids"], "[9001,11,12]");
     assert_eq!(out["git-user-name"], format!("{SLUG}[bot]"));
-    assert!(step.summary().contains("| acme | 777"), "{}", step.summary());
+    assert!(
+        step.summary().contains("| acme | 777"),
+        "{}",
+        step.summary()
+    );
     flow.final_token.assert_calls(1);
-    flow.revoke_helper.as_ref().expect("a helper").assert_calls(1);
+    flow.revoke_helper
+        .as_ref()
+        .expect("a helper")
+        .assert_calls(1);
     flow.revoke_final.assert_calls(0);
 
     let env = with_step(w.step_env(step.post_env(&gh.url(), &inputs), &step), "post");
     let post = w.run(&w.exe(), &[], &env);
     assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
-    assert!(post.stdout.contains("Revoked 1 installation token"), "{}", post.stdout);
+    assert!(
+        post.stdout.contains("Revoked 1 installation token"),
+        "{}",
+        post.stdout
+    );
     flow.revoke_final.assert_calls(1);
     flow.final_token.assert_calls(1);
 }
@@ -224,13 +243,20 @@ fn a_copy_named_app_token_post_exe_is_the_post_step() {
     }]));
     let copy = w.exe().with_file_name("app-token-post.exe");
     std::fs::copy(w.exe(), &copy).expect("the copy");
-    let env = w.step_env(step.post_env(&gh.url(), &[("repositories", "site, api, 9001")]), &step);
+    let env = w.step_env(
+        step.post_env(&gh.url(), &[("repositories", "site, api, 9001")]),
+        &step,
+    );
     let post = w.run(&copy, &[], &env);
     assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
     flow.final_token.assert_calls(0);
     flow.lookup.assert_calls(0);
     flow.revoke_final.assert_calls(1);
-    assert!(post.stdout.contains("Revoked 1 installation token"), "{}", post.stdout);
+    assert!(
+        post.stdout.contains("Revoked 1 installation token"),
+        "{}",
+        post.stdout
+    );
 }
 
 #[test]
@@ -251,9 +277,21 @@ fn the_command_line_under_wine() {
     let ran = w.run(
         &w.exe(),
         &[
-            "mint", "--app-id", APP_ID, "--private-key-file", &key, "--api-url", &url,
-            "--owner", "acme", "--repositories", "site, api", "--repositories", "9001",
-            "--permissions", "contents:write,pull-requests:read",
+            "mint",
+            "--app-id",
+            APP_ID,
+            "--private-key-file",
+            &key,
+            "--api-url",
+            &url,
+            "--owner",
+            "acme",
+            "--repositories",
+            "site, api",
+            "--repositories",
+            "9001",
+            "--permissions",
+            "contents:write,pull-requests:read",
         ],
         &[],
     );
@@ -307,17 +345,26 @@ fn main_cancelled_by(event: &str, code: i32, name: &str) {
     let gh = FakeGitHub::start();
     let (minted, revoked, _hanging) = gh.token_then_a_hang(Duration::from_secs(30));
     let step = Step::new();
-    let env = with_step(w.step_env(step.env(&gh.url(), &[("repositories", "101")]), &step), "main");
+    let env = with_step(
+        w.step_env(step.env(&gh.url(), &[("repositories", "101")]), &step),
+        "main",
+    );
     let exe = windows_path(&w.exe());
-    let (ran, took) = cancelled(w, event, &step.file("trigger"), &[&exe], &env, &|| minted.calls() > 0);
+    let (ran, took) = cancelled(w, event, &step.file("trigger"), &[&exe], &env, &|| {
+        minted.calls() > 0
+    });
     assert_eq!(ran.code, code, "{ran:?}");
     assert!(took < Duration::from_secs(5), "{took:?} after {name}");
     assert!(
-        ran.stdout.contains(&format!("::error title=Cancelled::{name} received")),
+        ran.stdout
+            .contains(&format!("::error title=Cancelled::{name} received")),
         "{ran:?}"
     );
     revoked.assert_calls(1);
-    assert!(ran.stdout.contains("Revoked 1 installation token"), "{ran:?}");
+    assert!(
+        ran.stdout.contains("Revoked 1 installation token"),
+        "{ran:?}"
+    );
     assert!(!ran.stdout.contains(FINAL_TOKEN), "{ran:?}");
     assert!(step.outputs().is_empty(), "no outputs after a cancel");
 }
@@ -351,8 +398,18 @@ fn ctrl_c_ends_execs_command_and_exec_revokes() {
     let url = gh.url();
     let env = vec![("APP_TOKEN_PRIVATE_KEY".to_string(), KEY_PKCS1.to_string())];
     let args = [
-        exe.as_str(), "exec", "--app-id", APP_ID, "--api-url", &url, "--repositories",
-        "acme/site", "--", &ctrl, "sleep", &started_arg,
+        exe.as_str(),
+        "exec",
+        "--app-id",
+        APP_ID,
+        "--api-url",
+        &url,
+        "--repositories",
+        "acme/site",
+        "--",
+        &ctrl,
+        "sleep",
+        &started_arg,
     ];
     // The command creates the trigger itself once it runs.
     let (ran, took) = cancelled(w, "c", &started, &args, &env, &|| false);
@@ -360,5 +417,8 @@ fn ctrl_c_ends_execs_command_and_exec_revokes() {
     assert!(started.exists(), "the command ran: {ran:?}");
     flow.final_token.assert_calls(1);
     flow.revoke_final.assert_calls(1);
-    assert!(!ran.stdout.contains(FINAL_TOKEN) && !ran.stderr.contains(FINAL_TOKEN), "{ran:?}");
+    assert!(
+        !ran.stdout.contains(FINAL_TOKEN) && !ran.stderr.contains(FINAL_TOKEN),
+        "{ran:?}"
+    );
 }

@@ -13,27 +13,45 @@ pub fn on_path(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The native action laid out in a temporary directory by `bash .ci/native TARGETS`
-/// with cargo's dev profile (the binaries the test build has, for the host).
+/// The native action laid out in a temporary directory by `.ci/native`.
 pub struct NativeAction {
     dir: tempfile::TempDir,
 }
 
 impl NativeAction {
-    /// Builds and lays out `targets` (none: the host's). Panics, with .ci/native's
-    /// output, when it fails.
+    /// The host's binary, the test build's own (no second cargo build, whose features
+    /// would differ from the test build's and rebuild it), laid out by
+    /// `.ci/native --from` as a release lays out the binaries its runners built.
+    pub fn host() -> Self {
+        let from = tempfile::tempdir().expect("a temporary directory");
+        let host = host_triple();
+        std::fs::create_dir(from.path().join(&host)).expect("the target's directory");
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_app-token"),
+            from.path().join(&host).join("app-token"),
+        )
+        .expect("the test build's binary");
+        let from = from.path().display().to_string();
+        Self::lay_out(&["--from", &from, &host], &[])
+    }
+
+    /// `targets` built by `bash .ci/native TARGETS` with cargo's dev profile.
     pub fn build(targets: &[&str]) -> Self {
+        Self::lay_out(targets, &[("APP_TOKEN_NATIVE_PROFILE", "dev")])
+    }
+
+    fn lay_out(args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let out = Command::new("bash")
             .arg(".ci/native")
-            .args(targets)
-            .env("APP_TOKEN_NATIVE_PROFILE", "dev")
+            .args(args)
+            .envs(env.iter().copied())
             .env("APP_TOKEN_NATIVE_DIR", dir.path())
             .output()
             .expect("bash runs .ci/native");
         assert!(
             out.status.success(),
-            ".ci/native {targets:?} failed:\n{}\n{}",
+            ".ci/native {args:?} failed:\n{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
@@ -72,4 +90,17 @@ pub fn node_platform(node: &Path) -> String {
         .output()
         .expect("node runs");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The host's Rust target triple (`rustc -vV`).
+pub fn host_triple() -> String {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc names the host")
+        .to_string()
 }
