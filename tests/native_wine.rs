@@ -277,7 +277,6 @@ fn the_command_line_under_wine() {
     let ran = w.run(
         &w.exe(),
         &[
-            "mint",
             "--app-id",
             APP_ID,
             "--private-key-file",
@@ -353,6 +352,15 @@ fn main_cancelled_by(event: &str, code: i32, name: &str) {
     let (ran, took) = cancelled(w, event, &step.file("trigger"), &[&exe], &env, &|| {
         minted.calls() > 0
     });
+    if ran.code == 2 && ran.stderr.contains("GenerateConsoleCtrlEvent: 6") {
+        // Wine's limit, not a missing part: no flag that CI sets turns this into a failure.
+        not_checked(
+            &format!("{name} under Wine"),
+            "this Wine refuses to generate the event (ERROR_INVALID_HANDLE), as Wine 8 does for Ctrl-Break",
+            "APP_TOKEN_REQUIRE_WINE_CTRL_BREAK",
+        );
+        return;
+    }
     assert_eq!(ran.code, code, "{ran:?}");
     assert!(took < Duration::from_secs(5), "{took:?} after {name}");
     assert!(
