@@ -18,7 +18,10 @@ use common::*;
 /// The host's binary laid out by .ci/native, and node; None (NOT CHECKED) without node.
 fn setup(what: &str) -> Option<(PathBuf, NativeAction)> {
     let node = node(what)?;
-    Some((node, NativeAction::host()))
+    Some((
+        node,
+        NativeAction::host(Path::new(env!("CARGO_BIN_EXE_app-token"))),
+    ))
 }
 
 /// node running `script` of the action, the way the runner does: the step's

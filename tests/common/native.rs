@@ -19,18 +19,14 @@ pub struct NativeAction {
 }
 
 impl NativeAction {
-    /// The host's binary, the test build's own (no second cargo build, whose features
-    /// would differ from the test build's and rebuild it), laid out by
+    /// `bin`, the host's binary (the tests pass their build's own: a second cargo build,
+    /// whose features differ from the test build's, would rebuild it), laid out by
     /// `.ci/native --from` as a release lays out the binaries its runners built.
-    pub fn host() -> Self {
+    pub fn host(bin: &Path) -> Self {
         let from = tempfile::tempdir().expect("a temporary directory");
         let host = host_triple();
         std::fs::create_dir(from.path().join(&host)).expect("the target's directory");
-        std::fs::copy(
-            env!("CARGO_BIN_EXE_app-token"),
-            from.path().join(&host).join("app-token"),
-        )
-        .expect("the test build's binary");
+        std::fs::copy(bin, from.path().join(&host).join("app-token")).expect("the binary");
         let from = from.path().display().to_string();
         Self::lay_out(&["--from", &from, &host], &[])
     }
