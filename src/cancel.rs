@@ -1,4 +1,8 @@
-//! Cancellation: SIGINT and SIGTERM as a future that the front ends race their work against, or as a stream to pass on to a child.
+//! Cancellation: SIGINT and SIGTERM (on Windows Ctrl-C and Ctrl-Break) as a future that the front ends race their work against, or as a stream to pass on to a child.
+//!
+//! On Windows the Actions runner cancels a step as it would with SIGINT then SIGTERM,
+//! with a console control event: CTRL_C_EVENT, then CTRL_BREAK_EVENT 7.5 s later
+//! (actions/runner's ProcessInvoker), to every process of the step's console.
 //!
 //! A container's PID 1 ignores every signal it has no handler for, so without this a
 //! cancelled step that waits on GitHub keeps its container alive until the runner kills
@@ -25,21 +29,29 @@ impl Signal {
         }
     }
 
+    /// Its name as the user knows it: the signal's on unix, the console event's on Windows.
     pub fn name(self) -> &'static str {
         match self {
+            Signal::Interrupt if cfg!(windows) => "Ctrl-C",
+            Signal::Terminate if cfg!(windows) => "Ctrl-Break",
             Signal::Interrupt => "SIGINT",
             Signal::Terminate => "SIGTERM",
         }
     }
 }
 
-/// Every SIGINT and SIGTERM from the moment it is installed, one after the other: for a
-/// front end that passes them on (to a child process) rather than stopping at the first.
+/// Every SIGINT and SIGTERM (Ctrl-C and Ctrl-Break) from the moment it is installed, one
+/// after the other: for a front end that passes them on (to a child process) rather than
+/// stopping at the first.
 pub struct Signals {
     #[cfg(unix)]
     interrupt: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    interrupt: Option<tokio::signal::windows::CtrlC>,
+    #[cfg(windows)]
+    terminate: Option<tokio::signal::windows::CtrlBreak>,
 }
 
 #[cfg(unix)]
@@ -71,18 +83,57 @@ impl Signals {
     }
 }
 
-/// Ctrl-C elsewhere.
-#[cfg(not(unix))]
+/// Ctrl-C and Ctrl-Break, the console events the runner sends on Windows.
+#[cfg(windows)]
+impl Signals {
+    /// Installs the handlers now, inside the runtime: from then on the events no longer
+    /// end the process (the default handler would, before it revokes).
+    pub fn install() -> Self {
+        use tokio::signal::windows::{ctrl_break, ctrl_c};
+        Self {
+            interrupt: ctrl_c().ok(),
+            terminate: ctrl_break().ok(),
+        }
+    }
+
+    /// The next event. Cancel safe: dropped unfinished, it loses no event.
+    pub async fn recv(&mut self) -> Signal {
+        let Self {
+            interrupt,
+            terminate,
+        } = self;
+        let interrupt = async {
+            if let Some(s) = interrupt.as_mut() {
+                if s.recv().await.is_some() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let terminate = async {
+            if let Some(s) = terminate.as_mut() {
+                if s.recv().await.is_some() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            () = interrupt => Signal::Interrupt,
+            () = terminate => Signal::Terminate,
+        }
+    }
+}
+
+/// Neither unix nor Windows: nothing to install, nothing reported.
+#[cfg(not(any(unix, windows)))]
 impl Signals {
     pub fn install() -> Self {
         Self {}
     }
 
     pub async fn recv(&mut self) -> Signal {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => Signal::Interrupt,
-            Err(_) => std::future::pending().await,
-        }
+        std::future::pending().await
     }
 }
 

@@ -25,6 +25,7 @@ pub mod post;
 pub mod repositories;
 pub mod runner;
 pub mod sign;
+pub mod stage;
 pub mod summary;
 pub mod transport;
 

@@ -103,3 +103,72 @@ fn the_repository_copy_matches_shared() {
          copy the new one in and regenerate action.yml (APP_TOKEN_BLESS=1 cargo test --test metadata)"
     );
 }
+
+/// native/action.yml: the root action.yml with the header and `runs:` of a node action
+/// that starts the launcher. Generated, so that it cannot drift.
+fn native_action_yml(root: &str) -> String {
+    let runs = root.find("\nruns:\n").expect("action.yml has runs:") + 1;
+    let body = &root[..runs];
+    let inputs = body.find("\ninputs:\n").expect("action.yml has inputs:") + 1;
+    format!(
+        "# GENERATED from ../action.yml (APP_TOKEN_BLESS=1 cargo test --test metadata): edit that\n\
+         # one. The same inputs, defaults and outputs; the binary started by a node launcher\n\
+         # (main.js, post.js) rather than in a container, so it runs on Linux, macOS and\n\
+         # Windows runners, with or without Docker.\n\
+         name: GitHub App installation token (app-token, native)\n\
+         description: >-\n  \
+         The app-token action without Docker, for every runner: Linux, macOS and\n  \
+         Windows. Mints a GitHub App installation token scoped to the repositories\n  \
+         and permissions a job needs, masks it, and revokes it when the job ends.\n\
+         author: app-token\n\
+         {}\
+         runs:\n  \
+         using: node24\n  \
+         main: main.js\n  \
+         post: post.js\n  \
+         post-if: always()\n",
+        &body[inputs..]
+    )
+}
+
+#[test]
+fn native_action_yml_is_the_root_one_run_by_node() {
+    let root = std::fs::read_to_string("action.yml").unwrap();
+    let expected = native_action_yml(&root);
+    if std::env::var("APP_TOKEN_BLESS").as_deref() == Ok("1") {
+        std::fs::write("native/action.yml", &expected).unwrap();
+    }
+    let native = std::fs::read_to_string("native/action.yml").unwrap();
+    assert!(
+        native == expected,
+        "native/action.yml is not action.yml's inputs and outputs run by node; \
+         regenerate it with APP_TOKEN_BLESS=1 cargo test --test metadata"
+    );
+    // And by meaning: the same inputs (with their defaults and required), the same outputs.
+    let parse = |t: &str| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(t).unwrap();
+    let (root, native) = (parse(&root), parse(&native));
+    for key in ["inputs", "outputs"] {
+        let names = |doc: &serde_yaml_ng::Value| -> BTreeSet<String> {
+            doc[key]
+                .as_mapping()
+                .unwrap()
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        };
+        assert_eq!(names(&root), names(&native), "{key}");
+    }
+    for (name, input) in root["inputs"].as_mapping().unwrap() {
+        for field in ["default", "required"] {
+            assert_eq!(
+                input[field], native["inputs"][name][field],
+                "{name:?}: {field}"
+            );
+        }
+    }
+    assert_eq!(native["runs"]["using"].as_str(), Some("node24"));
+    for (field, script) in [("main", "main.js"), ("post", "post.js")] {
+        assert_eq!(native["runs"][field].as_str(), Some(script));
+        assert!(Path::new("native").join(script).is_file(), "{script}");
+    }
+}

@@ -1,9 +1,8 @@
 //! The one executable: the action's main step, its post step, and the command line.
 //!
-//! Started as `app-token-post` (the image's `runs.post-entrypoint`, a link to this
-//! file) it is the post step. Started as anything else, it is the main step when
-//! `GITHUB_ACTIONS=true` and there are no arguments (the runner starts a container's
-//! entrypoint without any), and the command line otherwise.
+//! Which one a start is, `app_token::stage::choose` decides: the image's post link
+//! (`app-token-post`) and the native launcher's `APP_TOKEN_STEP` name a step; with no
+//! arguments under Actions it is main; otherwise the command line.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -12,9 +11,7 @@ use std::sync::Arc;
 use app_token::cancel;
 use app_token::github::Settings;
 use app_token::runner::Runner;
-
-/// The file name the post step is started by.
-const POST_NAME: &str = "app-token-post";
+use app_token::stage::{choose, Start};
 
 fn step(post: bool) -> i32 {
     let env = |name: &str| std::env::var(name).ok();
@@ -58,12 +55,14 @@ fn main() {
         .and_then(Path::file_name)
         .and_then(|n| n.to_str());
     let env = |name: &str| std::env::var(name).ok();
-    let code = if started_as == Some(POST_NAME) {
-        step(true)
-    } else if app_token::runner::under_actions(&env) && args.len() <= 1 {
-        step(false)
-    } else {
-        app_token::cli::run(args, &env, Settings::default())
+    let code = match choose(started_as, args.len().saturating_sub(1), &env) {
+        Ok(Start::Post) => step(true),
+        Ok(Start::Main) => step(false),
+        Ok(Start::CommandLine) => app_token::cli::run(args, &env, Settings::default()),
+        Err(e) => {
+            Runner::from_env(std::io::stdout(), &env).error("Cannot start", &e);
+            1
+        }
     };
     std::process::exit(code);
 }

@@ -13,6 +13,7 @@ pub mod docker;
 mod gcp;
 pub mod measure;
 mod moto;
+pub mod native;
 mod net;
 pub mod oidc;
 mod ops;

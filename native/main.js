@@ -1,0 +1,2 @@
+// The native action's main step (runs.main): the binary, checked, as APP_TOKEN_STEP=main.
+require('./launch.js').launch('main');
