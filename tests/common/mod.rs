@@ -7,8 +7,8 @@
 #![allow(dead_code)]
 
 pub mod azure;
-pub mod commands;
 mod clients;
+pub mod commands;
 pub mod docker;
 mod gcp;
 pub mod measure;
