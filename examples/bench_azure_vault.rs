@@ -9,9 +9,6 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
 use common::azure::*;
 use common::measure::*;
 use common::oidc::FakeOidc;
@@ -20,30 +17,6 @@ use common::*;
 
 const COMMAND: &str =
     "cargo build --release --bins && cargo run --release --example bench_azure_vault";
-
-/// Runs the main step `runs` times with `inputs` and `extra` variables; gives the median
-/// wall time, and checks every run minted.
-fn measure(
-    bin: &Path,
-    gh: &FakeGitHub,
-    inputs: &[(&str, &str)],
-    extra: &[(String, String)],
-    runs: usize,
-) -> Duration {
-    let mut walls = Vec::new();
-    for _ in 0..runs {
-        let step = Step::new();
-        let mut env = step.env(&gh.url(), inputs);
-        env.extend(extra.iter().cloned());
-        let started = Instant::now();
-        let ran = run_binary(bin, &[], &env, "");
-        walls.push(started.elapsed());
-        if ran.code != 0 || !step.outputs().contains_key("token") {
-            abort(&format!("the step failed:\n{}\n{}", ran.stdout, ran.stderr));
-        }
-    }
-    median(walls)
-}
 
 fn main() {
     let runs = runs_wanted(9, 3);
@@ -89,27 +62,27 @@ fn main() {
     let vault_token = vec![("VAULT_TOKEN".to_string(), VAULT_STATIC_TOKEN.to_string())];
 
     eprintln!("bench_azure_vault: {runs} runs per row");
-    let base = measure(&bin, &gh, &[("repositories", "101")], &[], runs);
+    let base = measure_main(&bin, &gh, &[("repositories", "101")], &[], runs);
     let rows = [
         (
             "`azure-key-vault-key`, the job's OIDC token",
             "OIDC token, Entra token, Key Vault `sign`",
-            measure(&bin, &gh, &azure_inputs, &azure_oidc, runs),
+            measure_main(&bin, &gh, &azure_inputs, &azure_oidc, runs),
         ),
         (
             "`azure-key-vault-key`, `AZURE_CLIENT_SECRET`",
             "Entra token, Key Vault `sign`",
-            measure(&bin, &gh, &azure_inputs, &azure_secret, runs),
+            measure_main(&bin, &gh, &azure_inputs, &azure_secret, runs),
         ),
         (
             "`vault-transit-key` + `vault-role`",
             "OIDC token, JWT login, transit `sign` (and `revoke-self` as the step ends)",
-            measure(&bin, &gh, &vault_role_inputs, &oidc.env(), runs),
+            measure_main(&bin, &gh, &vault_role_inputs, &oidc.env(), runs),
         ),
         (
             "`vault-transit-key`, `VAULT_TOKEN`",
             "transit `sign`",
-            measure(&bin, &gh, &vault_token_inputs, &vault_token, runs),
+            measure_main(&bin, &gh, &vault_token_inputs, &vault_token, runs),
         ),
     ];
 

@@ -13,36 +13,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
 use common::measure::*;
 use common::*;
 
 const COMMAND: &str = "cargo build --release --bins && cargo run --release --example bench_gcp";
-
-/// Runs the main step `runs` times; gives the median wall time, and checks every run minted.
-fn measure(
-    bin: &Path,
-    gh: &FakeGitHub,
-    inputs: &[(&str, &str)],
-    extra: &[(String, String)],
-    runs: usize,
-) -> Duration {
-    let mut walls = Vec::new();
-    for _ in 0..runs {
-        let step = Step::new();
-        let mut env = step.env(&gh.url(), inputs);
-        env.extend(extra.iter().cloned());
-        let started = Instant::now();
-        let ran = run_binary(bin, &[], &env, "");
-        walls.push(started.elapsed());
-        if ran.code != 0 || !step.outputs().contains_key("token") {
-            abort(&format!("the step failed:\n{}\n{}", ran.stdout, ran.stderr));
-        }
-    }
-    median(walls)
-}
 
 fn main() {
     let runs = runs_wanted(9, 3);
@@ -77,9 +51,9 @@ fn main() {
     with_account.push(("gcp-service-account", GCP_SERVICE_ACCOUNT));
 
     eprintln!("bench_gcp: {runs} runs per row");
-    let base = measure(&bin, &gh, &ids, &[], runs);
-    let direct_ms = measure(&bin, &gh, &federated, &env(&direct), runs);
-    let account_ms = measure(&bin, &gh, &with_account, &env(&impersonating), runs);
+    let base = measure_main(&bin, &gh, &ids, &[], runs);
+    let direct_ms = measure_main(&bin, &gh, &federated, &env(&direct), runs);
+    let account_ms = measure_main(&bin, &gh, &with_account, &env(&impersonating), runs);
 
     println!("# Signing with GCP Cloud KMS: what the extra round trips cost\n");
     println!("`{COMMAND}`, {runs} runs per row, medians. The main step with 3 repository ids against the fake GitHub on 127.0.0.1; GCP is the stand-in of tests/common/gcp.rs on 127.0.0.1.\n");

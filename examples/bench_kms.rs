@@ -12,9 +12,6 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
-
 use common::measure::*;
 use common::*;
 use httpmock::prelude::*;
@@ -22,30 +19,6 @@ use serde_json::json;
 
 const COMMAND: &str = "cargo build --release --bins && cargo run --release --example bench_kms";
 const ROLE: &str = "arn:aws:iam::123456789012:role/github-app-signer";
-
-/// Runs the main step `runs` times with `inputs` and `extra` variables; gives the median
-/// wall time, and checks every run minted.
-fn measure(
-    bin: &Path,
-    gh: &FakeGitHub,
-    inputs: &[(&str, &str)],
-    extra: &[(String, String)],
-    runs: usize,
-) -> Duration {
-    let mut walls = Vec::new();
-    for _ in 0..runs {
-        let step = Step::new();
-        let mut env = step.env(&gh.url(), inputs);
-        env.extend(extra.iter().cloned());
-        let started = Instant::now();
-        let ran = run_binary(bin, &[], &env, "");
-        walls.push(started.elapsed());
-        if ran.code != 0 || !step.outputs().contains_key("token") {
-            abort(&format!("the step failed:\n{}\n{}", ran.stdout, ran.stderr));
-        }
-    }
-    median(walls)
-}
 
 fn main() {
     let runs = runs_wanted(9, 3);
@@ -96,9 +69,9 @@ fn main() {
     ));
 
     eprintln!("bench_kms: {runs} runs per row");
-    let base = measure(&bin, &pem, &ids, &[], runs);
-    let signed = measure(&bin, &kms, &kms_inputs, &with_keys, runs);
-    let assumed = measure(&bin, &kms, &role_inputs, &with_oidc, runs);
+    let base = measure_main(&bin, &pem, &ids, &[], runs);
+    let signed = measure_main(&bin, &kms, &kms_inputs, &with_keys, runs);
+    let assumed = measure_main(&bin, &kms, &role_inputs, &with_oidc, runs);
 
     println!("# Keyless signing: what the extra round trips cost\n");
     println!("`{COMMAND}`, {runs} runs per row, medians. The main step with 3 repository ids against the fake GitHub on 127.0.0.1; AWS is moto on 127.0.0.1, the runner's OIDC endpoint an httpmock fake.\n");

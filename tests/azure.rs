@@ -160,11 +160,7 @@ fn main_with(
     inputs: &[(&str, &str)],
     extra: Vec<(String, String)>,
 ) -> Ran {
-    let mut with_key: Vec<(&str, &str)> = vec![("private-key", "")];
-    with_key.extend_from_slice(inputs);
-    let mut env = step.env(&gh.url(), &with_key);
-    env.extend(extra);
-    run_binary(bin(), &[], &env, "")
+    step.run_keyless(bin(), &gh.url(), inputs, extra)
 }
 
 /// Entra at the stand-in, as azure-identity reads it.

@@ -56,11 +56,7 @@ fn main_with(
     inputs: &[(&str, &str)],
     extra: Vec<(String, String)>,
 ) -> Ran {
-    let mut with_key: Vec<(&str, &str)> = vec![("private-key", "")];
-    with_key.extend_from_slice(inputs);
-    let mut env = step.env(&gh.url(), &with_key);
-    env.extend(extra);
-    run_binary(bin(), &[], &env, "")
+    step.run_keyless(bin(), &gh.url(), inputs, extra)
 }
 
 fn federated_inputs() -> Vec<(&'static str, &'static str)> {

@@ -3,6 +3,13 @@
 /// A view of the environment: the process's, or a test's map.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// One variable's value, trimmed; blank means unset.
+pub fn var(env: Env<'_>, name: &str) -> Option<String> {
+    env(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// Reads one input the way the runner passes it to a container: `INPUT_` and the name in
 /// upper case, hyphens kept (`INPUT_APP-ID`). The underscore form is accepted too, for
 /// people who run the image by hand. Blank means unset.

@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
-use crate::runner::Env;
+use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
@@ -35,16 +35,11 @@ pub struct AzureEnv {
 
 impl AzureEnv {
     pub fn from_env(env: Env<'_>) -> Self {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Self {
-            client_id: get("AZURE_CLIENT_ID"),
-            tenant_id: get("AZURE_TENANT_ID"),
-            authority_host: get("AZURE_AUTHORITY_HOST"),
-            client_secret: get("AZURE_CLIENT_SECRET").map(Secret::new),
+            client_id: var(env, "AZURE_CLIENT_ID"),
+            tenant_id: var(env, "AZURE_TENANT_ID"),
+            authority_host: var(env, "AZURE_AUTHORITY_HOST"),
+            client_secret: var(env, "AZURE_CLIENT_SECRET").map(Secret::new),
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::rest::{self, Call, Dialect, RestClient, ServiceError};
 use super::secret::{Secret, SecretSink};
-use crate::runner::Env;
+use crate::runner::{var, Env};
 use crate::transport::Answer;
 
 /// The runner's OIDC token endpoint and the bearer that opens it: present in a job with
@@ -26,14 +26,9 @@ pub struct OidcEnv {
 
 impl OidcEnv {
     pub fn from_env(env: Env<'_>) -> Self {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Self {
-            request_url: get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-            request_token: get("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::new),
+            request_url: var(env, "ACTIONS_ID_TOKEN_REQUEST_URL"),
+            request_token: var(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::new),
         }
     }
 }

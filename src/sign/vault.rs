@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-use crate::runner::Env;
+use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
@@ -27,15 +27,10 @@ pub struct VaultEnv {
 
 impl VaultEnv {
     pub fn from_env(env: Env<'_>) -> Self {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Self {
-            addr: get("VAULT_ADDR"),
-            namespace: get("VAULT_NAMESPACE"),
-            token: get("VAULT_TOKEN").map(Secret::new),
+            addr: var(env, "VAULT_ADDR"),
+            namespace: var(env, "VAULT_NAMESPACE"),
+            token: var(env, "VAULT_TOKEN").map(Secret::new),
         }
     }
 }

@@ -1,7 +1,9 @@
-//! What the benchmarks share: how many runs, medians, milliseconds, and stopping with a message.
+//! What the benchmarks share: how many runs, timing the main step, medians, milliseconds, and stopping with a message.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use super::{run_binary, FakeGitHub, Step};
 
 /// Stops a benchmark with `message`, naming the program.
 pub fn abort(message: &str) -> ! {
@@ -62,4 +64,28 @@ pub fn binary_beside_me(command: &str) -> PathBuf {
         ));
     }
     bin
+}
+
+/// Runs the main step of `bin` `runs` times with `inputs` and `extra` variables; gives the
+/// median wall time, and checks every run minted.
+pub fn measure_main(
+    bin: &Path,
+    gh: &FakeGitHub,
+    inputs: &[(&str, &str)],
+    extra: &[(String, String)],
+    runs: usize,
+) -> Duration {
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        let step = Step::new();
+        let mut env = step.env(&gh.url(), inputs);
+        env.extend(extra.iter().cloned());
+        let started = Instant::now();
+        let ran = run_binary(bin, &[], &env, "");
+        walls.push(started.elapsed());
+        if ran.code != 0 || !step.outputs().contains_key("token") {
+            abort(&format!("the step failed:\n{}\n{}", ran.stdout, ran.stderr));
+        }
+    }
+    median(walls)
 }

@@ -70,6 +70,22 @@ impl Default for Step {
 }
 
 impl Step {
+    /// The main step of `bin` with the PEM input blank (the key is a service's) and `inputs`,
+    /// plus `extra` variables.
+    pub fn run_keyless(
+        &self,
+        bin: &Path,
+        api: &str,
+        inputs: &[(&str, &str)],
+        extra: Vec<(String, String)>,
+    ) -> Ran {
+        let mut with_key: Vec<(&str, &str)> = vec![("private-key", "")];
+        with_key.extend_from_slice(inputs);
+        let mut env = self.env(api, &with_key);
+        env.extend(extra);
+        run_binary(bin, &[], &env, "")
+    }
+
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("a temporary directory"),

@@ -1,6 +1,6 @@
 //! AWS signing credentials: an access key pair with an optional session token, from the environment as aws-actions/configure-aws-credentials leaves it, or from STS.
 
-use crate::runner::Env;
+use crate::runner::{var, Env};
 use crate::sign::secret::Secret;
 
 /// Signing credentials.
@@ -26,15 +26,10 @@ impl Credentials {
 
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, if the first two are set.
     pub fn from_env(env: Env<'_>) -> Option<Self> {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Some(Self::new(
-            &get("AWS_ACCESS_KEY_ID")?,
-            &get("AWS_SECRET_ACCESS_KEY")?,
-            get("AWS_SESSION_TOKEN"),
+            &var(env, "AWS_ACCESS_KEY_ID")?,
+            &var(env, "AWS_SECRET_ACCESS_KEY")?,
+            var(env, "AWS_SESSION_TOKEN"),
         ))
     }
 

@@ -9,7 +9,7 @@ pub use credentials::Credentials;
 pub use kms::{CredentialSource, KmsKey, KmsSettings};
 pub use sts::STS_AUDIENCE;
 
-use crate::runner::Env;
+use crate::runner::{var, Env};
 
 /// What the job's environment says about AWS, read once by a front end.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,17 +24,12 @@ pub struct AwsEnv {
 
 impl AwsEnv {
     pub fn from_env(env: Env<'_>) -> Self {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Self {
-            region: get("AWS_REGION"),
-            default_region: get("AWS_DEFAULT_REGION"),
-            endpoint_url: get("AWS_ENDPOINT_URL"),
-            endpoint_url_kms: get("AWS_ENDPOINT_URL_KMS"),
-            endpoint_url_sts: get("AWS_ENDPOINT_URL_STS"),
+            region: var(env, "AWS_REGION"),
+            default_region: var(env, "AWS_DEFAULT_REGION"),
+            endpoint_url: var(env, "AWS_ENDPOINT_URL"),
+            endpoint_url_kms: var(env, "AWS_ENDPOINT_URL_KMS"),
+            endpoint_url_sts: var(env, "AWS_ENDPOINT_URL_STS"),
             credentials: Credentials::from_env(env),
         }
     }

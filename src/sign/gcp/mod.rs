@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
 use self::external::{ExternalAccount, Source};
-use crate::runner::Env;
+use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
@@ -50,21 +50,16 @@ pub struct GcpEnv {
 
 impl GcpEnv {
     pub fn from_env(env: Env<'_>) -> Self {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let application_credentials = get("GOOGLE_APPLICATION_CREDENTIALS");
+        let application_credentials = var(env, "GOOGLE_APPLICATION_CREDENTIALS");
         let application_credentials_text = application_credentials
             .as_ref()
             .map(|path| std::fs::read_to_string(path).map_err(|e| e.kind().to_string()));
         Self {
             application_credentials,
             application_credentials_text,
-            sts_override: get("CLOUDSDK_API_ENDPOINT_OVERRIDES_STS"),
-            iamcredentials_override: get("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"),
-            cloudkms_override: get("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS"),
+            sts_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_STS"),
+            iamcredentials_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"),
+            cloudkms_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS"),
         }
     }
 }
