@@ -36,7 +36,7 @@ fn main() {
     runner_service.mock(|when, then| {
         when.method(GET).path("/token");
         then.status(200)
-            .json_body(json!({"value": "header.payload.signature"}));
+            .github_json(json!({"value": "header.payload.signature"}));
     });
 
     let ids = [("repositories", "101")];

@@ -1,7 +1,7 @@
 //! What each way of running the action costs a main step, on the same fake GitHub and
 //! the same inputs (one repository of acme, by name): the bare binary, the native
 //! action (node starting native/main.js, which checks the binary against SHA256SUMS and
-//! runs it), node doing nothing (the floor under the launcher), the container
+//! runs it), node running an empty script (the floor under the launcher), the container
 //! (`docker run`, the runner's command line), and the official node action
 //! (actions/create-github-app-token's dist/main.cjs) when a checkout of it is given.
 //! A measurement, not a test: nothing here asserts on time.
@@ -42,7 +42,7 @@ fn fake() -> FakeGitHub {
     let gh = FakeGitHub::start();
     gh.server.mock(|when, then| {
         when.method(GET).path("/repos/acme/site/installation");
-        then.status(200).json_body(installation_json(
+        then.status(200).github_json(installation_json(
             INSTALLATION,
             "acme",
             &installation_permissions(),
@@ -51,7 +51,7 @@ fn fake() -> FakeGitHub {
     gh.server.mock(|when, then| {
         when.method(POST)
             .path(format!("/app/installations/{INSTALLATION}/access_tokens"));
-        then.status(201).json_body(token_json(
+        then.status(201).github_json(token_json(
             FINAL_TOKEN,
             &[repo_json(11, "acme", "site")],
             &installation_permissions(),
@@ -182,13 +182,15 @@ fn main() {
         c
     });
     rows.push(("bare binary (the floor)".into(), Some(bare), String::new()));
-    let node_floor = measure(runs, "node -e 0", |_| {
+    let empty = scratch.path().join("empty.js");
+    std::fs::write(&empty, "").unwrap_or_else(|e| abort(&e.to_string()));
+    let node_floor = measure(runs, "node empty.js", |step| {
         let mut c = Command::new(&node);
-        c.args(["-e", "0"]);
+        c.arg(&empty).env_clear().envs(step.env(&api, &INPUTS));
         c
     });
     rows.push((
-        "node doing nothing".into(),
+        "node running an empty script".into(),
         Some(node_floor),
         "what any node action pays first".into(),
     ));
@@ -243,8 +245,13 @@ fn main() {
                     .envs(step.env(&api, &INPUTS));
                 c
             });
+            let version = std::fs::read_to_string(dir.join("package.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["version"].as_str().map(|v| format!(" {v}")))
+                .unwrap_or_default();
             rows.push((
-                "actions/create-github-app-token (node)".into(),
+                format!("actions/create-github-app-token{version} (node)"),
                 Some(official),
                 format!("{:+.0} ms over the bare binary", ms(official) - ms(bare)),
             ));

@@ -320,7 +320,7 @@ fn inaccessible_repositories_are_named_and_nothing_stays_alive() {
         when.method(POST)
             .path(format!("/app/installations/{INSTALLATION}/access_tokens"))
             .json_body(json!({"repositories": ["site", "secret", "gone"], "permissions": {"metadata": "read"}}));
-        then.status(422).json_body(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
+        then.status(422).github_json(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
     });
     let probe = gh.access_token(
         INSTALLATION,
@@ -331,8 +331,9 @@ fn inaccessible_repositories_are_named_and_nothing_stays_alive() {
         when.method(GET)
             .path("/installation/repositories")
             .header("authorization", "Bearer ghs_probe");
-        then.status(200)
-            .json_body(json!({"total_count": 1, "repositories": [repo_json(11, "acme", "site")]}));
+        then.status(200).github_json(
+            json!({"total_count": 1, "repositories": [repo_json(11, "acme", "site")]}),
+        );
     });
     let revoke_probe = gh.revoke("ghs_probe");
     let step = Step::new();
@@ -403,7 +404,7 @@ fn post_warns_but_succeeds_when_revocation_fails() {
     gh.server.mock(|when, then| {
         when.method(DELETE).path("/installation/token");
         then.status(401)
-            .json_body(json!({"message": "Bad credentials"}));
+            .github_json(json!({"message": "Bad credentials"}));
     });
     let step = Step::new();
     let saved = json!([{"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}, {"token": "ghs_old", "expires_at": "2000-01-01T00:00:00Z"}]);
@@ -538,7 +539,7 @@ fn tls_with_a_private_ca_from_ssl_cert_file_negotiates_http2() {
         when.method(GET)
             .path("/repos/acme/site/installation")
             .is_true(|r| r.version() == http::Version::HTTP_2 && jwt_ok(r, 0));
-        then.status(200).json_body(installation_json(
+        then.status(200).github_json(installation_json(
             INSTALLATION,
             "acme",
             &installation_permissions(),

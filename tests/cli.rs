@@ -445,7 +445,7 @@ fn an_api_failure_exits_1() {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(404)
             .header("x-github-request-id", "ABCD:1")
-            .json_body(json!({"message": "Not Found"}));
+            .github_json(json!({"message": "Not Found"}));
     });
     let keys = Keys::new();
     let url = gh.url();
@@ -586,7 +586,7 @@ fn revoke_without_a_token_exits_2_and_a_refusal_exits_1() {
             .path("/installation/token")
             .header("authorization", "Bearer ghs_expired");
         then.status(401)
-            .json_body(json!({"message": "Bad credentials"}));
+            .github_json(json!({"message": "Bad credentials"}));
     });
     let url = gh.url();
     for stdin in ["", " \n\n"] {
@@ -699,7 +699,8 @@ fn git_credential_failures_are_reported_with_the_same_exit_statuses() {
     let gh = FakeGitHub::start();
     let lookup = gh.server.mock(|when, then| {
         when.method(GET).path("/repos/acme/site/installation");
-        then.status(404).json_body(json!({"message": "Not Found"}));
+        then.status(404)
+            .github_json(json!({"message": "Not Found"}));
     });
     let keys = Keys::new();
     let host = host_of(&gh);

@@ -171,7 +171,7 @@ fn installations_refused_exits_1_and_bad_input_exits_2_before_any_request() {
         when.method(GET).path("/app/installations");
         then.status(401)
             .header("x-github-request-id", "ABCD:2")
-            .json_body(json!({"message": "A JSON web token could not be decoded"}));
+            .github_json(json!({"message": "A JSON web token could not be decoded"}));
     });
     let url = gh.url();
     let ran = run(&app_args("installations", &url, &[]), &[KEY_ENV], "");
@@ -441,7 +441,7 @@ fn exec_warns_when_the_revocation_fails_and_keeps_the_commands_status() {
     let refused = gh.server.mock(|when, then| {
         when.method(DELETE).path("/installation/token");
         then.status(403)
-            .json_body(json!({"message": "Resource not accessible by integration"}));
+            .github_json(json!({"message": "Resource not accessible by integration"}));
     });
     let ran = exec(&gh, &["sh", "-c", "exit 3"], "");
     assert_eq!(ran.code, 3, "{}", ran.stderr);

@@ -113,7 +113,7 @@ fn a_permanent_503_gives_up_within_the_bound_with_status_message_and_request_id(
         when.method(GET);
         then.status(503)
             .header("x-github-request-id", "ABCD:1234")
-            .json_body(json!({"message": "Service unavailable"}));
+            .github_json(json!({"message": "Service unavailable"}));
     });
     let (c, log) = client(&gh.url(), Proxy::default(), fast());
     let started = Instant::now();
@@ -141,7 +141,7 @@ fn a_422_is_not_retried() {
     let refused = gh.server.mock(|when, then| {
         when.method(POST)
             .path(format!("/app/installations/{INSTALLATION}/access_tokens"));
-        then.status(422).json_body(
+        then.status(422).github_json(
             json!({"message": "The permissions requested are not granted to this installation."}),
         );
     });
@@ -158,7 +158,7 @@ fn retry_after_is_waited_for() {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(429)
             .header("retry-after", "1")
-            .json_body(json!({"message": "slow down"}));
+            .github_json(json!({"message": "slow down"}));
     });
     limited.up_to_n_times(1);
     gh.flow("acme", &["site"], &[], &[(11, "site")], None);
@@ -187,7 +187,7 @@ fn a_secondary_rate_limit_beyond_the_budget_fails_at_once() {
         when.method(GET);
         then.status(403)
             .header("retry-after", "3600")
-            .json_body(json!({"message": "You have exceeded a secondary rate limit."}));
+            .github_json(json!({"message": "You have exceeded a secondary rate limit."}));
     });
     let (c, _) = client(&gh.url(), Proxy::default(), fast());
     let started = Instant::now();
@@ -293,7 +293,7 @@ fn clock_test(skew: i64) {
     };
     let rejected = gh.server.mock(|when, then| {
         when.is_true(move |r| jwt_time_wrong(r, skew));
-        then.status(401).header("date", server_date.clone()).json_body(json!({
+        then.status(401).header("date", server_date.clone()).github_json(json!({
             "message": if skew < 0 {
                 "'Issued at' claim ('iat') must be an Integer representing a time in the past."
             } else {
@@ -352,7 +352,7 @@ fn a_suspended_installation_gets_its_own_error() {
     gh.server.mock(|when, then| {
         when.method(POST);
         then.status(403)
-            .json_body(json!({"message": "This installation has been suspended"}));
+            .github_json(json!({"message": "This installation has been suspended"}));
     });
     let (c, _) = client(&gh.url(), Proxy::default(), fast());
     let err = format!("{:#}", mint_with(&c, &[site_request()]).unwrap_err());
@@ -367,7 +367,8 @@ fn a_missing_installation_says_the_app_is_not_installed() {
     let gh = FakeGitHub::start();
     gh.server.mock(|when, then| {
         when.method(GET).path("/repos/acme/site/installation");
-        then.status(404).json_body(json!({"message": "Not Found"}));
+        then.status(404)
+            .github_json(json!({"message": "Not Found"}));
     });
     let (c, _) = client(&gh.url(), Proxy::default(), fast());
     let err = format!("{:#}", mint_with(&c, &[site_request()]).unwrap_err());
@@ -443,7 +444,7 @@ fn the_diagnostic_listing_pages_with_bounded_concurrency() {
     gh.bot_user();
     gh.server.mock(|when, then| {
         when.method(POST).json_body_includes(r#"{"repositories": ["r0", "missing"]}"#);
-        then.status(422).json_body(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
+        then.status(422).github_json(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
     });
     gh.access_token(
         INSTALLATION,
@@ -462,7 +463,7 @@ fn the_diagnostic_listing_pages_with_bounded_concurrency() {
                     .query_param("page", p.to_string())
                     .query_param("per_page", "100");
                 then.status(200)
-                    .json_body(json!({"total_count": 250, "repositories": repos}));
+                    .github_json(json!({"total_count": 250, "repositories": repos}));
             })
         })
         .collect();
@@ -488,7 +489,7 @@ fn an_enterprise_server_base_path_is_kept() {
         when.method(GET)
             .path(format!("/api/v3/app/installations/{INSTALLATION}"))
             .is_true(|r| jwt_ok(r, 0));
-        then.status(200).json_body(installation_json(
+        then.status(200).github_json(installation_json(
             INSTALLATION,
             "acme",
             &installation_permissions(),

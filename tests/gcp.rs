@@ -126,7 +126,7 @@ fn a_clock_correction_signs_again_through_cloud_kms_with_the_same_token() {
         httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(720));
     let rejected = gh.server.mock(|when, then| {
         when.is_true(|r| jwt_time_wrong(r, 720));
-        then.status(401).header("date", server_date.clone()).json_body(json!({
+        then.status(401).header("date", server_date.clone()).github_json(json!({
             "message": "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires."
         }));
     });

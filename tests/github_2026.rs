@@ -26,7 +26,7 @@ fn enterprise_installation(gh: &FakeGitHub) -> httpmock::Mock<'_> {
         when.method(GET)
             .path("/enterprises/big-co/installation")
             .is_true(|r| jwt_ok(r, 0));
-        then.status(200).json_body(json!({
+        then.status(200).github_json(json!({
             "id": ENTERPRISE_INSTALLATION,
             "app_slug": SLUG,
             "account": {"slug": "big-co", "name": "Big Co", "id": 5},
@@ -102,7 +102,8 @@ fn an_app_not_installed_on_the_enterprise_is_said_so() {
     let gh = FakeGitHub::start();
     gh.server.mock(|when, then| {
         when.method(GET).path("/enterprises/big-co/installation");
-        then.status(404).json_body(json!({"message": "Not Found"}));
+        then.status(404)
+            .github_json(json!({"message": "Not Found"}));
     });
     let step = Step::new();
     let ran = step.main(bin(), &gh.url(), &[("enterprise", "big-co")]);
@@ -257,7 +258,7 @@ fn post_revocation(answers: &'static [u16]) -> (Ran, usize) {
                 });
             then.status(*status)
                 .header("x-github-request-id", format!("REQ:{i}"))
-                .json_body(json!({"message": format!("Service unavailable ({status})")}));
+                .github_json(json!({"message": format!("Service unavailable ({status})")}));
         });
     }
     let step = Step::new();
@@ -356,7 +357,8 @@ fn a_bot_user_that_cannot_be_found_leaves_the_email_unset_and_says_why() {
     flow.bot.delete();
     let missing = gh.server.mock(|when, then| {
         when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
-        then.status(404).json_body(json!({"message": "Not Found"}));
+        then.status(404)
+            .github_json(json!({"message": "Not Found"}));
     });
     let step = Step::new();
     let ran = step.main(bin(), &gh.url(), &[]);

@@ -107,7 +107,7 @@ fn a_cancel_revokes_at_once_while_another_request_waits_to_retry() {
         when.method(POST).path("/app/installations/2/access_tokens");
         then.status(429)
             .header("retry-after", "20")
-            .json_body(json!({"message": "slow down"}));
+            .github_json(json!({"message": "slow down"}));
     });
     let step = Step::new();
     let child = spawn(
@@ -147,7 +147,7 @@ fn a_cancel_revokes_what_was_live_at_once_and_what_arrives_later() {
         when.method(POST).path("/app/installations/2/access_tokens");
         then.status(201)
             .delay(Duration::from_millis(1500))
-            .json_body(token_json(
+            .github_json(token_json(
                 "ghs_lateWidgetsHelper",
                 &[repo_json(22, "widgets", "web")],
                 &json!({"metadata": "read"}),
@@ -203,7 +203,7 @@ fn post_goes_on_revoking_after_sigint_and_retries_a_5xx() {
         when.method(DELETE).path("/installation/token");
         then.status(503)
             .delay(Duration::from_millis(1000))
-            .json_body(json!({"message": "Service unavailable"}));
+            .github_json(json!({"message": "Service unavailable"}));
     });
     unavailable.up_to_n_times(1);
     let revoked = gh.revoke(FINAL_TOKEN);
@@ -301,7 +301,7 @@ fn a_huge_retry_after_on_the_helpers_revocation_neither_panics_nor_leaves_it_ali
         then.status(429)
             .delay(Duration::from_millis(1100))
             .header("retry-after", "18446744073709551615")
-            .json_body(json!({"message": "slow down"}));
+            .github_json(json!({"message": "slow down"}));
     });
     hostile.up_to_n_times(1);
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
@@ -348,7 +348,8 @@ fn skip_token_revoke_keeps_the_token_but_not_a_helper_main_could_not_revoke() {
         when.method(DELETE)
             .path("/installation/token")
             .header("authorization", format!("Bearer {HELPER_TOKEN}"));
-        then.status(404).json_body(json!({"message": "Not Found"}));
+        then.status(404)
+            .github_json(json!({"message": "Not Found"}));
     });
     refused.up_to_n_times(1);
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
@@ -487,7 +488,7 @@ fn a_cancelled_client_stops_retrying_everything_but_revocations() {
         when.method(POST);
         then.status(429)
             .header("retry-after", "20")
-            .json_body(json!({"message": "slow down"}));
+            .github_json(json!({"message": "slow down"}));
     });
     let read = gh.installation_by_id("acme", INSTALLATION);
     let unavailable = gh.server.mock(|when, then| {
@@ -552,7 +553,8 @@ fn a_token_a_cancel_could_not_revoke_is_left_to_post() {
         when.method(DELETE)
             .path("/installation/token")
             .header("authorization", format!("Bearer {FINAL_TOKEN}"));
-        then.status(404).json_body(json!({"message": "Not Found"}));
+        then.status(404)
+            .github_json(json!({"message": "Not Found"}));
     });
     refused.up_to_n_times(1);
     let (minted, revoked, _hanging) = gh.token_then_a_hang(Duration::from_secs(30));

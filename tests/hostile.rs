@@ -44,7 +44,7 @@ fn main_step_quoting(message: &str) -> (Ran, Step) {
     );
     let bot = gh.server.mock(|when, then| {
         when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
-        then.status(404).json_body(json!({"message": message}));
+        then.status(404).github_json(json!({"message": message}));
     });
     let step = Step::new();
     let ran = step.main(
@@ -110,7 +110,7 @@ fn the_command_line_shows_githubs_words_and_obeys_none() {
         let gh = FakeGitHub::start();
         let lookup = gh.server.mock(|when, then| {
             when.method(GET).path("/repos/acme/site/installation");
-            then.status(404).json_body(json!({"message": message}));
+            then.status(404).github_json(json!({"message": message}));
         });
         let url = gh.url();
         let key = key.display().to_string();
@@ -145,7 +145,7 @@ fn the_command_line_shows_githubs_words_and_obeys_none() {
     gh.server.mock(|when, then| {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(404)
-            .json_body(json!({"message": "Not Found\u{1b}]52;c;ZXZpbA==\u{7}"}));
+            .github_json(json!({"message": "Not Found\u{1b}]52;c;ZXZpbA==\u{7}"}));
     });
     let url = gh.url();
     let key = key.display().to_string();

@@ -101,7 +101,7 @@ fn a_role_assumed_with_the_jobs_oidc_token() {
             .query_param("api-version", "2.0")
             .query_param("audience", "sts.amazonaws.com")
             .header("authorization", format!("bearer {ID_TOKEN_REQUEST_TOKEN}"));
-        then.status(200).json_body(json!({"value": OIDC_TOKEN}));
+        then.status(200).github_json(json!({"value": OIDC_TOKEN}));
     });
     let step = Step::new();
     let mut extra = aws_env(&moto, false);

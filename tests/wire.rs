@@ -409,7 +409,7 @@ fn an_answer_over_4_mib_fails_clearly_and_is_not_asked_again() {
     padded["padding"] = json!("x".repeat(CAP + 1024));
     let big = gh.server.mock(|when, then| {
         when.method(GET).path("/repos/acme/site/installation");
-        then.status(200).json_body(padded);
+        then.status(200).github_json(padded);
     });
     let flow = site(&gh);
     let ran = cli(&mint_site(&gh.url()), &[]);
@@ -535,7 +535,7 @@ fn a_repository_count_past_100_pages_is_refused_after_the_first() {
     let pages = gh.server.mock(|when, then| {
         when.method(GET).path("/installation/repositories");
         then.status(200)
-            .json_body(json!({"total_count": 100_000_000, "repositories": []}));
+            .github_json(json!({"total_count": 100_000_000, "repositories": []}));
     });
     let (rt, client) = client_with_deadline(&gh.url(), Duration::from_secs(3));
     let token = Credential::new("ghs_listingToken");
@@ -555,7 +555,7 @@ fn the_installations_listing_stops_after_100_full_pages() {
         .collect();
     let pages = gh.server.mock(|when, then| {
         when.method(GET).path("/app/installations");
-        then.status(200).json_body(Value::Array(full));
+        then.status(200).github_json(Value::Array(full));
     });
     let (rt, client) = client_with_deadline(&gh.url(), Duration::from_secs(20));
     let started = Instant::now();

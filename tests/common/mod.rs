@@ -140,6 +140,19 @@ pub fn repo_json(id: u64, owner: &str, name: &str) -> Value {
     json!({"id": id, "name": name, "full_name": format!("{owner}/{name}"), "private": true})
 }
 
+/// GitHub's JSON answers say so (`Content-Type: application/json; charset=utf-8`); httpmock's
+/// `json_body` alone sends none, and clients such as octokit then read the body as text.
+pub trait GitHubJson {
+    fn github_json(self, body: impl Into<Value>) -> Self;
+}
+
+impl GitHubJson for httpmock::Then {
+    fn github_json(self, body: impl Into<Value>) -> Self {
+        self.header("content-type", "application/json; charset=utf-8")
+            .json_body(body.into())
+    }
+}
+
 pub fn installation_json(id: u64, owner: &str, permissions: &Value) -> Value {
     json!({
         "id": id,
@@ -238,11 +251,13 @@ impl FakeGitHub {
             when.method(GET)
                 .path(format!("/repos/{owner}/{repo}/installation"))
                 .is_true(move |r| app.accepts(r));
-            then.status(200).delay(latency).json_body(installation_json(
-                installation,
-                &owner_s,
-                &installation_permissions(),
-            ));
+            then.status(200)
+                .delay(latency)
+                .github_json(installation_json(
+                    installation,
+                    &owner_s,
+                    &installation_permissions(),
+                ));
         })
     }
 
@@ -254,11 +269,13 @@ impl FakeGitHub {
             when.method(GET)
                 .path(format!("/users/{owner}/installation"))
                 .is_true(move |r| app.accepts(r));
-            then.status(200).delay(latency).json_body(installation_json(
-                installation,
-                owner,
-                &installation_permissions(),
-            ));
+            then.status(200)
+                .delay(latency)
+                .github_json(installation_json(
+                    installation,
+                    owner,
+                    &installation_permissions(),
+                ));
         })
     }
 
@@ -270,11 +287,13 @@ impl FakeGitHub {
             when.method(GET)
                 .path(format!("/app/installations/{installation}"))
                 .is_true(move |r| app.accepts(r));
-            then.status(200).delay(latency).json_body(installation_json(
-                installation,
-                owner,
-                &installation_permissions(),
-            ));
+            then.status(200)
+                .delay(latency)
+                .github_json(installation_json(
+                    installation,
+                    owner,
+                    &installation_permissions(),
+                ));
         })
     }
 
@@ -287,7 +306,7 @@ impl FakeGitHub {
                 .path(format!("/app/installations/{installation}/access_tokens"))
                 .json_body(body)
                 .is_true(move |r| app.accepts(r));
-            then.status(201).delay(latency).json_body(answer);
+            then.status(201).delay(latency).github_json(answer);
         })
     }
 
@@ -309,7 +328,7 @@ impl FakeGitHub {
             when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
             then.status(200)
                 .delay(latency)
-                .json_body(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
+                .github_json(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
         })
     }
 
@@ -401,7 +420,7 @@ impl FakeGitHub {
                     .header("authorization", format!("Bearer {token}"))
                     .is_true(move |r| lagging(r));
                 then.status(401)
-                    .json_body(json!({"message": "Bad credentials", "status": "401"}));
+                    .github_json(json!({"message": "Bad credentials", "status": "401"}));
             })
         };
         let revoked = self.server.mock(|when, then| {
@@ -445,7 +464,7 @@ impl FakeGitHub {
             when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
             then.status(200)
                 .delay(hang)
-                .json_body(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
+                .github_json(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
         });
         (minted, revoked, hanging)
     }

@@ -7,7 +7,7 @@ use httpmock::prelude::*;
 use httpmock::Mock;
 use serde_json::{json, Value};
 
-use super::{installation_json, FakeGitHub, SLUG};
+use super::{installation_json, FakeGitHub, GitHubJson, SLUG};
 
 /// An installation on an enterprise, as GitHub gives it: the account has a `slug` and a
 /// `name`, and no `login`.
@@ -45,7 +45,7 @@ impl FakeGitHub {
                 .query_param("per_page", "100")
                 .query_param("page", page.to_string())
                 .is_true(move |r| app.accepts(r));
-            then.status(200).delay(latency).json_body(body);
+            then.status(200).delay(latency).github_json(body);
         })
     }
 
@@ -57,7 +57,7 @@ impl FakeGitHub {
             when.method(GET)
                 .path(format!("/enterprises/{slug}/installation"))
                 .is_true(move |r| app.accepts(r));
-            then.status(200).delay(latency).json_body(body);
+            then.status(200).delay(latency).github_json(body);
         })
     }
 }

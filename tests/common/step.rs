@@ -86,10 +86,16 @@ impl Step {
         run_binary(bin, &[], &env, "")
     }
 
+    /// A step whose file-command files exist and are empty, as the runner makes them before
+    /// each step (actions/toolkit's `issueFileCommand` refuses a missing one).
     pub fn new() -> Self {
-        Self {
+        let step = Self {
             dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        for name in ["output", "state", "summary"] {
+            std::fs::write(step.file(name), "").expect("a file-command file");
         }
+        step
     }
 
     pub fn dir(&self) -> &Path {
