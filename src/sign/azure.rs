@@ -1,7 +1,5 @@
 //! The Azure Key Vault backend: the app's key in Key Vault, reached with a Microsoft Entra token for the job's OIDC token (a federated credential) or the environment's client secret.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -16,8 +14,8 @@ use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
-use crate::sign::Sign;
-use crate::transport::{Answer, Proxy};
+use crate::sign::{described, Context, Sign};
+use crate::transport::Answer;
 
 /// The audience Entra expects in a federated OIDC token.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -242,17 +240,12 @@ pub struct KeyVaultKey {
 }
 
 impl KeyVaultKey {
-    pub fn new(
-        settings: Settings,
-        proxy: &Proxy,
-        connect_timeout: Duration,
-        on_secret: SecretSink,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: Settings, context: &Context) -> anyhow::Result<Self> {
         Ok(Self {
             settings,
-            client: RestClient::new(proxy, connect_timeout)?,
+            client: context.client()?,
             token: OnceCell::new(),
-            on_secret,
+            on_secret: context.on_secret.clone(),
         })
     }
 
@@ -343,11 +336,7 @@ impl KeyVaultKey {
 
 impl Sign for KeyVaultKey {
     fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.sign_digest(message)
-                .await
-                .with_context(|| self.describe())
-        })
+        described(self, self.sign_digest(message))
     }
 
     fn describe(&self) -> String {

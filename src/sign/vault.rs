@@ -1,7 +1,5 @@
 //! The HashiCorp Vault transit backend: the app's key in a transit mount, reached with a Vault token from JWT auth with the job's OIDC token, or `VAULT_TOKEN` from the environment.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -14,8 +12,8 @@ use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
-use crate::sign::Sign;
-use crate::transport::{Answer, Proxy};
+use crate::sign::{described, Context, Sign};
+use crate::transport::Answer;
 
 /// What the job's environment says about Vault, as the Vault CLI and hashicorp/vault-action leave it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,17 +151,12 @@ pub struct TransitKey {
 }
 
 impl TransitKey {
-    pub fn new(
-        settings: Settings,
-        proxy: &Proxy,
-        connect_timeout: Duration,
-        on_secret: SecretSink,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: Settings, context: &Context) -> anyhow::Result<Self> {
         Ok(Self {
             settings,
-            client: RestClient::new(proxy, connect_timeout)?,
+            client: context.client()?,
             session: OnceCell::new(),
-            on_secret,
+            on_secret: context.on_secret.clone(),
         })
     }
 
@@ -279,11 +272,7 @@ impl TransitKey {
 
 impl Sign for TransitKey {
     fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.sign_input(message)
-                .await
-                .with_context(|| self.describe())
-        })
+        described(self, self.sign_input(message))
     }
 
     fn describe(&self) -> String {
