@@ -143,14 +143,11 @@ fn entra_error(call: &str, answer: &Answer) -> ServiceError {
                 .to_string();
             (e.error, description)
         }
-        Err(_) => (status_code(answer), String::new()),
+        Err(_) => (rest::status_reason(answer), String::new()),
     };
     ServiceError {
-        call: call.to_string(),
-        code,
-        message,
-        status: Some(answer.status.as_u16()),
-        request_id: header(answer, "x-ms-request-id"),
+        request_id: rest::header(answer, "x-ms-request-id"),
+        ..ServiceError::answered(call, answer, code, message)
     }
 }
 
@@ -169,11 +166,11 @@ fn key_vault_error(call: &str, answer: &Answer) -> ServiceError {
     }
     let (code, mut message) = match serde_json::from_slice::<Outer>(&answer.body) {
         Ok(o) => (o.error.code, o.error.message),
-        Err(_) => (status_code(answer), String::new()),
+        Err(_) => (rest::status_reason(answer), String::new()),
     };
     if answer.status == StatusCode::UNAUTHORIZED {
         if let Some((authority, resource)) =
-            header(answer, "www-authenticate").and_then(|h| challenge(&h))
+            rest::header(answer, "www-authenticate").and_then(|h| challenge(&h))
         {
             let tenant = authority
                 .trim_end_matches('/')
@@ -187,28 +184,9 @@ fn key_vault_error(call: &str, answer: &Answer) -> ServiceError {
         }
     }
     ServiceError {
-        call: call.to_string(),
-        code,
-        message: message.trim().to_string(),
-        status: Some(answer.status.as_u16()),
-        request_id: header(answer, "x-ms-request-id"),
+        request_id: rest::header(answer, "x-ms-request-id"),
+        ..ServiceError::answered(call, answer, code, message.trim().to_string())
     }
-}
-
-fn status_code(answer: &Answer) -> String {
-    answer
-        .status
-        .canonical_reason()
-        .unwrap_or("an error")
-        .to_string()
-}
-
-fn header(answer: &Answer, name: &str) -> Option<String> {
-    answer
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 const ENTRA: Dialect = Dialect {

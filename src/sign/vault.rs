@@ -80,17 +80,7 @@ fn vault_error(call: &str, answer: &Answer) -> ServiceError {
                 .join("; ")
         })
         .unwrap_or_default();
-    ServiceError {
-        call: call.to_string(),
-        code: answer
-            .status
-            .canonical_reason()
-            .unwrap_or("an error")
-            .to_string(),
-        message,
-        status: Some(answer.status.as_u16()),
-        request_id: None,
-    }
+    ServiceError::answered(call, answer, rest::status_reason(answer), message)
 }
 
 const VAULT: Dialect = Dialect {
