@@ -17,6 +17,7 @@ pub mod native;
 mod net;
 pub mod oidc;
 mod ops;
+mod stand_in;
 mod step;
 pub mod vault;
 
