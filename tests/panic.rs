@@ -30,6 +30,14 @@ fn panic_env(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
     env
 }
 
+/// The main step with no inputs but the key, and `extra` variables, told to panic after
+/// the mint.
+fn panicking_main(step: &Step, gh: &FakeGitHub, extra: Vec<(String, String)>) -> Ran {
+    let mut env = step.env(&gh.url(), &[]);
+    env.extend(extra);
+    run_binary(Path::new(BIN), &[], &panic_env(env), "")
+}
+
 /// Every occurrence of `token` on stdout is the runner's mask command for it: the runner
 /// hides the token from every later line and never shows the command itself.
 fn only_in_masks(stdout: &str, token: &str) -> bool {
@@ -48,12 +56,7 @@ fn a_panic_in_the_main_step_revokes_the_token_minted() {
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     let started = Instant::now();
-    let ran = run_binary(
-        Path::new(BIN),
-        &[],
-        &panic_env(step.env(&gh.url(), &[])),
-        "",
-    );
+    let ran = panicking_main(&step, &gh, Vec::new());
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
     eprintln!(
         "start to exit (mint, panic, revocation): {:?}",
@@ -96,12 +99,7 @@ fn a_panic_gives_up_revoking_at_its_bound() {
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     let started = Instant::now();
-    let ran = run_binary(
-        Path::new(BIN),
-        &[],
-        &panic_env(step.env(&gh.url(), &[])),
-        "",
-    );
+    let ran = panicking_main(&step, &gh, Vec::new());
     let took = started.elapsed();
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
     eprintln!("start to exit, the revocation hanging: {took:?}");
@@ -125,21 +123,9 @@ fn a_panic_on_the_command_line_revokes_the_token_and_prints_none() {
     }
     let gh = FakeGitHub::start();
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("key.pem");
-    std::fs::write(&key, KEY_PKCS1).unwrap();
+    let key = KeyFile::new();
     let url = gh.url();
-    let key = key.display().to_string();
-    let args = [
-        "--app-id",
-        APP_ID,
-        "--private-key-file",
-        &key,
-        "--api-url",
-        &url,
-        "--repositories",
-        "acme/site",
-    ];
+    let args = key.mint_args(&url, "acme/site");
     let ran = run_binary(Path::new(BIN), &args, &panic_env(Vec::new()), "");
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
     assert_ne!(ran.code, 0, "{log}");

@@ -11,6 +11,7 @@ mod clients;
 pub mod commands;
 pub mod docker;
 mod gcp;
+mod key_file;
 pub mod measure;
 mod moto;
 pub mod native;
@@ -25,6 +26,8 @@ pub mod vault;
 pub use clients::*;
 #[allow(unused_imports)]
 pub use gcp::*;
+#[allow(unused_imports)]
+pub use key_file::*;
 #[allow(unused_imports)]
 pub use moto::*;
 #[allow(unused_imports)]
