@@ -33,6 +33,12 @@ pub trait Sign: Send + Sync {
     fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
     }
+    /// [`Sign::finish`] at a panic: on the panic's own runtime, with a client made for
+    /// it (the step's runtime and its connections are gone); nothing when `finish` has
+    /// given it back already.
+    fn finish_afresh(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A key held by a service, with its checked settings: one variant per backend.
@@ -46,6 +52,7 @@ pub enum Service {
 
 /// What every service's client is made with: the GitHub client's proxies and connect
 /// timeout, and where the secrets it comes to hold are told.
+#[derive(Clone)]
 pub struct Context {
     pub proxy: Proxy,
     pub connect_timeout: Duration,

@@ -1,5 +1,7 @@
 //! The HashiCorp Vault transit backend: the app's key in a transit mount, reached with a Vault token from JWT auth with the job's OIDC token, or `VAULT_TOKEN` from the environment.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::Context as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -138,6 +140,10 @@ pub struct TransitKey {
     client: RestClient,
     session: OnceCell<Session>,
     on_secret: SecretSink,
+    /// What a panic's own client is made with.
+    context: Context,
+    /// Whether the token this step logged in for is revoked already.
+    revoked: AtomicBool,
 }
 
 impl TransitKey {
@@ -147,6 +153,8 @@ impl TransitKey {
             client: context.client()?,
             session: OnceCell::new(),
             on_secret: context.on_secret.clone(),
+            context: context.clone(),
+            revoked: AtomicBool::new(false),
         })
     }
 
@@ -243,19 +251,23 @@ impl TransitKey {
         Ok(signature)
     }
 
-    /// Revokes the token this step logged in for (`auth/token/revoke-self`); a token
-    /// from the environment is left alone.
-    async fn revoke(&self) -> anyhow::Result<()> {
+    /// Revokes, with `client`, the token this step logged in for
+    /// (`auth/token/revoke-self`), once; a token from the environment is left alone.
+    async fn revoke(&self, client: &RestClient) -> anyhow::Result<()> {
         let Some(session) = self.session.get().filter(|s| s.logged_in) else {
             return Ok(());
         };
+        if self.revoked.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let call = self.call(
             "Vault token revoke-self",
             "auth/token/revoke-self",
             &json!({}),
             Some(&session.token),
         );
-        self.client.send(&call, &VAULT).await?;
+        client.send(&call, &VAULT).await?;
+        self.revoked.store(true, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -274,7 +286,16 @@ impl Sign for TransitKey {
 
     fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            self.revoke()
+            self.revoke(&self.client)
+                .await
+                .with_context(|| format!("revoking the Vault token of {}", self.describe()))
+        })
+    }
+
+    fn finish_afresh(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            let client = self.context.client()?;
+            self.revoke(&client)
                 .await
                 .with_context(|| format!("revoking the Vault token of {}", self.describe()))
         })
