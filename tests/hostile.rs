@@ -32,16 +32,7 @@ fn the_port_of_the_runners_parsers_reads_the_runners_own_cases() {
 /// and the warning that git-user-email is not set quotes GitHub's words.
 fn main_step_quoting(message: &str) -> (Ran, Step) {
     let gh = FakeGitHub::start();
-    gh.account_installation("acme", INSTALLATION);
-    gh.access_token(
-        INSTALLATION,
-        json!({"repository_ids": [101]}),
-        token_json(
-            FINAL_TOKEN,
-            &[repo_json(101, "acme", "site")],
-            &installation_permissions(),
-        ),
-    );
+    gh.token_for_repository_101();
     let bot = gh.server.mock(|when, then| {
         when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
         then.status(404).github_json(json!({"message": message}));
