@@ -88,14 +88,7 @@ fn main() {
 
     println!("# Azure Key Vault and Vault transit: what the extra round trips cost\n");
     println!("`{COMMAND}`, {runs} runs per row, medians. The main step with 1 repository id against the fake GitHub on 127.0.0.1; Entra ID, Key Vault, Vault and the runner's OIDC endpoint are the test stand-ins (httpmock, plain http) on 127.0.0.1.\n");
-    println!(
-        "| Key | Round trips before the first GitHub request | Median | Above the key in memory |"
-    );
-    println!("|---|---|---:|---:|");
-    println!(
-        "| `private-key` (in memory) | none | {:.1} ms | |",
-        ms(base)
-    );
+    print_key_table_head(base);
     for (key, trips, wall) in rows {
         println!(
             "| {key} | {trips} | {:.1} ms | +{:.1} ms |",

@@ -57,14 +57,7 @@ fn main() {
 
     println!("# Signing with GCP Cloud KMS: what the extra round trips cost\n");
     println!("`{COMMAND}`, {runs} runs per row, medians. The main step with 3 repository ids against the fake GitHub on 127.0.0.1; GCP is the stand-in of tests/common/gcp.rs on 127.0.0.1.\n");
-    println!(
-        "| Key | Round trips before the first GitHub request | Median | Above the key in memory |"
-    );
-    println!("|---|---|---:|---:|");
-    println!(
-        "| `private-key` (in memory) | none | {:.1} ms | |",
-        ms(base)
-    );
+    print_key_table_head(base);
     println!(
         "| `gcp-kms-key` + `gcp-workload-identity-provider` | OIDC token, STS token exchange, KMS `asymmetricSign` | {:.1} ms | +{:.1} ms |",
         ms(direct_ms),

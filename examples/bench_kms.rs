@@ -75,14 +75,7 @@ fn main() {
 
     println!("# Keyless signing: what the extra round trips cost\n");
     println!("`{COMMAND}`, {runs} runs per row, medians. The main step with 3 repository ids against the fake GitHub on 127.0.0.1; AWS is moto on 127.0.0.1, the runner's OIDC endpoint an httpmock fake.\n");
-    println!(
-        "| Key | Round trips before the first GitHub request | Median | Above the key in memory |"
-    );
-    println!("|---|---|---:|---:|");
-    println!(
-        "| `private-key` (in memory) | none | {:.1} ms | |",
-        ms(base)
-    );
+    print_key_table_head(base);
     println!(
         "| `aws-kms-key-id`, credentials from the environment | KMS `Sign` | {:.1} ms | +{:.1} ms |",
         ms(signed),

@@ -147,6 +147,10 @@ impl<W: Write + Send> Witness for RunnerWitness<W> {
         self.0
             .warning("Step panicked", &panic_guard::summary(live, done));
     }
+
+    fn signing_not_ended(&self, why: &str) {
+        self.0.warning("Signing did not end cleanly", why);
+    }
 }
 
 /// Runs the main step; gives back the process exit code. When `cancel` resolves first,
@@ -215,11 +219,15 @@ pub async fn run<W: Write + Send + 'static>(
     let client = Arc::new(client);
     let ledger = Ledger::default();
     // Until the step ends, a panic revokes every live token (see `panic_guard`).
-    let _armed = panic_guard::arm(
+    let armed = panic_guard::arm(
         &ledger,
         target,
         Arc::new(RunnerWitness(Arc::clone(&runner))),
     );
+    let _armed = match &signer {
+        Ok(signer) => armed.with_signer(Arc::clone(signer)),
+        Err(_) => armed,
+    };
     let work = async {
         match mint::mint(&client, &config.requests, &ledger, log).await {
             Ok(outcome) => {

@@ -103,6 +103,11 @@ impl Signer {
         self.key.finish().await
     }
 
+    /// The same at a panic (see [`Sign::finish_afresh`]).
+    pub async fn finish_afresh(&self) -> anyhow::Result<()> {
+        self.key.finish_afresh().await
+    }
+
     /// How many JWTs were really signed, as opposed to reused.
     pub fn signatures(&self) -> u64 {
         self.signatures.load(Ordering::Relaxed)

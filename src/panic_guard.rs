@@ -1,4 +1,4 @@
-//! No token outlives a panic: the ledgers a front end arms, and the panic hook that revokes their live tokens on a fresh thread and runtime, within a bound, before the panic is reported.
+//! No token outlives a panic: the ledgers a front end arms, and the panic hook that revokes their live tokens (then has an armed signer give back what it borrowed, a Vault login's token) on a fresh thread and runtime, within a bound, before the panic is reported.
 //!
 //! A front end arms its [`Ledger`] with what a client needs to reach GitHub again (the
 //! API URL, the proxies, the [`Settings`]) and a [`Witness`] that tells the user; the
@@ -12,9 +12,10 @@
 //! wire at the panic cannot be settled: its answer would come to the dying runtime.
 
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::github::{Client, Credential, Settings};
+use crate::jwt::Signer;
 use crate::ledger::Ledger;
 use crate::mint::{self, Revocation};
 use crate::transport::Proxy;
@@ -34,6 +35,9 @@ pub trait Witness: Send + Sync {
 
     /// What revoking `live` tokens came to.
     fn report(&self, live: usize, done: &Revocation);
+
+    /// That the signer could not give back what it borrowed (a Vault login's token).
+    fn signing_not_ended(&self, _why: &str) {}
 }
 
 /// Where an armed ledger's tokens are revoked: what a fresh client needs.
@@ -49,6 +53,8 @@ struct Armed {
     ledger: Ledger,
     target: Target,
     witness: Arc<dyn Witness>,
+    /// Gives back what it borrowed for the step, once the tokens are revoked.
+    signer: Option<Arc<Signer>>,
 }
 
 /// The armed ledgers, and the next id.
@@ -63,6 +69,19 @@ fn armed<T>(f: impl FnOnce(&mut (Vec<Armed>, u64)) -> T) -> T {
 /// then someone else's: delivered, or revoked).
 #[must_use = "the ledger is disarmed when this is dropped"]
 pub struct Guard(u64);
+
+impl Guard {
+    /// At a panic, `signer` also gives back what it borrowed for the step (a Vault
+    /// login's token is revoked), after the ledger's tokens, within the same bound.
+    pub fn with_signer(self, signer: Arc<Signer>) -> Self {
+        armed(|(list, _)| {
+            if let Some(a) = list.iter_mut().find(|a| a.id == self.0) {
+                a.signer = Some(signer);
+            }
+        });
+        self
+    }
+}
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -79,6 +98,7 @@ pub fn arm(ledger: &Ledger, target: Target, witness: Arc<dyn Witness>) -> Guard 
             ledger: ledger.clone(),
             target,
             witness,
+            signer: None,
         });
         Guard(*next)
     })
@@ -102,9 +122,13 @@ fn revoke_armed() {
         .spawn(move || {
             // Taken on this thread, so that a panic while the list is locked cannot stop
             // the panicking thread; taken, so that a panic here finds nothing to do.
+            let started = Instant::now();
             let taken = armed(|(list, _)| std::mem::take(list));
             for a in &taken {
                 revoke_one(a);
+            }
+            for a in &taken {
+                end_signing(a, PANIC_REVOKE_LIMIT.saturating_sub(started.elapsed()));
             }
             let _ = done.send(());
         });
@@ -121,6 +145,30 @@ fn revoke_one(a: &Armed) {
     a.witness.hide(&tokens);
     let done = revoke(&a.ledger, &tokens, &a.target);
     a.witness.report(tokens.len(), &done);
+}
+
+/// Has the armed signer give back what it borrowed, with a fresh runtime and client,
+/// within `limit`; tells the witness when it could not.
+fn end_signing(a: &Armed, limit: Duration) {
+    let Some(signer) = &a.signer else {
+        return;
+    };
+    let ended = crate::runtime()
+        .map_err(|e| anyhow::anyhow!("cannot start: {e}"))
+        .and_then(|rt| {
+            // The timer is made inside the runtime: it needs its clock.
+            rt.block_on(async { tokio::time::timeout(limit, signer.finish_afresh()).await })
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "{}: giving back what signing borrowed did not finish within {} s",
+                        signer.describe_key(),
+                        PANIC_REVOKE_LIMIT.as_secs()
+                    )
+                })?
+        });
+    if let Err(e) = ended {
+        a.witness.signing_not_ended(&format!("{e:#}"));
+    }
 }
 
 /// Revokes `tokens` with a fresh runtime and client, within [`PANIC_REVOKE_LIMIT`],

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use app_token::runner::ACT_POST_NO_STATE;
 use common::docker::image;
 use common::*;
-use serde_json::json;
 
 const REQUIRE: &str = "APP_TOKEN_REQUIRE_ACT";
 /// The job container's image: one static busybox and its links, imported.
@@ -224,16 +223,7 @@ fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
         Err(why) => return not_checked("the action under nektos/act", &why, REQUIRE),
     };
     let gh = FakeGitHub::start();
-    gh.account_installation("acme", INSTALLATION);
-    let minted = gh.access_token(
-        INSTALLATION,
-        json!({"repository_ids": [101]}),
-        token_json(
-            FINAL_TOKEN,
-            &[repo_json(101, "acme", "site")],
-            &installation_permissions(),
-        ),
-    );
+    let minted = gh.token_for_repository_101();
     gh.bot_user();
     let revoked = gh.revoke(FINAL_TOKEN);
 

@@ -153,16 +153,6 @@ fn bin() -> &'static std::path::Path {
     std::path::Path::new(BIN)
 }
 
-/// The main step with the PEM input blank and `inputs`, plus `extra` variables.
-fn main_with(
-    step: &Step,
-    gh: &FakeGitHub,
-    inputs: &[(&str, &str)],
-    extra: Vec<(String, String)>,
-) -> Ran {
-    step.run_keyless(bin(), &gh.url(), inputs, extra)
-}
-
 /// Entra at the stand-in, as azure-identity reads it.
 fn authority(azure: &FakeAzure) -> (String, String) {
     ("AZURE_AUTHORITY_HOST".into(), format!("{}/", azure.url()))
@@ -206,7 +196,7 @@ fn a_token_minted_with_a_key_vault_key_and_the_jobs_oidc_token() {
     let mut extra = oidc.env();
     extra.push(authority(&azure));
     let inputs = key_inputs(&azure.key_id(AZURE_KEY_NAME, None));
-    let ran = main_with(&step, &gh, &borrowed(&inputs), extra);
+    let ran = step.run_keyless(bin(), &gh.url(), &borrowed(&inputs), extra);
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(step.outputs()["token"], FINAL_TOKEN);
     // The fake GitHub accepted only JWTs that verify with the app's public key: the key
@@ -256,7 +246,7 @@ fn a_key_version_in_the_key_id_is_the_one_that_signs() {
     let mut extra = oidc.env();
     extra.push(authority(&azure));
     let inputs = key_inputs(&azure.key_id(AZURE_KEY_NAME, Some(AZURE_KEY_VERSION)));
-    let ran = main_with(&Step::new(), &gh, &borrowed(&inputs), extra.clone());
+    let ran = Step::new().run_keyless(bin(), &gh.url(), &borrowed(&inputs), extra.clone());
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     flow.final_token.assert_calls(1);
     assert_eq!(
@@ -265,7 +255,7 @@ fn a_key_version_in_the_key_id_is_the_one_that_signs() {
     );
     // The older version holds another key: GitHub refuses what it signs.
     let inputs = key_inputs(&azure.key_id(AZURE_KEY_NAME, Some(AZURE_KEY_OLD_VERSION)));
-    let ran = main_with(&Step::new(), &gh, &borrowed(&inputs), extra);
+    let ran = Step::new().run_keyless(bin(), &gh.url(), &borrowed(&inputs), extra);
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     flow.final_token.assert_calls(1);
 }
@@ -284,7 +274,7 @@ fn the_client_secret_is_used_instead_of_the_oidc_token_when_set() {
         ("AZURE_TENANT_ID".into(), AZURE_TENANT.into()),
     ];
     let key_id = azure.key_id(AZURE_KEY_NAME, None);
-    let ran = main_with(&step, &gh, &[("azure-key-vault-key", &key_id)], extra);
+    let ran = step.run_keyless(bin(), &gh.url(), &[("azure-key-vault-key", &key_id)], extra);
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(step.outputs()["token"], FINAL_TOKEN);
     flow.final_token.assert_calls(1);
@@ -307,7 +297,7 @@ fn refused(azure: &FakeAzure, inputs: &[(&'static str, String)]) -> String {
     let step = Step::new();
     let mut extra = oidc.env();
     extra.push(authority(azure));
-    let ran = main_with(&step, &gh, &borrowed(inputs), extra);
+    let ran = step.run_keyless(bin(), &gh.url(), &borrowed(inputs), extra);
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     any.assert_calls(0);
     assert!(step.outputs().is_empty());

@@ -49,16 +49,6 @@ fn gcp_env(gcp: &GcpStandIn) -> Vec<(String, String)> {
     env
 }
 
-/// The main step with the PEM input blank and `inputs`, plus `extra` variables.
-fn main_with(
-    step: &Step,
-    gh: &FakeGitHub,
-    inputs: &[(&str, &str)],
-    extra: Vec<(String, String)>,
-) -> Ran {
-    step.run_keyless(bin(), &gh.url(), inputs, extra)
-}
-
 fn federated_inputs() -> Vec<(&'static str, &'static str)> {
     vec![
         ("gcp-kms-key", GCP_KEY_VERSION),
@@ -73,7 +63,7 @@ fn a_token_signed_by_cloud_kms_through_workload_identity_and_a_service_account()
     let gh = FakeGitHub::start();
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
-    let ran = main_with(&step, &gh, &federated_inputs(), gcp_env(&gcp));
+    let ran = step.run_keyless(bin(), &gh.url(), &federated_inputs(), gcp_env(&gcp));
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert_eq!(step.outputs()["token"], FINAL_TOKEN);
     // The fake accepted only JWTs that verify with the key's public half: Cloud KMS signed.
@@ -110,7 +100,7 @@ fn without_a_service_account_the_federated_token_signs() {
     let gh = FakeGitHub::start();
     gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
-    let ran = main_with(&step, &gh, &federated_inputs()[..2], gcp_env(&gcp));
+    let ran = step.run_keyless(bin(), &gh.url(), &federated_inputs()[..2], gcp_env(&gcp));
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     assert_eq!(step.outputs()["token"], FINAL_TOKEN);
     assert_eq!(gcp.calls("iam"), 0);
@@ -132,7 +122,7 @@ fn a_clock_correction_signs_again_through_cloud_kms_with_the_same_token() {
     });
     gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
-    let ran = main_with(&step, &gh, &federated_inputs(), gcp_env(&gcp));
+    let ran = step.run_keyless(bin(), &gh.url(), &federated_inputs(), gcp_env(&gcp));
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     rejected.assert_calls(1);
     // Signed twice, by Cloud KMS both times; the access token was had once.
@@ -148,9 +138,9 @@ fn a_provider_sts_does_not_know_is_refused_in_its_words() {
     let any = gh.catch_all();
     let step = Step::new();
     let other = "projects/123456789/locations/global/workloadIdentityPools/github/providers/other";
-    let ran = main_with(
-        &step,
-        &gh,
+    let ran = step.run_keyless(
+        bin(),
+        &gh.url(),
         &[
             ("gcp-kms-key", GCP_KEY_VERSION),
             ("gcp-workload-identity-provider", other),
@@ -190,7 +180,7 @@ fn an_oidc_token_for_the_wrong_audience_is_refused_and_named() {
         "GOOGLE_APPLICATION_CREDENTIALS".into(),
         file.display().to_string(),
     ));
-    let ran = main_with(&step, &gh, &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
+    let ran = step.run_keyless(bin(), &gh.url(), &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     let error = ran.line("::error");
     assert!(error.contains("invalid_grant"), "{error}");
@@ -212,7 +202,7 @@ fn a_missing_key_version_is_reported_with_cloud_kms_words() {
     let missing = GCP_KEY_VERSION.replace("cryptoKeyVersions/1", "cryptoKeyVersions/9");
     let mut inputs = federated_inputs();
     inputs[0] = ("gcp-kms-key", &missing);
-    let ran = main_with(&step, &gh, &inputs, gcp_env(&gcp));
+    let ran = step.run_keyless(bin(), &gh.url(), &inputs, gcp_env(&gcp));
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     let error = ran.line("::error");
     assert!(
@@ -252,7 +242,7 @@ fn an_external_account_file_as_google_github_actions_auth_writes_it() {
             format!("{}/", gcp.url),
         ),
     ];
-    let ran = main_with(&step, &gh, &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
+    let ran = step.run_keyless(bin(), &gh.url(), &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     assert_eq!(step.outputs()["token"], FINAL_TOKEN);
     for service in ["oidc", "sts", "iam", "kms"] {
@@ -303,7 +293,7 @@ fn gcp_inputs_are_checked_before_any_request() {
         ),
     ];
     for (inputs, named) in cases {
-        let ran = main_with(&step, &gh, inputs, gcp_env(&gcp));
+        let ran = step.run_keyless(bin(), &gh.url(), inputs, gcp_env(&gcp));
         assert_eq!(ran.code, 1, "{}", ran.stdout);
         let error = ran.line("::error");
         assert!(error.contains(named), "{named}: {error}");

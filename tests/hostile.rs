@@ -32,16 +32,7 @@ fn the_port_of_the_runners_parsers_reads_the_runners_own_cases() {
 /// and the warning that git-user-email is not set quotes GitHub's words.
 fn main_step_quoting(message: &str) -> (Ran, Step) {
     let gh = FakeGitHub::start();
-    gh.account_installation("acme", INSTALLATION);
-    gh.access_token(
-        INSTALLATION,
-        json!({"repository_ids": [101]}),
-        token_json(
-            FINAL_TOKEN,
-            &[repo_json(101, "acme", "site")],
-            &installation_permissions(),
-        ),
-    );
+    gh.token_for_repository_101();
     let bot = gh.server.mock(|when, then| {
         when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));
         then.status(404).github_json(json!({"message": message}));
@@ -103,9 +94,7 @@ fn githubs_words_are_still_shown_to_people() {
 
 #[test]
 fn the_command_line_shows_githubs_words_and_obeys_none() {
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("key.pem");
-    std::fs::write(&key, KEY_PKCS1).unwrap();
+    let key = KeyFile::new();
     for message in HOSTILE {
         let gh = FakeGitHub::start();
         let lookup = gh.server.mock(|when, then| {
@@ -113,18 +102,7 @@ fn the_command_line_shows_githubs_words_and_obeys_none() {
             then.status(404).github_json(json!({"message": message}));
         });
         let url = gh.url();
-        let key = key.display().to_string();
-        let args = [
-            "--app-id",
-            APP_ID,
-            "--private-key-file",
-            &key,
-            "--api-url",
-            &url,
-            "--repositories",
-            "acme/site",
-        ];
-        let ran = run_binary(Path::new(BIN), &args, &[], "");
+        let ran = run_binary(Path::new(BIN), &key.mint_args(&url, "acme/site"), &[], "");
         lookup.assert_calls(1);
         assert_eq!(ran.code, 1, "{}", ran.stderr);
         assert!(ran.stderr.starts_with("error: "), "{}", ran.stderr);
@@ -148,18 +126,7 @@ fn the_command_line_shows_githubs_words_and_obeys_none() {
             .github_json(json!({"message": "Not Found\u{1b}]52;c;ZXZpbA==\u{7}"}));
     });
     let url = gh.url();
-    let key = key.display().to_string();
-    let args = [
-        "--app-id",
-        APP_ID,
-        "--private-key-file",
-        &key,
-        "--api-url",
-        &url,
-        "--repositories",
-        "acme/site",
-    ];
-    let ran = run_binary(Path::new(BIN), &args, &[], "");
+    let ran = run_binary(Path::new(BIN), &key.mint_args(&url, "acme/site"), &[], "");
     assert!(
         ran.stderr.contains("HTTP 404: Not Found?]52;c;ZXZpbA==?"),
         "{:?}",

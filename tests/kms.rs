@@ -46,16 +46,6 @@ fn aws_env(moto: &Moto, credentials: bool) -> Vec<(String, String)> {
     env
 }
 
-/// The main step with the PEM input blank and `inputs`, plus `extra` variables.
-fn main_with(
-    step: &Step,
-    gh: &FakeGitHub,
-    inputs: &[(&str, &str)],
-    extra: Vec<(String, String)>,
-) -> Ran {
-    step.run_keyless(bin(), &gh.url(), inputs, extra)
-}
-
 /// No secret in the log but in the `::add-mask::` lines that hide it.
 fn assert_no_secret(text: &str) {
     for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {
@@ -75,7 +65,12 @@ fn a_token_signed_by_a_kms_key_by_id_and_by_alias() {
         let gh = FakeGitHub::verifying_with(&public_key);
         let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
         let step = Step::new();
-        let ran = main_with(&step, &gh, &[("aws-kms-key-id", key)], aws_env(&moto, true));
+        let ran = step.run_keyless(
+            bin(),
+            &gh.url(),
+            &[("aws-kms-key-id", key)],
+            aws_env(&moto, true),
+        );
         assert_eq!(ran.code, 0, "{key}: {}", ran.stdout);
         assert_eq!(step.outputs()["token"], FINAL_TOKEN);
         // The fake accepted only JWTs that verify with the KMS key's public half.
@@ -116,9 +111,9 @@ fn a_role_assumed_with_the_jobs_oidc_token() {
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
         ID_TOKEN_REQUEST_TOKEN.into(),
     ));
-    let ran = main_with(
-        &step,
-        &gh,
+    let ran = step.run_keyless(
+        bin(),
+        &gh.url(),
         &[
             ("aws-kms-key-id", &key_id),
             (
@@ -157,9 +152,9 @@ fn a_missing_key_fails_with_awss_code_and_message_and_mints_nothing() {
     let gh = FakeGitHub::start();
     let any = gh.catch_all();
     let step = Step::new();
-    let ran = main_with(
-        &step,
-        &gh,
+    let ran = step.run_keyless(
+        bin(),
+        &gh.url(),
         &[("aws-kms-key-id", "alias/no-such-key")],
         aws_env(&moto, true),
     );
@@ -234,7 +229,7 @@ fn kms_inputs_are_checked_before_any_request() {
         ),
     ];
     for (inputs, extra, named) in cases {
-        let ran = main_with(&step, &gh, inputs, extra);
+        let ran = step.run_keyless(bin(), &gh.url(), inputs, extra);
         assert_eq!(ran.code, 1, "{}", ran.stdout);
         assert!(
             ran.stdout
@@ -340,7 +335,12 @@ fn kms_requests_carry_signatures_botocore_computes_too() {
     extra.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
     extra.push(("AWS_ENDPOINT_URL".into(), recorder.url.clone()));
     extra.push(("AWS_SESSION_TOKEN".into(), session_token.into()));
-    let ran = main_with(&step, &gh, &[("aws-kms-key-id", "alias/sigv4")], extra);
+    let ran = step.run_keyless(
+        bin(),
+        &gh.url(),
+        &[("aws-kms-key-id", "alias/sigv4")],
+        extra,
+    );
     assert_eq!(ran.code, 0, "{}", ran.stdout);
     let recorded = recorder.recorded();
     assert_eq!(recorded.len(), 1, "one KMS Sign: {recorded:?}");

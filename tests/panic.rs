@@ -1,13 +1,16 @@
 //! No token outlives a panic: the debug binary, told by `APP_TOKEN_TEST_PANIC=after-mint`
 //! to panic once every token is minted and none delivered, revokes them within its bound,
 //! exits non-zero and prints no token, as the main step and as the command line, against
-//! a fake GitHub on 127.0.0.1.
+//! a fake GitHub on 127.0.0.1; a Vault login's token is revoked too, against the Vault
+//! stand-in.
 
 mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::oidc::FakeOidc;
+use common::vault::{FakeVault, VAULT_KEY_NAME, VAULT_ROLE};
 use common::*;
 use httpmock::prelude::*;
 
@@ -30,6 +33,18 @@ fn panic_env(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
     env
 }
 
+/// The main step with `inputs` and `extra` variables, told to panic after the mint.
+fn panicking_main(
+    step: &Step,
+    gh: &FakeGitHub,
+    inputs: &[(&str, &str)],
+    extra: Vec<(String, String)>,
+) -> Ran {
+    let mut env = step.env(&gh.url(), inputs);
+    env.extend(extra);
+    run_binary(Path::new(BIN), &[], &panic_env(env), "")
+}
+
 /// Every occurrence of `token` on stdout is the runner's mask command for it: the runner
 /// hides the token from every later line and never shows the command itself.
 fn only_in_masks(stdout: &str, token: &str) -> bool {
@@ -48,12 +63,7 @@ fn a_panic_in_the_main_step_revokes_the_token_minted() {
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     let started = Instant::now();
-    let ran = run_binary(
-        Path::new(BIN),
-        &[],
-        &panic_env(step.env(&gh.url(), &[])),
-        "",
-    );
+    let ran = panicking_main(&step, &gh, &[], Vec::new());
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
     eprintln!(
         "start to exit (mint, panic, revocation): {:?}",
@@ -96,12 +106,7 @@ fn a_panic_gives_up_revoking_at_its_bound() {
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     let started = Instant::now();
-    let ran = run_binary(
-        Path::new(BIN),
-        &[],
-        &panic_env(step.env(&gh.url(), &[])),
-        "",
-    );
+    let ran = panicking_main(&step, &gh, &[], Vec::new());
     let took = started.elapsed();
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
     eprintln!("start to exit, the revocation hanging: {took:?}");
@@ -125,21 +130,9 @@ fn a_panic_on_the_command_line_revokes_the_token_and_prints_none() {
     }
     let gh = FakeGitHub::start();
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("key.pem");
-    std::fs::write(&key, KEY_PKCS1).unwrap();
+    let key = KeyFile::new();
     let url = gh.url();
-    let key = key.display().to_string();
-    let args = [
-        "--app-id",
-        APP_ID,
-        "--private-key-file",
-        &key,
-        "--api-url",
-        &url,
-        "--repositories",
-        "acme/site",
-    ];
+    let args = key.mint_args(&url, "acme/site");
     let ran = run_binary(Path::new(BIN), &args, &panic_env(Vec::new()), "");
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
     assert_ne!(ran.code, 0, "{log}");
@@ -155,4 +148,39 @@ fn a_panic_on_the_command_line_revokes_the_token_and_prints_none() {
     for token in [FINAL_TOKEN, HELPER_TOKEN] {
         assert!(!ran.stderr.contains(token), "{log}");
     }
+}
+
+#[test]
+fn a_panic_in_the_main_step_revokes_the_vault_token_it_logged_in_for() {
+    if !debug_build() {
+        return;
+    }
+    let vault = FakeVault::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let url = vault.url();
+    let inputs = [
+        ("private-key", ""),
+        ("vault-transit-key", VAULT_KEY_NAME),
+        ("vault-url", url.as_str()),
+        ("vault-role", VAULT_ROLE),
+    ];
+    let started = Instant::now();
+    let ran = panicking_main(&step, &gh, &inputs, oidc.env());
+    let took = started.elapsed();
+    let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
+    eprintln!("start to exit (login, mint, panic, revocations): {took:?}");
+    assert_ne!(ran.code, 0, "{log}");
+    flow.final_token.assert_calls(1);
+    flow.revoke_final.assert_calls(1);
+    // The login's token is revoked too, by the panic's own client, within the bound.
+    let tokens = vault.login_tokens();
+    assert_eq!(tokens.len(), 1, "{log}");
+    assert!(tokens[0].1, "the login's token is still valid: {log}");
+    assert!(took < Duration::from_secs(6), "took {took:?}: {log}");
+    assert!(!ran.stderr.contains(&tokens[0].0), "{log}");
+    assert!(only_in_masks(&ran.stdout, &tokens[0].0), "{log}");
+    assert!(step.outputs().is_empty(), "nothing was delivered");
 }

@@ -97,16 +97,6 @@ fn bin() -> &'static std::path::Path {
     std::path::Path::new(BIN)
 }
 
-/// The main step with the PEM input blank and `inputs`, plus `extra` variables.
-fn main_with(
-    step: &Step,
-    gh: &FakeGitHub,
-    inputs: &[(&str, &str)],
-    extra: Vec<(String, String)>,
-) -> Ran {
-    step.run_keyless(bin(), &gh.url(), inputs, extra)
-}
-
 /// No secret anywhere in `text` but in the `::add-mask::` lines that hide it.
 fn assert_no_secret(text: &str, secrets: &[String]) {
     for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {
@@ -142,7 +132,7 @@ fn role_step(
         ("vault-role", VAULT_ROLE),
     ];
     inputs.extend_from_slice(more);
-    main_with(step, gh, &inputs, oidc.env())
+    step.run_keyless(bin(), &gh.url(), &inputs, oidc.env())
 }
 
 #[test]
@@ -251,9 +241,9 @@ fn a_missing_key_fails_with_vaults_words_and_the_login_is_still_revoked() {
     let any = gh.catch_all();
     let url = vault.url();
     let step = Step::new();
-    let ran = main_with(
-        &step,
-        &gh,
+    let ran = step.run_keyless(
+        bin(),
+        &gh.url(),
         &[
             ("vault-transit-key", "no-such-key"),
             ("vault-url", &url),
@@ -284,9 +274,9 @@ fn vault_token_from_the_environment_is_used_and_left_alone() {
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     // No OIDC token at all, and Vault's address from VAULT_ADDR.
-    let ran = main_with(
-        &step,
-        &gh,
+    let ran = step.run_keyless(
+        bin(),
+        &gh.url(),
         &[("vault-transit-key", VAULT_KEY_NAME)],
         vec![
             ("VAULT_ADDR".into(), vault.url()),

@@ -189,6 +189,11 @@ impl Witness for StderrWitness {
             panic_guard::summary(live, done)
         );
     }
+
+    fn signing_not_ended(&self, why: &str) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "warning: {why}");
+    }
 }
 
 /// Mints what `config` plans. A signal first revokes every token minted so far. Until
@@ -207,7 +212,8 @@ pub(super) async fn mint_all(
     };
     let (client, signer) = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
     let ledger = Ledger::default();
-    let armed = panic_guard::arm(&ledger, target, Arc::new(StderrWitness));
+    let armed =
+        panic_guard::arm(&ledger, target, Arc::new(StderrWitness)).with_signer(Arc::clone(&signer));
     let minted = tokio::select! {
         minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
         signal = cancel => Err(signal),

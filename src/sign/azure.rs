@@ -1,7 +1,5 @@
 //! The Azure Key Vault backend: the app's key in Key Vault, reached with a Microsoft Entra token for the job's OIDC token (a federated credential) or the environment's client secret.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -16,8 +14,8 @@ use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
-use crate::sign::Sign;
-use crate::transport::{Answer, Proxy};
+use crate::sign::{described, Context, Sign};
+use crate::transport::Answer;
 
 /// The audience Entra expects in a federated OIDC token.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -145,14 +143,11 @@ fn entra_error(call: &str, answer: &Answer) -> ServiceError {
                 .to_string();
             (e.error, description)
         }
-        Err(_) => (status_code(answer), String::new()),
+        Err(_) => (rest::status_reason(answer), String::new()),
     };
     ServiceError {
-        call: call.to_string(),
-        code,
-        message,
-        status: Some(answer.status.as_u16()),
-        request_id: header(answer, "x-ms-request-id"),
+        request_id: rest::header(answer, "x-ms-request-id"),
+        ..ServiceError::answered(call, answer, code, message)
     }
 }
 
@@ -171,11 +166,11 @@ fn key_vault_error(call: &str, answer: &Answer) -> ServiceError {
     }
     let (code, mut message) = match serde_json::from_slice::<Outer>(&answer.body) {
         Ok(o) => (o.error.code, o.error.message),
-        Err(_) => (status_code(answer), String::new()),
+        Err(_) => (rest::status_reason(answer), String::new()),
     };
     if answer.status == StatusCode::UNAUTHORIZED {
         if let Some((authority, resource)) =
-            header(answer, "www-authenticate").and_then(|h| challenge(&h))
+            rest::header(answer, "www-authenticate").and_then(|h| challenge(&h))
         {
             let tenant = authority
                 .trim_end_matches('/')
@@ -189,28 +184,9 @@ fn key_vault_error(call: &str, answer: &Answer) -> ServiceError {
         }
     }
     ServiceError {
-        call: call.to_string(),
-        code,
-        message: message.trim().to_string(),
-        status: Some(answer.status.as_u16()),
-        request_id: header(answer, "x-ms-request-id"),
+        request_id: rest::header(answer, "x-ms-request-id"),
+        ..ServiceError::answered(call, answer, code, message.trim().to_string())
     }
-}
-
-fn status_code(answer: &Answer) -> String {
-    answer
-        .status
-        .canonical_reason()
-        .unwrap_or("an error")
-        .to_string()
-}
-
-fn header(answer: &Answer, name: &str) -> Option<String> {
-    answer
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 const ENTRA: Dialect = Dialect {
@@ -242,17 +218,12 @@ pub struct KeyVaultKey {
 }
 
 impl KeyVaultKey {
-    pub fn new(
-        settings: Settings,
-        proxy: &Proxy,
-        connect_timeout: Duration,
-        on_secret: SecretSink,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: Settings, context: &Context) -> anyhow::Result<Self> {
         Ok(Self {
             settings,
-            client: RestClient::new(proxy, connect_timeout)?,
+            client: context.client()?,
             token: OnceCell::new(),
-            on_secret,
+            on_secret: context.on_secret.clone(),
         })
     }
 
@@ -343,11 +314,7 @@ impl KeyVaultKey {
 
 impl Sign for KeyVaultKey {
     fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.sign_digest(message)
-                .await
-                .with_context(|| self.describe())
-        })
+        described(self, self.sign_digest(message))
     }
 
     fn describe(&self) -> String {

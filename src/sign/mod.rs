@@ -3,8 +3,10 @@
 //! One file (or folder) per backend; none of them knows the others, the configuration
 //! or the JWT's claims: a backend turns a JWS signing input into an RS256 signature.
 
+use std::future::Future;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use futures::future::BoxFuture;
 
 use crate::transport::Proxy;
@@ -31,6 +33,12 @@ pub trait Sign: Send + Sync {
     fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
     }
+    /// [`Sign::finish`] at a panic: on the panic's own runtime, with a client made for
+    /// it (the step's runtime and its connections are gone); nothing when `finish` has
+    /// given it back already.
+    fn finish_afresh(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A key held by a service, with its checked settings: one variant per backend.
@@ -44,44 +52,36 @@ pub enum Service {
 
 /// What every service's client is made with: the GitHub client's proxies and connect
 /// timeout, and where the secrets it comes to hold are told.
+#[derive(Clone)]
 pub struct Context {
     pub proxy: Proxy,
     pub connect_timeout: Duration,
     pub on_secret: SecretSink,
 }
 
+impl Context {
+    /// The service's HTTPS client, through the proxies, with the connect timeout.
+    pub fn client(&self) -> anyhow::Result<rest::RestClient> {
+        rest::RestClient::new(&self.proxy, self.connect_timeout)
+    }
+}
+
+/// A service key's [`Sign::sign`]: `signing` boxed, its error led by the key's
+/// description (`KMS key alias/x: KMS Sign failed: …`).
+fn described<'a>(
+    key: &'a (impl Sign + ?Sized),
+    signing: impl Future<Output = anyhow::Result<Vec<u8>>> + Send + 'a,
+) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+    Box::pin(async move { signing.await.with_context(|| key.describe()) })
+}
+
 /// The signer of a service's key. Its client is made here; no request is made until
 /// the first signature.
 pub fn backend(service: Service, context: &Context) -> anyhow::Result<Box<dyn Sign>> {
-    let Context {
-        proxy,
-        connect_timeout,
-        on_secret,
-    } = context;
     Ok(match service {
-        Service::Aws(settings) => Box::new(aws::KmsKey::new(
-            settings,
-            proxy,
-            *connect_timeout,
-            on_secret.clone(),
-        )?),
-        Service::Gcp(settings) => Box::new(gcp::CloudKmsKey::new(
-            settings,
-            proxy,
-            *connect_timeout,
-            on_secret.clone(),
-        )?),
-        Service::Azure(settings) => Box::new(azure::KeyVaultKey::new(
-            settings,
-            proxy,
-            *connect_timeout,
-            on_secret.clone(),
-        )?),
-        Service::Vault(settings) => Box::new(vault::TransitKey::new(
-            settings,
-            proxy,
-            *connect_timeout,
-            on_secret.clone(),
-        )?),
+        Service::Aws(settings) => Box::new(aws::KmsKey::new(settings, context)?),
+        Service::Gcp(settings) => Box::new(gcp::CloudKmsKey::new(settings, context)?),
+        Service::Azure(settings) => Box::new(azure::KeyVaultKey::new(settings, context)?),
+        Service::Vault(settings) => Box::new(vault::TransitKey::new(settings, context)?),
     })
 }

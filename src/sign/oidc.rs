@@ -60,17 +60,7 @@ fn error_of(call: &str, answer: &Answer) -> ServiceError {
     let message = serde_json::from_slice::<Message>(&answer.body)
         .map(|m| m.message)
         .unwrap_or_default();
-    ServiceError {
-        call: call.to_string(),
-        code: answer
-            .status
-            .canonical_reason()
-            .unwrap_or("an error")
-            .to_string(),
-        message,
-        status: Some(answer.status.as_u16()),
-        request_id: None,
-    }
+    ServiceError::answered(call, answer, rest::status_reason(answer), message)
 }
 
 const DIALECT: Dialect = Dialect {

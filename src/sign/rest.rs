@@ -42,6 +42,39 @@ impl ServiceError {
     }
 }
 
+impl ServiceError {
+    /// A service's error answer to `call`, in its own `code` and `message`, with the
+    /// answer's status (and no request id).
+    pub fn answered(call: &str, answer: &Answer, code: String, message: String) -> Self {
+        Self {
+            call: call.to_string(),
+            code,
+            message,
+            status: Some(answer.status.as_u16()),
+            request_id: None,
+        }
+    }
+}
+
+/// The code of an error answer whose body names none: its status's reason
+/// (`Bad Request`).
+pub fn status_reason(answer: &Answer) -> String {
+    answer
+        .status
+        .canonical_reason()
+        .unwrap_or("an error")
+        .to_string()
+}
+
+/// An answer's header, when it is text.
+pub fn header(answer: &Answer, name: &str) -> Option<String> {
+    answer
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 impl std::fmt::Display for ServiceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} failed: {}", self.call, self.code)?;
@@ -207,12 +240,13 @@ pub fn json<T: serde::de::DeserializeOwned>(
     answer: &Answer,
     missing: &str,
 ) -> Result<T, ServiceError> {
-    serde_json::from_slice(&answer.body).map_err(|_| ServiceError {
-        call: call.to_string(),
-        code: "an answer that cannot be read".into(),
-        message: missing.to_string(),
-        status: Some(answer.status.as_u16()),
-        request_id: None,
+    serde_json::from_slice(&answer.body).map_err(|_| {
+        ServiceError::answered(
+            call,
+            answer,
+            "an answer that cannot be read".into(),
+            missing.to_string(),
+        )
     })
 }
 

@@ -1,6 +1,6 @@
 //! The HashiCorp Vault transit backend: the app's key in a transit mount, reached with a Vault token from JWT auth with the job's OIDC token, or `VAULT_TOKEN` from the environment.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -14,8 +14,8 @@ use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
-use crate::sign::Sign;
-use crate::transport::{Answer, Proxy};
+use crate::sign::{described, Context, Sign};
+use crate::transport::Answer;
 
 /// What the job's environment says about Vault, as the Vault CLI and hashicorp/vault-action leave it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,17 +82,7 @@ fn vault_error(call: &str, answer: &Answer) -> ServiceError {
                 .join("; ")
         })
         .unwrap_or_default();
-    ServiceError {
-        call: call.to_string(),
-        code: answer
-            .status
-            .canonical_reason()
-            .unwrap_or("an error")
-            .to_string(),
-        message,
-        status: Some(answer.status.as_u16()),
-        request_id: None,
-    }
+    ServiceError::answered(call, answer, rest::status_reason(answer), message)
 }
 
 const VAULT: Dialect = Dialect {
@@ -150,20 +140,21 @@ pub struct TransitKey {
     client: RestClient,
     session: OnceCell<Session>,
     on_secret: SecretSink,
+    /// What a panic's own client is made with.
+    context: Context,
+    /// Whether the token this step logged in for is revoked already.
+    revoked: AtomicBool,
 }
 
 impl TransitKey {
-    pub fn new(
-        settings: Settings,
-        proxy: &Proxy,
-        connect_timeout: Duration,
-        on_secret: SecretSink,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: Settings, context: &Context) -> anyhow::Result<Self> {
         Ok(Self {
             settings,
-            client: RestClient::new(proxy, connect_timeout)?,
+            client: context.client()?,
             session: OnceCell::new(),
-            on_secret,
+            on_secret: context.on_secret.clone(),
+            context: context.clone(),
+            revoked: AtomicBool::new(false),
         })
     }
 
@@ -260,30 +251,30 @@ impl TransitKey {
         Ok(signature)
     }
 
-    /// Revokes the token this step logged in for (`auth/token/revoke-self`); a token
-    /// from the environment is left alone.
-    async fn revoke(&self) -> anyhow::Result<()> {
+    /// Revokes, with `client`, the token this step logged in for
+    /// (`auth/token/revoke-self`), once; a token from the environment is left alone.
+    async fn revoke(&self, client: &RestClient) -> anyhow::Result<()> {
         let Some(session) = self.session.get().filter(|s| s.logged_in) else {
             return Ok(());
         };
+        if self.revoked.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let call = self.call(
             "Vault token revoke-self",
             "auth/token/revoke-self",
             &json!({}),
             Some(&session.token),
         );
-        self.client.send(&call, &VAULT).await?;
+        client.send(&call, &VAULT).await?;
+        self.revoked.store(true, Ordering::SeqCst);
         Ok(())
     }
 }
 
 impl Sign for TransitKey {
     fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.sign_input(message)
-                .await
-                .with_context(|| self.describe())
-        })
+        described(self, self.sign_input(message))
     }
 
     fn describe(&self) -> String {
@@ -295,7 +286,16 @@ impl Sign for TransitKey {
 
     fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            self.revoke()
+            self.revoke(&self.client)
+                .await
+                .with_context(|| format!("revoking the Vault token of {}", self.describe()))
+        })
+    }
+
+    fn finish_afresh(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            let client = self.context.client()?;
+            self.revoke(&client)
                 .await
                 .with_context(|| format!("revoking the Vault token of {}", self.describe()))
         })

@@ -18,6 +18,7 @@ use rsa::traits::PublicKeyParts as _;
 use serde_json::{json, Value};
 
 use super::oidc::{id_token_claims, OIDC_ISSUER, OIDC_SUBJECT};
+use super::stand_in::{header, serve};
 use super::KEY_PKCS1;
 
 /// The directory the app's service principal and the vault are in.
@@ -116,13 +117,6 @@ fn supported_api_version(v: &str) -> bool {
         || (v.len() == 10 && v.as_bytes()[4] == b'-' && v >= "2025-07-01")
 }
 
-fn header(req: &HttpMockRequest, name: &str) -> Option<String> {
-    req.headers_vec()
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
-}
-
 impl FakeAzure {
     /// A tenant with the app, a federated credential for acme/site's main branch, and a
     /// vault with the key `github-app` (its current version is the app's key).
@@ -143,14 +137,7 @@ impl FakeAzure {
             tokens: Vec::new(),
             seen: Vec::new(),
         }));
-        let server = MockServer::start();
-        let shared = Arc::clone(&state);
-        server.mock(|_, then| {
-            then.respond_with(move |req: &HttpMockRequest| {
-                let mut state = shared.lock().expect("the stand-in's state");
-                handle(&mut state, req)
-            });
-        });
+        let server = serve(&state, handle);
         Self { server, state }
     }
 

@@ -1,4 +1,4 @@
-//! What the benchmarks share: how many runs, timing the main step, medians, milliseconds, and stopping with a message.
+//! What the benchmarks share: how many runs, timing the main step, medians, milliseconds, the head of a table of keys, and stopping with a message.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -88,4 +88,17 @@ pub fn measure_main(
         }
     }
     median(walls)
+}
+
+/// The head of a benchmark's table of keys, and its first row: the key in memory, whose
+/// median is `base`.
+pub fn print_key_table_head(base: Duration) {
+    println!(
+        "| Key | Round trips before the first GitHub request | Median | Above the key in memory |"
+    );
+    println!("|---|---|---:|---:|");
+    println!(
+        "| `private-key` (in memory) | none | {:.1} ms | |",
+        ms(base)
+    );
 }

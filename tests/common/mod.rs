@@ -11,12 +11,14 @@ mod clients;
 pub mod commands;
 pub mod docker;
 mod gcp;
+mod key_file;
 pub mod measure;
 mod moto;
 pub mod native;
 mod net;
 pub mod oidc;
 mod ops;
+mod stand_in;
 mod step;
 pub mod vault;
 
@@ -24,6 +26,8 @@ pub mod vault;
 pub use clients::*;
 #[allow(unused_imports)]
 pub use gcp::*;
+#[allow(unused_imports)]
+pub use key_file::*;
 #[allow(unused_imports)]
 pub use moto::*;
 #[allow(unused_imports)]
@@ -445,12 +449,11 @@ impl FakeGitHub {
         )
     }
 
-    /// A step that will be holding a token when it is cancelled: repository id 101 of
-    /// acme, minted at once, while the bot user's lookup hangs for `hang`. Gives (the
-    /// token request, its revocation, the hanging lookup).
-    pub fn token_then_a_hang(&self, hang: Duration) -> (Mock<'_>, Mock<'_>, Mock<'_>) {
+    /// acme's installation, and `FINAL_TOKEN` for its repository id 101 (`site`) with the
+    /// installation's permissions. Gives the token request.
+    pub fn token_for_repository_101(&self) -> Mock<'_> {
         self.account_installation("acme", INSTALLATION);
-        let minted = self.access_token(
+        self.access_token(
             INSTALLATION,
             json!({"repository_ids": [101]}),
             token_json(
@@ -458,7 +461,14 @@ impl FakeGitHub {
                 &[repo_json(101, "acme", "site")],
                 &installation_permissions(),
             ),
-        );
+        )
+    }
+
+    /// A step that will be holding a token when it is cancelled: repository id 101 of
+    /// acme, minted at once, while the bot user's lookup hangs for `hang`. Gives (the
+    /// token request, its revocation, the hanging lookup).
+    pub fn token_then_a_hang(&self, hang: Duration) -> (Mock<'_>, Mock<'_>, Mock<'_>) {
+        let minted = self.token_for_repository_101();
         let revoked = self.revoke(FINAL_TOKEN);
         let hanging = self.server.mock(|when, then| {
             when.method(GET).path(format!("/users/{SLUG}%5Bbot%5D"));

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 use super::oidc::{id_token_claims, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT};
+use super::stand_in::{header, serve};
 use super::KEY_PKCS1;
 
 /// The JWT auth role the job logs in with.
@@ -73,13 +74,6 @@ fn errors(status: u16, message: &str) -> HttpMockResponse {
     answer(status, json!({"errors": [message]}))
 }
 
-fn header(req: &HttpMockRequest, name: &str) -> Option<String> {
-    req.headers_vec()
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
-}
-
 /// A deterministic source of PSS salt: this stand-in needs signatures, not secrecy.
 struct Salt(u64);
 
@@ -123,14 +117,7 @@ impl FakeVault {
             }],
             seen: Vec::new(),
         }));
-        let server = MockServer::start();
-        let shared = Arc::clone(&state);
-        server.mock(|_, then| {
-            then.respond_with(move |req: &HttpMockRequest| {
-                let mut state = shared.lock().expect("the stand-in's state");
-                handle(&mut state, req)
-            });
-        });
+        let server = serve(&state, handle);
         Self { server, state }
     }
 

@@ -1,7 +1,5 @@
 //! The app's key in AWS KMS: RS256 signatures from KMS `Sign` (RSASSA_PKCS1_V1_5_SHA_256 over the raw signing input), with credentials fetched once, when first needed.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -18,8 +16,7 @@ use super::sts::{assume_role_with_web_identity, STS_AUDIENCE};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::SecretSink;
-use crate::sign::Sign;
-use crate::transport::Proxy;
+use crate::sign::{described, Context, Sign};
 
 /// Where the signing credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,17 +58,12 @@ struct SignAnswer {
 }
 
 impl KmsKey {
-    pub fn new(
-        settings: KmsSettings,
-        proxy: &Proxy,
-        connect_timeout: Duration,
-        on_secret: SecretSink,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: KmsSettings, context: &Context) -> anyhow::Result<Self> {
         Ok(Self {
             settings,
-            client: RestClient::new(proxy, connect_timeout)?,
+            client: context.client()?,
             credentials: OnceCell::new(),
-            on_secret,
+            on_secret: context.on_secret.clone(),
         })
     }
 
@@ -141,11 +133,7 @@ impl KmsKey {
 
 impl Sign for KmsKey {
     fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.sign_with_kms(message)
-                .await
-                .with_context(|| self.describe())
-        })
+        described(self, self.sign_with_kms(message))
     }
 
     fn describe(&self) -> String {

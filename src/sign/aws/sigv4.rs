@@ -46,11 +46,8 @@ struct XmlError {
 /// KMS gives it, or XML (`<Error><Code>`) as STS gives it. The code loses any
 /// `namespace#` prefix. Falls back on `X-Amzn-ErrorType`, then on the status text.
 pub fn error_of(call: &str, answer: &Answer) -> ServiceError {
-    let header = answer
-        .headers
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-        .map(|t| t.split(':').next().unwrap_or(t).to_string());
+    let header = rest::header(answer, "x-amzn-errortype")
+        .map(|t| t.split(':').next().unwrap_or(&t).to_string());
     let (code, message) = if let Ok(e) = serde_json::from_slice::<JsonError>(&answer.body) {
         (e.kind, e.message)
     } else if let Ok(e) = std::str::from_utf8(&answer.body)
@@ -65,23 +62,16 @@ pub fn error_of(call: &str, answer: &Answer) -> ServiceError {
     let code = match (code.is_empty(), header) {
         (false, _) => code,
         (true, Some(h)) if !h.is_empty() => h,
-        _ => answer
-            .status
-            .canonical_reason()
-            .unwrap_or("an error")
-            .to_string(),
+        _ => rest::status_reason(answer),
     };
     ServiceError {
-        call: call.to_string(),
-        code,
-        message,
-        status: Some(answer.status.as_u16()),
         request_id: answer
             .headers
             .get("x-amzn-requestid")
             .or_else(|| answer.headers.get("x-amz-request-id"))
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
+        ..ServiceError::answered(call, answer, code, message)
     }
 }
 

@@ -64,12 +64,13 @@ pub async fn assume_role_with_web_identity(
     let answer = client.send(&call, &DIALECT).await?;
     let text = String::from_utf8_lossy(&answer.body);
     let parsed: AssumeRoleWithWebIdentityResponse =
-        quick_xml::de::from_str(&text).map_err(|_| ServiceError {
-            call: name.to_string(),
-            code: "an answer without credentials".into(),
-            message: "STS's answer is not the XML expected".into(),
-            status: Some(answer.status.as_u16()),
-            request_id: None,
+        quick_xml::de::from_str(&text).map_err(|_| {
+            ServiceError::answered(
+                name,
+                &answer,
+                "an answer without credentials".into(),
+                "STS's answer is not the XML expected".into(),
+            )
         })?;
     let c = parsed.assume_role_with_web_identity_result.credentials;
     Ok(Credentials::new(

@@ -46,21 +46,11 @@ pub fn error_of(call: &str, answer: &Answer) -> ServiceError {
         (String::new(), String::new())
     };
     let code = if code.is_empty() {
-        answer
-            .status
-            .canonical_reason()
-            .unwrap_or("an error")
-            .to_string()
+        rest::status_reason(answer)
     } else {
         code
     };
-    ServiceError {
-        call: call.to_string(),
-        code,
-        message,
-        status: Some(answer.status.as_u16()),
-        request_id: None,
-    }
+    ServiceError::answered(call, answer, code, message)
 }
 
 /// Google's errors: 5xx, 429, and `UNAVAILABLE` are worth another try.

@@ -3,8 +3,6 @@
 pub mod external;
 mod google;
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -19,8 +17,7 @@ use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
-use crate::sign::Sign;
-use crate::transport::Proxy;
+use crate::sign::{described, Context, Sign};
 
 pub use google::{impersonation_url, JWT_TOKEN_TYPE};
 
@@ -122,17 +119,12 @@ pub struct CloudKmsKey {
 }
 
 impl CloudKmsKey {
-    pub fn new(
-        settings: Settings,
-        proxy: &Proxy,
-        connect_timeout: Duration,
-        on_secret: SecretSink,
-    ) -> anyhow::Result<Self> {
+    pub fn new(settings: Settings, context: &Context) -> anyhow::Result<Self> {
         Ok(Self {
             settings,
-            client: RestClient::new(proxy, connect_timeout)?,
+            client: context.client()?,
             access_token: OnceCell::new(),
-            on_secret,
+            on_secret: context.on_secret.clone(),
         })
     }
 
@@ -267,11 +259,7 @@ impl CloudKmsKey {
 
 impl Sign for CloudKmsKey {
     fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
-        Box::pin(async move {
-            self.sign_with_kms(message)
-                .await
-                .with_context(|| self.describe())
-        })
+        described(self, self.sign_with_kms(message))
     }
 
     fn describe(&self) -> String {
