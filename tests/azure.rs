@@ -429,10 +429,18 @@ fn a_key_id_on_a_host_outside_key_vaults_domains_is_refused_before_any_request()
         error.contains("input `azure-key-vault-key` names the host attacker.example"),
         "{error}"
     );
-    for domain in [".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".managedhsm.azure.net"] {
+    for domain in [
+        ".vault.azure.net",
+        ".vault.azure.cn",
+        ".vault.usgovcloudapi.net",
+        ".managedhsm.azure.net",
+    ] {
         assert!(error.contains(domain), "{domain}: {error}");
     }
-    assert!(error.contains("`azure-key-vault-domain`"), "the way out: {error}");
+    assert!(
+        error.contains("`azure-key-vault-domain`"),
+        "the way out: {error}"
+    );
     // Nothing was asked of anyone: no OIDC token, no Entra token, no tunnel anywhere.
     assert!(oidc.issued().is_empty());
     assert!(azure.seen().is_empty(), "{:?}", azure.seen());
@@ -442,7 +450,10 @@ fn a_key_id_on_a_host_outside_key_vaults_domains_is_refused_before_any_request()
     // there (through the proxy, which has nothing behind that name).
     let stack_key = format!("https://acme.vault.local.azurestack.example/keys/{AZURE_KEY_NAME}");
     let mut inputs = key_inputs(&stack_key);
-    inputs.push(("azure-key-vault-domain", "vault.local.azurestack.example".into()));
+    inputs.push((
+        "azure-key-vault-domain",
+        "vault.local.azurestack.example".into(),
+    ));
     let mut extra = oidc.env();
     extra.push(authority(&azure));
     extra.push(("HTTPS_PROXY".into(), proxy.url.clone()));
@@ -457,7 +468,11 @@ fn a_key_id_on_a_host_outside_key_vaults_domains_is_refused_before_any_request()
         "{targets:?}: {}",
         ran.stdout
     );
-    assert!(ran.line("::error").contains("Key Vault challenge failed"), "{}", ran.stdout);
+    assert!(
+        ran.line("::error").contains("Key Vault challenge failed"),
+        "{}",
+        ran.stdout
+    );
     assert!(azure.token_requests().is_empty());
 }
 
@@ -473,11 +488,21 @@ fn a_challenge_for_another_resource_is_refused_and_no_token_is_had_or_sent() {
         "{error}"
     );
     assert!(error.contains("https://vault.azure.net"), "{error}");
-    assert!(error.contains(&format!("Key Vault key {}", azure.key_id(AZURE_KEY_NAME, None))), "{error}");
+    assert!(
+        error.contains(&format!(
+            "Key Vault key {}",
+            azure.key_id(AZURE_KEY_NAME, None)
+        )),
+        "{error}"
+    );
     // One request, the challenge's, without a bearer; no token asked of Entra.
     let vault = azure.vault_requests();
     assert_eq!(vault.len(), 1, "{vault:?}");
     assert_eq!(vault[0].authorization, None);
-    assert!(azure.token_requests().is_empty(), "{:?}", azure.token_requests());
+    assert!(
+        azure.token_requests().is_empty(),
+        "{:?}",
+        azure.token_requests()
+    );
     assert!(azure.issued_tokens().is_empty());
 }

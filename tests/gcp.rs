@@ -498,7 +498,10 @@ fn a_credentials_file_naming_another_host_is_refused_before_any_request() {
     std::fs::write(&file, account.to_string()).unwrap();
     let mut extra = gcp_env(&gcp);
     extra.retain(|(k, _)| !k.ends_with("_IAMCREDENTIALS"));
-    extra.push(("GOOGLE_APPLICATION_CREDENTIALS".into(), file.display().to_string()));
+    extra.push((
+        "GOOGLE_APPLICATION_CREDENTIALS".into(),
+        file.display().to_string(),
+    ));
     extra.push(("HTTPS_PROXY".into(), proxy.url.clone()));
     let ran = step.run_keyless(bin(), &gh.url(), &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
     assert_eq!(ran.code, 1, "{}", ran.stdout);
@@ -508,7 +511,10 @@ fn a_credentials_file_naming_another_host_is_refused_before_any_request() {
         "{error}"
     );
     assert!(error.contains("iamcredentials.googleapis.com"), "{error}");
-    assert!(error.contains("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"), "{error}");
+    assert!(
+        error.contains("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"),
+        "{error}"
+    );
     // Nothing was asked of anyone: not the runner's OIDC endpoint, not STS, no tunnel.
     assert!(gcp.seen().is_empty(), "{:?}", gcp.seen());
     assert_eq!(proxy.targets(), Vec::<String>::new(), "{:?}", proxy.heads());
@@ -585,7 +591,9 @@ fn googles_credentials_file_must_be_a_small_regular_file() {
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     let error = ran.line("::error");
     assert!(
-        error.contains("`GOOGLE_APPLICATION_CREDENTIALS` names a file that cannot be read (not a regular file"),
+        error.contains(
+            "`GOOGLE_APPLICATION_CREDENTIALS` names a file that cannot be read (not a regular file"
+        ),
         "{error}"
     );
     // A file over 64 KiB (an external_account file is under 2 KiB), and a device.

@@ -382,7 +382,10 @@ fn a_login_whose_answer_is_lost_is_not_sent_again() {
     let ran = step.run_keyless(bin(), &gh.url(), &inputs, oidc.env());
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     let error = ran.line("::error");
-    assert!(error.contains("Vault JWT login failed: no answer"), "{error}");
+    assert!(
+        error.contains("Vault JWT login failed: no answer"),
+        "{error}"
+    );
     assert!(error.contains("not sent again"), "{error}");
     // Vault saw one login, and issued one token; nothing was signed.
     let paths: Vec<String> = vault.seen().into_iter().map(|s| s.path).collect();

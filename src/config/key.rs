@@ -1370,7 +1370,11 @@ mod tests {
                 (e.field, e.refs.as_slice()),
                 (Field::AzureKeyVaultKey, &[Field::AzureKeyVaultDomain][..])
             );
-            assert!(e.message.contains(&format!("names the host {host},")), "{}", e.message);
+            assert!(
+                e.message.contains(&format!("names the host {host},")),
+                "{}",
+                e.message
+            );
             for domain in azure::KEY_VAULT_DOMAINS {
                 assert!(e.message.contains(&format!(".{domain}")), "{}", e.message);
             }
@@ -1383,11 +1387,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.domain, "vault.local.azurestack.external");
-        let s = azure(|g| g.azure_key_vault_domain = Some("vault.local.azurestack.external".into()))
-            .unwrap();
+        let s =
+            azure(|g| g.azure_key_vault_domain = Some("vault.local.azurestack.external".into()))
+                .unwrap();
         assert_eq!(s.domain, "vault.azure.net");
-        for bad in ["com", "vault..example", "https://vault.example", "-x.example"] {
-            let e = azure(|g| g.azure_key_vault_domain = Some(bad.into())).err().unwrap();
+        for bad in [
+            "com",
+            "vault..example",
+            "https://vault.example",
+            "-x.example",
+        ] {
+            let e = azure(|g| g.azure_key_vault_domain = Some(bad.into()))
+                .err()
+                .unwrap();
             assert_eq!(e.field, Field::AzureKeyVaultDomain, "{bad}");
         }
         // Named without a Key Vault key: a mistake, said.

@@ -153,7 +153,10 @@ pub fn check_challenge(header: Option<&str>, domain: &str) -> Result<(), String>
         .parse::<http::Uri>()
         .ok()
         .filter(|u| u.scheme_str() == Some("https") && matches!(u.port_u16(), None | Some(443)))
-        .and_then(|u| u.host().map(|h| h.trim_end_matches('.').to_ascii_lowercase()));
+        .and_then(|u| {
+            u.host()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        });
     if named.as_deref() == Some(domain) {
         Ok(())
     } else {
@@ -413,8 +416,14 @@ mod tests {
     #[test]
     fn a_vaults_domain_is_one_of_key_vaults_or_the_one_named() {
         let domain = |host: &str, named: Option<&str>| vault_domain(host, named);
-        assert_eq!(domain("acme.vault.azure.net", None).as_deref(), Some("vault.azure.net"));
-        assert_eq!(domain("Acme.Vault.Azure.CN.", None).as_deref(), Some("vault.azure.cn"));
+        assert_eq!(
+            domain("acme.vault.azure.net", None).as_deref(),
+            Some("vault.azure.net")
+        );
+        assert_eq!(
+            domain("Acme.Vault.Azure.CN.", None).as_deref(),
+            Some("vault.azure.cn")
+        );
         assert_eq!(
             domain("acme.managedhsm.usgovcloudapi.net", None).as_deref(),
             Some("managedhsm.usgovcloudapi.net")
@@ -436,18 +445,29 @@ mod tests {
             domain("acme.vault.local.azurestack.external", stack).as_deref(),
             stack
         );
-        assert_eq!(domain("acme.vault.azure.net", stack).as_deref(), Some("vault.azure.net"));
+        assert_eq!(
+            domain("acme.vault.azure.net", stack).as_deref(),
+            Some("vault.azure.net")
+        );
         assert_eq!(domain("acme.vault.local.azurestack.external", None), None);
         // A stand-in on loopback: the public cloud's resource, or the one named.
-        assert_eq!(domain("127.0.0.1", None).as_deref(), Some("vault.azure.net"));
+        assert_eq!(
+            domain("127.0.0.1", None).as_deref(),
+            Some("vault.azure.net")
+        );
         assert_eq!(domain("[::1]", stack).as_deref(), stack);
-        assert_eq!(scope_for("vault.azure.cn"), "https://vault.azure.cn/.default");
+        assert_eq!(
+            scope_for("vault.azure.cn"),
+            "https://vault.azure.cn/.default"
+        );
     }
 
     #[test]
     fn a_challenge_must_name_the_vaults_domain() {
         let challenge = |resource: &str| {
-            format!(r#"Bearer authorization="https://login.microsoftonline.com/T", resource="{resource}""#)
+            format!(
+                r#"Bearer authorization="https://login.microsoftonline.com/T", resource="{resource}""#
+            )
         };
         for resource in [
             "https://vault.azure.net",
@@ -472,7 +492,10 @@ mod tests {
             "vault.azure.net",
         ] {
             let e = check_challenge(Some(&challenge(resource)), "vault.azure.net").unwrap_err();
-            assert!(e.contains("no token is asked for or sent"), "{resource}: {e}");
+            assert!(
+                e.contains("no token is asked for or sent"),
+                "{resource}: {e}"
+            );
         }
         assert!(check_challenge(None, "vault.azure.net").is_err());
         assert!(check_challenge(

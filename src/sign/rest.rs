@@ -218,7 +218,8 @@ impl RestClient {
         call: &Call<'_>,
         dialect: &Dialect,
     ) -> Result<Answer, ServiceError> {
-        self.send_with(call, dialect, Retry::UnlessServed, None).await
+        self.send_with(call, dialect, Retry::UnlessServed, None)
+            .await
     }
 
     /// [`RestClient::send`], with an answer of status `expected` given back too (Key
@@ -297,7 +298,9 @@ enum Retry {
 enum Outcome {
     Answered(StatusCode),
     /// No answer; `sent`: the request may have reached the server.
-    NoAnswer { sent: bool },
+    NoAnswer {
+        sent: bool,
+    },
 }
 
 /// Is a transient failure kept from another try? Only for a call that issues a
@@ -400,8 +403,17 @@ mod tests {
             assert!(hold_back(Retry::UnlessServed, true, outcome), "{outcome:?}");
         }
         // But a connection never made, or the service's own error answer, issued nothing.
-        for outcome in [unsent, answered(500), answered(503), answered(429), answered(412)] {
-            assert!(!hold_back(Retry::UnlessServed, true, outcome), "{outcome:?}");
+        for outcome in [
+            unsent,
+            answered(500),
+            answered(503),
+            answered(429),
+            answered(412),
+        ] {
+            assert!(
+                !hold_back(Retry::UnlessServed, true, outcome),
+                "{outcome:?}"
+            );
         }
         // What is not transient is not tried again either way.
         assert!(!hold_back(Retry::UnlessServed, false, sent));

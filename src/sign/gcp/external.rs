@@ -96,7 +96,10 @@ pub fn google_host(service: &str, host: &str) -> bool {
     let Some(name) = host.strip_suffix(".googleapis.com") else {
         return false;
     };
-    let label = |l: &str| !l.is_empty() && !l.contains(|c: char| c == '.' || c == '/' || c == '\\' || c.is_whitespace());
+    let label = |l: &str| {
+        !l.is_empty()
+            && !l.contains(|c: char| c == '.' || c == '/' || c == '\\' || c.is_whitespace())
+    };
     let dashed = |l: &str, tail: &str| l.strip_suffix(tail).is_some_and(label);
     let parts: Vec<&str> = name.split('.').collect();
     match parts.as_slice() {
@@ -137,7 +140,10 @@ fn host_allowed(field: &str, url: &str, hosts: &Hosts) -> Result<(), String> {
     let host = url
         .parse::<http::Uri>()
         .ok()
-        .and_then(|u| u.host().map(|h| h.trim_end_matches('.').to_ascii_lowercase()))
+        .and_then(|u| {
+            u.host()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        })
         .unwrap_or_default();
     let extra = match field {
         "token_url" => &hosts.sts,
@@ -145,7 +151,9 @@ fn host_allowed(field: &str, url: &str, hosts: &Hosts) -> Result<(), String> {
         _ => &hosts.oidc,
     };
     let ok = crate::transport::is_loopback(&host)
-        || extra.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&host))
+        || extra
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(&host))
         || match field {
             "token_url" => google_host("sts", &host),
             "service_account_impersonation_url" => google_host("iamcredentials", &host),
@@ -407,7 +415,10 @@ mod tests {
             ("sts", "us-east4-sts.googleapis.com"),
             ("sts", "sts-xyz123.p.googleapis.com"),
             ("iamcredentials", "iamcredentials.googleapis.com"),
-            ("iamcredentials", "europe-west1-iamcredentials.googleapis.com"),
+            (
+                "iamcredentials",
+                "europe-west1-iamcredentials.googleapis.com",
+            ),
             ("iamcredentials", "iamcredentials-psc.p.googleapis.com"),
         ] {
             assert!(google_host(service, host), "{service}: {host}");
@@ -431,7 +442,8 @@ mod tests {
 
     #[test]
     fn each_url_names_only_a_host_its_field_may() {
-        let at = |field: &str, url: &str| match field {
+        let at = |field: &str, url: &str| {
+            match field {
             "token_url" => WRITTEN_BY_AUTH.replace("https://sts.googleapis.com/v1/token", url),
             "service_account_impersonation_url" => WRITTEN_BY_AUTH.replace(
                 "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/signer@p.iam.gserviceaccount.com:generateAccessToken",
@@ -441,8 +453,13 @@ mod tests {
                 "https://pipelines.actions.githubusercontent.com/abc/_apis/distributedtask/token",
                 url,
             ),
+        }
         };
-        let fields = ["token_url", "service_account_impersonation_url", "credential_source.url"];
+        let fields = [
+            "token_url",
+            "service_account_impersonation_url",
+            "credential_source.url",
+        ];
         // Elsewhere: refused, naming the field, the host, and what is accepted instead.
         for field in fields {
             let e = parse(&at(field, "https://attacker.example/x"), ok, &runner()).unwrap_err();
@@ -454,12 +471,18 @@ mod tests {
             assert!(parse(&at(field, "http://127.0.0.1:9/x"), ok, &runner()).is_ok());
         }
         // Google's own host for one service is not the other's, nor the runner's.
-        let swapped = at("token_url", "https://iamcredentials.googleapis.com/v1/token");
+        let swapped = at(
+            "token_url",
+            "https://iamcredentials.googleapis.com/v1/token",
+        );
         assert!(parse(&swapped, ok, &runner()).is_err());
         let google = at("credential_source.url", "https://sts.googleapis.com/token");
         assert!(parse(&google, ok, &runner()).is_err());
         // Regional and Private Service Connect forms are Google's.
-        let regional = at("token_url", "https://sts.europe-west1.googleapis.com/v1/token");
+        let regional = at(
+            "token_url",
+            "https://sts.europe-west1.googleapis.com/v1/token",
+        );
         assert!(parse(&regional, ok, &runner()).is_ok());
         // The overrides' hosts and the runner's, each for its own field.
         let hosts = Hosts {
@@ -469,7 +492,10 @@ mod tests {
         };
         for (field, url) in [
             ("token_url", "https://sts.private.example/v1/token"),
-            ("service_account_impersonation_url", "https://iam.private.example/v1/x"),
+            (
+                "service_account_impersonation_url",
+                "https://iam.private.example/v1/x",
+            ),
         ] {
             assert!(parse(&at(field, url), ok, &hosts).is_ok(), "{field}");
         }
@@ -479,7 +505,10 @@ mod tests {
             oidc: Some("ghes.example".into()),
             ..Hosts::default()
         };
-        let source = at("credential_source.url", "https://ghes.example/_services/token");
+        let source = at(
+            "credential_source.url",
+            "https://ghes.example/_services/token",
+        );
         assert!(parse(&source, ok, &ghes).is_ok());
         // No runner: a credential source on the network is nobody's.
         let e = parse(WRITTEN_BY_AUTH, ok, &Hosts::default()).unwrap_err();
