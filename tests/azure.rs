@@ -215,10 +215,17 @@ fn a_token_minted_with_a_key_vault_key_and_the_jobs_oidc_token() {
     assert_eq!(grant.field("scope"), Some(KEY_VAULT_SCOPE));
     assert_eq!(grant.field("client_assertion"), Some(issued[0].1.as_str()));
     assert_eq!(grant.field("client_secret"), None);
-    // The key's current version signed (no version in the key id), with Entra's token.
+    // The vault's challenge first, as the Azure SDKs ask it: no bearer, no body. Then the
+    // key's current version signed (no version in the key id), with Entra's token.
     let tokens = azure.issued_tokens();
-    let signs = azure.vault_requests();
-    assert_eq!(signs.len(), 1, "{signs:?}");
+    let vault = azure.vault_requests();
+    assert_eq!(vault.len(), 2, "{vault:?}");
+    assert_eq!(vault[0].path, format!("/keys/{AZURE_KEY_NAME}/sign"));
+    assert_eq!(
+        (vault[0].authorization.as_deref(), vault[0].json.as_ref()),
+        (None, None)
+    );
+    let signs = &vault[1..];
     assert_eq!(signs[0].path, format!("/keys/{AZURE_KEY_NAME}/sign"));
     assert_eq!(
         signs[0].authorization.as_deref(),
@@ -398,4 +405,104 @@ fn the_command_line_mints_and_signs_jwts_with_a_key_vault_key() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let (_, _, iss) = jwt_claims(ran.stdout.trim()).expect("a JWT the app's public key verifies");
     assert_eq!(iss, APP_ID);
+}
+
+/// A step whose key id names a host outside Key Vault's domains (`*.example` reaches
+/// this machine only through the proxy, which records every tunnel): refused before
+/// any request, with the input, the host and the accepted domains named.
+#[test]
+fn a_key_id_on_a_host_outside_key_vaults_domains_is_refused_before_any_request() {
+    let azure = FakeAzure::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let proxy = ConnectProxy::start(std::time::Duration::ZERO);
+    let step = Step::new();
+    let mut extra = oidc.env();
+    extra.push(authority(&azure));
+    extra.push(("HTTPS_PROXY".into(), proxy.url.clone()));
+    let key_id = format!("https://attacker.example/keys/{AZURE_KEY_NAME}");
+    let ran = step.run_keyless(bin(), &gh.url(), &borrowed(&key_inputs(&key_id)), extra);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(
+        error.contains("input `azure-key-vault-key` names the host attacker.example"),
+        "{error}"
+    );
+    for domain in [
+        ".vault.azure.net",
+        ".vault.azure.cn",
+        ".vault.usgovcloudapi.net",
+        ".managedhsm.azure.net",
+    ] {
+        assert!(error.contains(domain), "{domain}: {error}");
+    }
+    assert!(
+        error.contains("`azure-key-vault-domain`"),
+        "the way out: {error}"
+    );
+    // Nothing was asked of anyone: no OIDC token, no Entra token, no tunnel anywhere.
+    assert!(oidc.issued().is_empty());
+    assert!(azure.seen().is_empty(), "{:?}", azure.seen());
+    assert_eq!(proxy.targets(), Vec::<String>::new(), "{:?}", proxy.heads());
+    any.assert_calls(0);
+    // With the domain named, its hosts are vaults': the step asks the vault's challenge
+    // there (through the proxy, which has nothing behind that name).
+    let stack_key = format!("https://acme.vault.local.azurestack.example/keys/{AZURE_KEY_NAME}");
+    let mut inputs = key_inputs(&stack_key);
+    inputs.push((
+        "azure-key-vault-domain",
+        "vault.local.azurestack.example".into(),
+    ));
+    let mut extra = oidc.env();
+    extra.push(authority(&azure));
+    extra.push(("HTTPS_PROXY".into(), proxy.url.clone()));
+    let ran = step.run_keyless(bin(), &gh.url(), &borrowed(&inputs), extra);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let targets = proxy.targets();
+    assert!(
+        !targets.is_empty()
+            && targets
+                .iter()
+                .all(|t| t == "acme.vault.local.azurestack.example:443"),
+        "{targets:?}: {}",
+        ran.stdout
+    );
+    assert!(
+        ran.line("::error").contains("Key Vault challenge failed"),
+        "{}",
+        ran.stdout
+    );
+    assert!(azure.token_requests().is_empty());
+}
+
+/// A vault whose challenge names another resource than its domain's: refused, as the
+/// Azure SDKs refuse it, before any token is asked for, so none is sent.
+#[test]
+fn a_challenge_for_another_resource_is_refused_and_no_token_is_had_or_sent() {
+    let azure = FakeAzure::start();
+    azure.challenge_resource("https://management.azure.com");
+    let error = refused(&azure, &key_inputs(&azure.key_id(AZURE_KEY_NAME, None)));
+    assert!(
+        error.contains("Key Vault's challenge asks for a token for https://management.azure.com"),
+        "{error}"
+    );
+    assert!(error.contains("https://vault.azure.net"), "{error}");
+    assert!(
+        error.contains(&format!(
+            "Key Vault key {}",
+            azure.key_id(AZURE_KEY_NAME, None)
+        )),
+        "{error}"
+    );
+    // One request, the challenge's, without a bearer; no token asked of Entra.
+    let vault = azure.vault_requests();
+    assert_eq!(vault.len(), 1, "{vault:?}");
+    assert_eq!(vault[0].authorization, None);
+    assert!(
+        azure.token_requests().is_empty(),
+        "{:?}",
+        azure.token_requests()
+    );
+    assert!(azure.issued_tokens().is_empty());
 }

@@ -477,3 +477,141 @@ fn the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak() {
         "{wrong}"
     );
 }
+
+/// An `external_account` file that sends a token to a host neither Google's, an
+/// override's nor the runner's (`*.example` reaches this machine only through the
+/// proxy, which records every tunnel): refused before any request, naming the variable,
+/// the file's field, the host and the hosts accepted.
+#[test]
+fn a_credentials_file_naming_another_host_is_refused_before_any_request() {
+    let gcp = GcpStandIn::start(GcpExpect::default());
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let proxy = ConnectProxy::start(std::time::Duration::ZERO);
+    let step = Step::new();
+    let file = step.file("gha-creds-elsewhere.json");
+    let audience = format!("https://iam.googleapis.com/{GCP_PROVIDER}");
+    let mut account = gcp.external_account(&audience, Some(GCP_SERVICE_ACCOUNT));
+    account["service_account_impersonation_url"] = json!(format!(
+        "https://attacker.example/v1/projects/-/serviceAccounts/{GCP_SERVICE_ACCOUNT}:generateAccessToken"
+    ));
+    std::fs::write(&file, account.to_string()).unwrap();
+    let mut extra = gcp_env(&gcp);
+    extra.retain(|(k, _)| !k.ends_with("_IAMCREDENTIALS"));
+    extra.push((
+        "GOOGLE_APPLICATION_CREDENTIALS".into(),
+        file.display().to_string(),
+    ));
+    extra.push(("HTTPS_PROXY".into(), proxy.url.clone()));
+    let ran = step.run_keyless(bin(), &gh.url(), &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(
+        error.contains("`GOOGLE_APPLICATION_CREDENTIALS` names a file that has a `service_account_impersonation_url` that names the host attacker.example"),
+        "{error}"
+    );
+    assert!(error.contains("iamcredentials.googleapis.com"), "{error}");
+    assert!(
+        error.contains("CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"),
+        "{error}"
+    );
+    // Nothing was asked of anyone: not the runner's OIDC endpoint, not STS, no tunnel.
+    assert!(gcp.seen().is_empty(), "{:?}", gcp.seen());
+    assert_eq!(proxy.targets(), Vec::<String>::new(), "{:?}", proxy.heads());
+    any.assert_calls(0);
+    assert_no_secret(&ran.stdout);
+}
+
+/// A FIFO at `path`.
+fn fifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path and a mode; mkfifo touches nothing else.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// Runs the main step with `GOOGLE_APPLICATION_CREDENTIALS` naming a FIFO that nobody
+/// writes. Should the step open it and wait, a writer comes after `patience` and closes
+/// it at once (an empty file), so that the test ends either way; the step must have
+/// ended before.
+fn with_a_fifo(step: &Step, gh: &FakeGitHub, inputs: &[(&str, &str)], keyless: bool) -> Ran {
+    let patience = std::time::Duration::from_secs(20);
+    let path = step.file("gha-creds-fifo.json");
+    fifo(&path);
+    let writer_path = path.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(patience);
+        // Opened only if a reader waits on it (no reader: ENXIO), so it never blocks.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(writer_path);
+    });
+    let extra = vec![(
+        "GOOGLE_APPLICATION_CREDENTIALS".to_string(),
+        path.display().to_string(),
+    )];
+    let started = std::time::Instant::now();
+    let ran = if keyless {
+        step.run_keyless(bin(), &gh.url(), inputs, extra)
+    } else {
+        let mut env = step.env(&gh.url(), inputs);
+        env.extend(extra);
+        run_binary(bin(), &[], &env, "")
+    };
+    assert!(
+        started.elapsed() < patience,
+        "the step waited on the FIFO for {:?}: {}",
+        started.elapsed(),
+        ran.stdout
+    );
+    ran
+}
+
+use std::os::unix::fs::OpenOptionsExt as _;
+
+#[test]
+fn googles_credentials_variable_is_not_read_for_another_key_source() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    // The PEM signs; the variable, naming a FIFO, is not even opened.
+    let ran = with_a_fifo(&step, &gh, &[("repositories", "site")], false);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+    flow.final_token.assert_calls(1);
+}
+
+#[test]
+fn googles_credentials_file_must_be_a_small_regular_file() {
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    // A FIFO: refused at once, naming the variable, rather than waited on.
+    let step = Step::new();
+    let ran = with_a_fifo(&step, &gh, &[("gcp-kms-key", GCP_KEY_VERSION)], true);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(
+        error.contains(
+            "`GOOGLE_APPLICATION_CREDENTIALS` names a file that cannot be read (not a regular file"
+        ),
+        "{error}"
+    );
+    // A file over 64 KiB (an external_account file is under 2 KiB), and a device.
+    let big = step.file("gha-creds-big.json");
+    std::fs::write(&big, format!("{{\"type\":\"{}\"}}", "x".repeat(70 * 1024))).unwrap();
+    for (path, why) in [
+        (big.display().to_string(), "larger than 64 KiB"),
+        ("/dev/zero".to_string(), "not a regular file"),
+    ] {
+        let extra = vec![("GOOGLE_APPLICATION_CREDENTIALS".to_string(), path.clone())];
+        let ran = step.run_keyless(bin(), &gh.url(), &[("gcp-kms-key", GCP_KEY_VERSION)], extra);
+        assert_eq!(ran.code, 1, "{}", ran.stdout);
+        let error = ran.line("::error");
+        assert!(
+            error.contains("`GOOGLE_APPLICATION_CREDENTIALS` names a file that cannot be read")
+                && error.contains(why),
+            "{path}: {error}"
+        );
+    }
+    any.assert_calls(0);
+}

@@ -362,3 +362,36 @@ fn the_command_line_mints_and_signs_jwts_with_a_transit_key() {
     let (_, _, iss) = jwt_claims(ran.stdout.trim()).expect("a JWT the app's public key verifies");
     assert_eq!(iss, APP_ID);
 }
+
+/// A login whose answer is lost (Vault issued a token, the step never saw it) is not
+/// sent again: a second login would leave the first token unrevoked while the step goes
+/// on. The step fails, saying so, with one login made.
+#[test]
+fn a_login_whose_answer_is_lost_is_not_sent_again() {
+    let vault = FakeVault::start();
+    let relay = AnswerLosingRelay::start(&vault.server.address().to_string());
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let inputs = [
+        ("vault-transit-key", VAULT_KEY_NAME),
+        ("vault-url", relay.url.as_str()),
+        ("vault-role", VAULT_ROLE),
+    ];
+    let ran = step.run_keyless(bin(), &gh.url(), &inputs, oidc.env());
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let error = ran.line("::error");
+    assert!(
+        error.contains("Vault JWT login failed: no answer"),
+        "{error}"
+    );
+    assert!(error.contains("not sent again"), "{error}");
+    // Vault saw one login, and issued one token; nothing was signed.
+    let paths: Vec<String> = vault.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["auth/jwt/login"]);
+    assert_eq!(vault.login_tokens().len(), 1);
+    assert_eq!(relay.connections(), 1);
+    any.assert_calls(0);
+    assert_no_secret(&ran.stdout, &secrets(&oidc, &vault));
+}

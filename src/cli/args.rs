@@ -292,6 +292,10 @@ pub struct AzureArgs {
     /// The directory (tenant) id [default: AZURE_TENANT_ID]
     #[arg(long, value_name = "TENANT")]
     pub azure_tenant_id: Option<String>,
+
+    /// A Key Vault domain besides Azure's clouds' (vault.azure.net and the others), such as Azure Stack Hub's: the key's host may end in it, and its token is for https://DOMAIN
+    #[arg(long, value_name = "DOMAIN")]
+    pub azure_key_vault_domain: Option<String>,
 }
 
 /// The app's key in HashiCorp Vault's transit engine instead of a PEM.

@@ -61,6 +61,7 @@ fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> 
         azure_key_vault_key: given(&azure.azure_key_vault_key),
         azure_client_id: given(&azure.azure_client_id),
         azure_tenant_id: given(&azure.azure_tenant_id),
+        azure_key_vault_domain: given(&azure.azure_key_vault_domain),
         vault_transit_key: given(&vault.vault_transit_key),
         vault_url: given(&vault.vault_url),
         vault_transit_mount: given(&vault.vault_transit_mount),

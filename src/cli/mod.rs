@@ -95,6 +95,7 @@ fn flag_of(field: Field) -> &'static str {
         Field::AzureKeyVaultKey => "--azure-key-vault-key",
         Field::AzureClientId => "--azure-client-id",
         Field::AzureTenantId => "--azure-tenant-id",
+        Field::AzureKeyVaultDomain => "--azure-key-vault-domain",
         Field::VaultTransitKey => "--vault-transit-key",
         Field::VaultUrl => "--vault-url",
         Field::VaultTransitMount => "--vault-transit-mount",

@@ -67,6 +67,8 @@ pub struct KeyGiven {
     pub azure_key_vault_key: Option<String>,
     pub azure_client_id: Option<String>,
     pub azure_tenant_id: Option<String>,
+    /// A Key Vault domain besides Azure's clouds'.
+    pub azure_key_vault_domain: Option<String>,
     pub vault_transit_key: Option<String>,
     pub vault_url: Option<String>,
     pub vault_transit_mount: Option<String>,
@@ -92,6 +94,21 @@ impl KeyGiven {
             oidc: OidcEnv::from_env(env),
             ..Self::default()
         }
+    }
+
+    /// Reads the files the chosen key source needs, and no other:
+    /// `GOOGLE_APPLICATION_CREDENTIALS` only for a Cloud KMS key without a workload
+    /// identity provider (whatever else is given, that file is never opened).
+    pub fn read_files(mut self) -> Self {
+        let needs_adc = matches!(one_source(&self), Ok(Field::GcpKmsKey))
+            && self.gcp_workload_identity_provider.is_none()
+            && self.gcp.application_credentials_text.is_none();
+        if needs_adc {
+            if let Some(path) = &self.gcp.application_credentials {
+                self.gcp.application_credentials_text = Some(gcp::read_credentials_file(path));
+            }
+        }
+        self
     }
 
     /// Whether a key service's key was given (so that a front end need not look for a PEM).
@@ -207,6 +224,10 @@ fn no_stray_settings(given: &KeyGiven, chosen: Field) -> Result<(), ConfigError>
             vec![
                 (Field::AzureClientId, given.azure_client_id.is_some()),
                 (Field::AzureTenantId, given.azure_tenant_id.is_some()),
+                (
+                    Field::AzureKeyVaultDomain,
+                    given.azure_key_vault_domain.is_some(),
+                ),
             ],
         ),
         (
@@ -536,7 +557,21 @@ fn check_gcp(given: &KeyGiven) -> Result<gcp::Settings, ConfigError> {
                     }
                     None => return Err(ConfigError::new(adc, "names a file that was not read")),
                 };
-                let account = gcp::external::parse(text, validate_url)
+                let host = |url: &str| {
+                    url.split('?')
+                        .next()
+                        .and_then(|u| u.parse::<http::Uri>().ok())
+                        .and_then(|u| u.host().map(str::to_ascii_lowercase))
+                };
+                let hosts = gcp::external::Hosts {
+                    sts: env.sts_override.as_ref().and(host(&endpoints.sts)),
+                    iamcredentials: env
+                        .iamcredentials_override
+                        .as_ref()
+                        .and(host(&endpoints.iamcredentials)),
+                    oidc: given.oidc.request_url.as_deref().and_then(host),
+                };
+                let account = gcp::external::parse(text, validate_url, &hosts)
                     .map_err(|m| ConfigError::new(adc, format!("names a file that {m}")))?;
                 gcp::Credentials::ExternalAccount {
                     path: path.clone(),
@@ -572,7 +607,25 @@ fn valid_guid(id: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// A Key Vault key: its identifier, the app registration, the authority and the credential.
+/// A domain name (`vault.local.azurestack.external`), in lower case: two labels or more,
+/// of letters, digits and `-`; a leading or trailing dot dropped.
+fn valid_domain(raw: &str) -> Option<String> {
+    let domain = raw.trim().trim_start_matches('.').trim_end_matches('.');
+    let labels: Vec<&str> = domain.split('.').collect();
+    let ok = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    ok.then(|| domain.to_ascii_lowercase())
+}
+
+/// A Key Vault key: its identifier (on a host in a Key Vault domain, or loopback), the
+/// app registration, the authority and the credential.
 fn check_azure(given: &KeyGiven) -> Result<azure::Settings, ConfigError> {
     const SHAPE: &str =
         "must be a key identifier: https://VAULT.vault.azure.net/keys/NAME or …/keys/NAME/VERSION";
@@ -597,6 +650,34 @@ fn check_azure(given: &KeyGiven) -> Result<azure::Settings, ConfigError> {
         uri.scheme_str().unwrap_or("https"),
         uri.authority().map(|a| a.as_str()).unwrap_or_default()
     );
+    let named = given
+        .azure_key_vault_domain
+        .as_deref()
+        .map(|raw| {
+            valid_domain(raw).ok_or_else(|| {
+                ConfigError::new(
+                    Field::AzureKeyVaultDomain,
+                    "must be a domain name such as vault.local.azurestack.external (a vault's host is NAME.DOMAIN)",
+                )
+            })
+        })
+        .transpose()?;
+    let host = uri.host().unwrap_or_default();
+    let domain = azure::vault_domain(host, named.as_deref()).ok_or_else(|| {
+        let domains: Vec<String> = azure::KEY_VAULT_DOMAINS
+            .iter()
+            .map(|d| format!(".{d}"))
+            .collect();
+        ConfigError::naming(
+            Field::AzureKeyVaultKey,
+            &format!(
+                "names the host {host}, which is in none of Key Vault's and Managed HSM's domains ({}): \
+                 the vault's access token is sent nowhere else; for another Key Vault domain, name it in {{}}",
+                domains.join(", ")
+            ),
+            &[Field::AzureKeyVaultDomain],
+        )
+    })?;
     let env = &given.azure;
     let client_id = given
         .azure_client_id
@@ -646,6 +727,7 @@ fn check_azure(given: &KeyGiven) -> Result<azure::Settings, ConfigError> {
     Ok(azure::Settings {
         key_id,
         vault_url,
+        domain,
         name,
         version,
         client_id: client_id.trim().to_string(),
@@ -1267,6 +1349,151 @@ mod tests {
             azure(|g| g.oidc = OidcEnv::default()).err().unwrap().field,
             Field::AzureKeyVaultKey
         );
+    }
+
+    #[test]
+    fn a_key_vault_key_is_on_a_key_vault_host_or_in_the_domain_named() {
+        let s = azure(|_| {}).unwrap();
+        assert_eq!(s.domain, "vault.azure.net");
+        let s = azure(|g| {
+            g.azure_key_vault_key = Some("https://acme.managedhsm.azure.cn/keys/app".into())
+        })
+        .unwrap();
+        assert_eq!(s.domain, "managedhsm.azure.cn");
+        // Any other host is refused before any request, naming the input, the host, the
+        // domains, and the input that would name another.
+        for host in ["attacker.example", "acme.vault.azure.net.attacker.example"] {
+            let e = azure(|g| g.azure_key_vault_key = Some(format!("https://{host}/keys/app")))
+                .err()
+                .unwrap();
+            assert_eq!(
+                (e.field, e.refs.as_slice()),
+                (Field::AzureKeyVaultKey, &[Field::AzureKeyVaultDomain][..])
+            );
+            assert!(
+                e.message.contains(&format!("names the host {host},")),
+                "{}",
+                e.message
+            );
+            for domain in azure::KEY_VAULT_DOMAINS {
+                assert!(e.message.contains(&format!(".{domain}")), "{}", e.message);
+            }
+        }
+        // The domain named: accepted, and the token's resource; Azure's still are.
+        let stack = "https://acme.vault.local.azurestack.external/keys/app";
+        let s = azure(|g| {
+            g.azure_key_vault_key = Some(stack.into());
+            g.azure_key_vault_domain = Some(" .Vault.Local.AzureStack.External. ".into());
+        })
+        .unwrap();
+        assert_eq!(s.domain, "vault.local.azurestack.external");
+        let s =
+            azure(|g| g.azure_key_vault_domain = Some("vault.local.azurestack.external".into()))
+                .unwrap();
+        assert_eq!(s.domain, "vault.azure.net");
+        for bad in [
+            "com",
+            "vault..example",
+            "https://vault.example",
+            "-x.example",
+        ] {
+            let e = azure(|g| g.azure_key_vault_domain = Some(bad.into()))
+                .err()
+                .unwrap();
+            assert_eq!(e.field, Field::AzureKeyVaultDomain, "{bad}");
+        }
+        // Named without a Key Vault key: a mistake, said.
+        let e = with(|g| {
+            g.pem = Some(KEY.into());
+            g.azure_key_vault_domain = Some("vault.example".into());
+        })
+        .err()
+        .unwrap();
+        assert_eq!(
+            (e.field, e.refs),
+            (Field::AzureKeyVaultDomain, vec![Field::AzureKeyVaultKey])
+        );
+    }
+
+    #[test]
+    fn googles_credentials_file_is_read_only_for_a_cloud_kms_key_that_needs_it() {
+        let path = Some("/nonexistent/gha-creds.json".to_string());
+        let read = |f: fn(&mut KeyGiven)| {
+            let mut given = KeyGiven::default();
+            given.gcp.application_credentials = path.clone();
+            f(&mut given);
+            given.read_files().gcp.application_credentials_text
+        };
+        // Another key source, or workload identity: the file is not opened.
+        assert_eq!(read(|g| g.pem = Some(KEY.into())), None);
+        assert_eq!(read(|g| g.vault_transit_key = Some("app".into())), None);
+        assert_eq!(
+            read(|g| {
+                g.gcp_kms_key = Some(KEY_VERSION.into());
+                g.pem = Some(KEY.into());
+            }),
+            None
+        );
+        assert_eq!(
+            read(|g| {
+                g.gcp_kms_key = Some(KEY_VERSION.into());
+                g.gcp_workload_identity_provider = Some(PROVIDER.into());
+            }),
+            None
+        );
+        // Cloud KMS with Application Default Credentials: read (here, not found).
+        assert!(matches!(
+            read(|g| g.gcp_kms_key = Some(KEY_VERSION.into())),
+            Some(Err(_))
+        ));
+    }
+
+    #[test]
+    fn a_credentials_files_urls_name_googles_hosts_the_overrides_or_the_runners() {
+        let file = |token_url: &str, source: &str| {
+            format!(
+                r#"{{"type":"external_account","audience":"//iam.googleapis.com/x","subject_token_type":"urn:ietf:params:oauth:token-type:jwt","token_url":"{token_url}","credential_source":{{"url":"{source}?api-version=2.0","headers":{{"Authorization":"Bearer r"}}}}}}"#
+            )
+        };
+        let adc = |g: &mut KeyGiven, text: String| {
+            g.gcp_workload_identity_provider = None;
+            g.gcp.application_credentials = Some("/tmp/gha-creds.json".into());
+            g.gcp.application_credentials_text = Some(Ok(text));
+        };
+        // The runner's OIDC host (token.actions.example, from oidc()) and Google's STS.
+        let written = file(
+            "https://sts.googleapis.com/v1/token",
+            "https://token.actions.example/x",
+        );
+        assert!(gcp(|g| adc(g, written.clone())).is_ok());
+        let adc_field = Field::Environment("GOOGLE_APPLICATION_CREDENTIALS");
+        for (token_url, source, named) in [
+            (
+                "https://attacker.example/v1/token",
+                "https://token.actions.example/x",
+                "`token_url` that names the host attacker.example",
+            ),
+            (
+                "https://sts.googleapis.com/v1/token",
+                "https://attacker.example/x",
+                "`credential_source.url` that names the host attacker.example",
+            ),
+        ] {
+            let e = gcp(|g| adc(g, file(token_url, source))).err().unwrap();
+            assert_eq!(e.field, adc_field);
+            assert!(e.message.contains(named), "{}", e.message);
+        }
+        // An override's host is accepted for its own field.
+        let private = file(
+            "https://sts.private.example/v1/token",
+            "https://token.actions.example/x",
+        );
+        assert!(gcp(|g| adc(g, private.clone())).is_err());
+        assert!(gcp(|g| {
+            adc(g, private.clone());
+            g.gcp.sts_override = Some("https://sts.private.example/".into());
+        })
+        .is_ok());
     }
 
     fn vault(f: impl FnOnce(&mut KeyGiven)) -> Result<vault::Settings, ConfigError> {

@@ -42,6 +42,7 @@ pub enum Field {
     AzureKeyVaultKey,
     AzureClientId,
     AzureTenantId,
+    AzureKeyVaultDomain,
     VaultTransitKey,
     VaultUrl,
     VaultTransitMount,
@@ -398,7 +399,7 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
 impl Plan {
     /// Adds the app's key: a PEM, or a key service's key (exactly one of them).
     pub fn with_key(self, given: KeyGiven) -> Result<Config, ConfigError> {
-        let key = key::check(&self.app_id, given)?;
+        let key = key::check(&self.app_id, given.read_files())?;
         Ok(Config {
             app_id: self.app_id,
             key,

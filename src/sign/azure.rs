@@ -58,6 +58,9 @@ pub struct Settings {
     pub key_id: String,
     /// `https://VAULT.vault.azure.net` (scheme and authority of the key id).
     pub vault_url: String,
+    /// The vault's Key Vault domain (`vault.azure.net`): its host ends in it, its
+    /// tokens are for `https://DOMAIN`, and its challenge must name that.
+    pub domain: String,
     pub name: String,
     /// Without one, the key's current version signs.
     pub version: Option<String>,
@@ -72,32 +75,49 @@ pub struct Settings {
 /// is needed for an imported RSA key's `sign` as used here).
 pub const API_VERSION: &str = "2025-07-01";
 
-/// The scope of a token for the vault at `vault_url`: its cloud's Key Vault (or Managed
-/// HSM) resource, as the vault's own challenge names it; the public cloud's otherwise.
-pub fn scope_for(vault_url: &str) -> String {
-    let host = vault_url
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(vault_url)
-        .split([':', '/'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    const RESOURCES: [&str; 8] = [
-        "vault.azure.net",
-        "vault.azure.cn",
-        "vault.usgovcloudapi.net",
-        "vault.microsoftazure.de",
-        "managedhsm.azure.net",
-        "managedhsm.azure.cn",
-        "managedhsm.usgovcloudapi.net",
-        "managedhsm.microsoftazure.de",
-    ];
-    let resource = RESOURCES
-        .iter()
-        .find(|r| host.ends_with(&format!(".{r}")))
-        .unwrap_or(&RESOURCES[0]);
-    format!("https://{resource}/.default")
+/// Key Vault's and Managed HSM's domains in Azure's clouds (public, China, US
+/// Government, Germany), as Azure names them for each cloud (`keyvault_dns`,
+/// `mhsm_dns`): a vault's host is `NAME.DOMAIN`, and `https://DOMAIN` is the resource
+/// its tokens are for, the one its challenge names.
+pub const KEY_VAULT_DOMAINS: [&str; 8] = [
+    "vault.azure.net",
+    "vault.azure.cn",
+    "vault.usgovcloudapi.net",
+    "vault.microsoftazure.de",
+    "managedhsm.azure.net",
+    "managedhsm.azure.cn",
+    "managedhsm.usgovcloudapi.net",
+    "managedhsm.microsoftazure.de",
+];
+
+/// The domain of a vault on a loopback host (a stand-in), unless one is named: the
+/// public cloud's.
+const LOOPBACK_DOMAIN: &str = "vault.azure.net";
+
+/// The Key Vault domain of a vault at `host`: the one of [`KEY_VAULT_DOMAINS`], or
+/// `named` (`azure-key-vault-domain`, lower case), that the host ends in (`.DOMAIN`);
+/// for a loopback host, `named` or the public cloud's. `None`: the host is no vault's,
+/// and no token may go there.
+pub fn vault_domain(host: &str, named: Option<&str>) -> Option<String> {
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    let in_domain = |domain: &str| {
+        host.strip_suffix(domain)
+            .is_some_and(|name| name.len() > 1 && name.ends_with('.'))
+    };
+    if let Some(domain) = named
+        .into_iter()
+        .chain(KEY_VAULT_DOMAINS)
+        .find(|d| in_domain(d))
+    {
+        return Some(domain.to_string());
+    }
+    crate::transport::is_loopback(host).then(|| named.unwrap_or(LOOPBACK_DOMAIN).to_string())
+}
+
+/// The scope of a token for a vault in `domain`: its resource's.
+pub fn scope_for(domain: &str) -> String {
+    format!("https://{domain}/.default")
 }
 
 /// The authority and resource of Key Vault's `WWW-Authenticate` challenge
@@ -118,6 +138,34 @@ pub fn challenge(header: &str) -> Option<(String, Option<String>)> {
         }
     }
     Some((authority?, resource))
+}
+
+/// Checks Key Vault's challenge (the `WWW-Authenticate` of its 401) before any token
+/// is asked for: the resource it names must be the vault's domain's, as the Azure
+/// SDKs check it (`verify_challenge_resource`), so that no token for another resource
+/// is had or sent on a vault's word.
+pub fn check_challenge(header: Option<&str>, domain: &str) -> Result<(), String> {
+    let (_, resource) = header
+        .and_then(challenge)
+        .ok_or("Key Vault's 401 carries no Bearer challenge (WWW-Authenticate)")?;
+    let resource = resource.ok_or("Key Vault's challenge names no resource")?;
+    let named = resource
+        .parse::<http::Uri>()
+        .ok()
+        .filter(|u| u.scheme_str() == Some("https") && matches!(u.port_u16(), None | Some(443)))
+        .and_then(|u| {
+            u.host()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        });
+    if named.as_deref() == Some(domain) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Key Vault's challenge asks for a token for {}, not for the vault's domain \
+             (https://{domain}): no token is asked for or sent",
+            crate::excerpt::excerpt(&resource)
+        ))
+    }
 }
 
 /// Entra's errors: OAuth's `error`, and the first sentence-bearing part of its
@@ -213,6 +261,8 @@ struct SignAnswer {
 pub struct KeyVaultKey {
     settings: Settings,
     client: RestClient,
+    /// Whether the vault's challenge was had and checked.
+    challenged: OnceCell<()>,
     token: OnceCell<Secret>,
     on_secret: SecretSink,
 }
@@ -222,6 +272,7 @@ impl KeyVaultKey {
         Ok(Self {
             settings,
             client: context.client()?,
+            challenged: OnceCell::new(),
             token: OnceCell::new(),
             on_secret: context.on_secret.clone(),
         })
@@ -241,7 +292,7 @@ impl KeyVaultKey {
         self.token
             .get_or_try_init(|| async {
                 let s = &self.settings;
-                let scope = scope_for(&s.vault_url);
+                let scope = scope_for(&s.domain);
                 let assertion;
                 let mut pairs = vec![
                     ("client_id", s.client_id.as_str()),
@@ -283,15 +334,51 @@ impl KeyVaultKey {
             .await
     }
 
+    fn sign_url(&self) -> String {
+        format!(
+            "{}/sign?api-version={API_VERSION}",
+            self.settings.key_id.trim_end_matches('/')
+        )
+    }
+
+    /// The vault's challenge, had once before any token, as the Azure SDKs have it: the
+    /// sign request without a body or a bearer, whose 401 names the resource a token
+    /// must be for; checked against the vault's domain.
+    async fn challenge(&self) -> anyhow::Result<()> {
+        self.challenged
+            .get_or_try_init(|| async {
+                let call = Call {
+                    name: "Key Vault challenge",
+                    method: http::Method::POST,
+                    url: self.sign_url(),
+                    headers: vec![("accept", "application/json".into())],
+                    body: bytes::Bytes::new(),
+                    prepare: None,
+                };
+                let answer = self
+                    .client
+                    .send_expecting(&call, &KEY_VAULT, StatusCode::UNAUTHORIZED)
+                    .await?;
+                if answer.status != StatusCode::UNAUTHORIZED {
+                    anyhow::bail!(
+                        "Key Vault answered {} to a request without a token, not 401 with its challenge",
+                        answer.status
+                    );
+                }
+                let header = rest::header(&answer, "www-authenticate");
+                check_challenge(header.as_deref(), &self.settings.domain)
+                    .map_err(anyhow::Error::msg)
+            })
+            .await
+            .map(|_| ())
+    }
+
     async fn sign_digest(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+        self.challenge().await?;
         let token = self.token().await?;
         let digest = Sha256::digest(message);
         let body = json!({"alg": "RS256", "value": URL_SAFE_NO_PAD.encode(digest)});
-        let url = format!(
-            "{}/sign?api-version={API_VERSION}",
-            self.settings.key_id.trim_end_matches('/')
-        );
-        let call = Call::post_json("Key Vault sign", url, &body).bearer(token.expose());
+        let call = Call::post_json("Key Vault sign", self.sign_url(), &body).bearer(token.expose());
         let answer = match self.client.send(&call, &KEY_VAULT).await {
             Ok(answer) => answer,
             Err(e) if e.status == Some(401) => {
@@ -299,7 +386,7 @@ impl KeyVaultKey {
                     "Key Vault refused the token of tenant {} for {}: check azure-tenant-id \
                      (or AZURE_TENANT_ID) against the vault's tenant, and the key's cloud",
                     self.settings.tenant_id,
-                    scope_for(&self.settings.vault_url)
+                    scope_for(&self.settings.domain)
                 )))
             }
             Err(e) => return Err(e.into()),
@@ -327,28 +414,96 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_scope_is_the_vaults_clouds() {
+    fn a_vaults_domain_is_one_of_key_vaults_or_the_one_named() {
+        let domain = |host: &str, named: Option<&str>| vault_domain(host, named);
         assert_eq!(
-            scope_for("https://acme.vault.azure.net"),
-            "https://vault.azure.net/.default"
+            domain("acme.vault.azure.net", None).as_deref(),
+            Some("vault.azure.net")
         );
         assert_eq!(
-            scope_for("https://acme.vault.azure.cn:443"),
+            domain("Acme.Vault.Azure.CN.", None).as_deref(),
+            Some("vault.azure.cn")
+        );
+        assert_eq!(
+            domain("acme.managedhsm.usgovcloudapi.net", None).as_deref(),
+            Some("managedhsm.usgovcloudapi.net")
+        );
+        // Any other host is no vault's: a host that only ends like a cloud's, the
+        // domain itself, one that merely contains it.
+        for host in [
+            "attacker.example",
+            "evilvault.azure.net",
+            "vault.azure.net",
+            "acme.vault.azure.net.attacker.example",
+            "evilvault.azure.cn.example",
+        ] {
+            assert_eq!(domain(host, None), None, "{host}");
+        }
+        // A domain named for a cloud not in the list (Azure Stack Hub), besides them.
+        let stack = Some("vault.local.azurestack.external");
+        assert_eq!(
+            domain("acme.vault.local.azurestack.external", stack).as_deref(),
+            stack
+        );
+        assert_eq!(
+            domain("acme.vault.azure.net", stack).as_deref(),
+            Some("vault.azure.net")
+        );
+        assert_eq!(domain("acme.vault.local.azurestack.external", None), None);
+        // A stand-in on loopback: the public cloud's resource, or the one named.
+        assert_eq!(
+            domain("127.0.0.1", None).as_deref(),
+            Some("vault.azure.net")
+        );
+        assert_eq!(domain("[::1]", stack).as_deref(), stack);
+        assert_eq!(
+            scope_for("vault.azure.cn"),
             "https://vault.azure.cn/.default"
         );
-        assert_eq!(
-            scope_for("https://acme.managedhsm.azure.net"),
-            "https://managedhsm.azure.net/.default"
-        );
-        assert_eq!(
-            scope_for("http://127.0.0.1:8080"),
-            "https://vault.azure.net/.default"
-        );
-        // A host that only ends like a cloud's is not one.
-        assert_eq!(
-            scope_for("https://evilvault.azure.cn.example"),
-            "https://vault.azure.net/.default"
-        );
+    }
+
+    #[test]
+    fn a_challenge_must_name_the_vaults_domain() {
+        let challenge = |resource: &str| {
+            format!(
+                r#"Bearer authorization="https://login.microsoftonline.com/T", resource="{resource}""#
+            )
+        };
+        for resource in [
+            "https://vault.azure.net",
+            "https://vault.azure.net/",
+            "https://VAULT.azure.net:443",
+        ] {
+            assert_eq!(
+                check_challenge(Some(&challenge(resource)), "vault.azure.net"),
+                Ok(()),
+                "{resource}"
+            );
+        }
+        // Managed HSM's names a scope.
+        let scope = r#"Bearer authorization="https://login.microsoftonline.com/T", scope="https://managedhsm.azure.net/.default""#;
+        assert_eq!(check_challenge(Some(scope), "managedhsm.azure.net"), Ok(()));
+        for resource in [
+            "https://management.azure.com",
+            "https://vault.azure.cn",
+            "https://azure.net",
+            "http://vault.azure.net",
+            "https://vault.azure.net:8443",
+            "vault.azure.net",
+        ] {
+            let e = check_challenge(Some(&challenge(resource)), "vault.azure.net").unwrap_err();
+            assert!(
+                e.contains("no token is asked for or sent"),
+                "{resource}: {e}"
+            );
+        }
+        assert!(check_challenge(None, "vault.azure.net").is_err());
+        assert!(check_challenge(
+            Some(r#"Bearer authorization="https://login.microsoftonline.com/T""#),
+            "vault.azure.net"
+        )
+        .unwrap_err()
+        .contains("no resource"));
     }
 
     #[test]

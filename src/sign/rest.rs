@@ -107,6 +107,10 @@ pub fn transient_status(status: StatusCode) -> bool {
 /// Done to each attempt's request just before it is sent (SigV4 signs it there).
 pub type Prepare<'a> = &'a (dyn Fn(&mut http::Request<Bytes>) -> anyhow::Result<()> + Sync);
 
+/// The headers that carry a credential: marked sensitive, so that no debug output of a
+/// request shows them (Vault's token travels in its own header, not in Authorization).
+const SENSITIVE_HEADERS: [&str; 2] = ["authorization", "x-vault-token"];
+
 /// One request to send.
 pub struct Call<'a> {
     /// For messages: `KMS Sign`.
@@ -188,7 +192,7 @@ impl RestClient {
         for (name, value) in &call.headers {
             let mut value = http::HeaderValue::from_str(value)
                 .with_context(|| format!("{}: a header value it cannot carry", call.name))?;
-            value.set_sensitive(*name == "authorization");
+            value.set_sensitive(SENSITIVE_HEADERS.contains(name));
             builder = builder.header(*name, value);
         }
         let mut request = builder
@@ -203,6 +207,40 @@ impl RestClient {
     /// Sends `call`, retrying transient failures a few times; gives back a 2xx answer,
     /// or the error in `dialect`'s words.
     pub async fn send(&self, call: &Call<'_>, dialect: &Dialect) -> Result<Answer, ServiceError> {
+        self.send_with(call, dialect, Retry::Transient, None).await
+    }
+
+    /// [`RestClient::send`] for a call that issues a credential this step must give back
+    /// (a Vault login): it is not sent again once the service may have acted on it, so
+    /// that no second credential is issued while the first one's answer is lost.
+    pub async fn send_issuing(
+        &self,
+        call: &Call<'_>,
+        dialect: &Dialect,
+    ) -> Result<Answer, ServiceError> {
+        self.send_with(call, dialect, Retry::UnlessServed, None)
+            .await
+    }
+
+    /// [`RestClient::send`], with an answer of status `expected` given back too (Key
+    /// Vault's 401 challenge).
+    pub async fn send_expecting(
+        &self,
+        call: &Call<'_>,
+        dialect: &Dialect,
+        expected: StatusCode,
+    ) -> Result<Answer, ServiceError> {
+        self.send_with(call, dialect, Retry::Transient, Some(expected))
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        call: &Call<'_>,
+        dialect: &Dialect,
+        retry: Retry,
+        expected: Option<StatusCode>,
+    ) -> Result<Answer, ServiceError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -214,22 +252,72 @@ impl RestClient {
                 )
             })?;
             let result = transport::exchange(self.client.request(request), REQUEST_TIMEOUT).await;
-            let (error, retryable) = match result {
-                Ok(answer) if answer.status.is_success() => return Ok(answer),
+            let (mut error, retryable, outcome) = match result {
+                Ok(answer) if answer.status.is_success() || Some(answer.status) == expected => {
+                    return Ok(answer)
+                }
                 Ok(answer) => {
                     let error = (dialect.error_of)(call.name, &answer);
                     let retryable = (dialect.transient)(answer.status, &error.code);
-                    (error, retryable)
+                    (error, retryable, Outcome::Answered(answer.status))
                 }
                 Err(failed) => (
                     ServiceError::local(call.name, "no answer", &failed.message),
                     !failed.permanent,
+                    Outcome::NoAnswer { sent: failed.sent },
                 ),
             };
-            if attempt >= MAX_ATTEMPTS || !retryable {
+            let held_back = hold_back(retry, retryable, outcome);
+            if held_back {
+                error.message = format!(
+                    "{}{}not sent again, since the service may have acted on it",
+                    error.message,
+                    if error.message.is_empty() { "" } else { "; " }
+                );
+            }
+            if attempt >= MAX_ATTEMPTS || !retryable || held_back {
                 return Err(error);
             }
             tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
+        }
+    }
+}
+
+/// Which failures a call may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Any transient one: sending the call twice does no harm.
+    Transient,
+    /// A transient one that the service cannot have acted on: the call issues a
+    /// credential, and a second one would leave the first, in a lost answer, unknown.
+    UnlessServed,
+}
+
+/// How an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Answered(StatusCode),
+    /// No answer; `sent`: the request may have reached the server.
+    NoAnswer {
+        sent: bool,
+    },
+}
+
+/// Is a transient failure kept from another try? Only for a call that issues a
+/// credential, when the service may have acted on it.
+fn hold_back(retry: Retry, retryable: bool, outcome: Outcome) -> bool {
+    retry == Retry::UnlessServed && retryable && maybe_served(outcome)
+}
+
+/// May the service have acted on a request whose attempt failed so? One that got no
+/// answer after it was sent may have been served, and so may one a gateway answered
+/// for (502, 504: the service's own answer, if any, did not come through). An error
+/// answer of the service's own issued nothing.
+fn maybe_served(outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::NoAnswer { sent } => sent,
+        Outcome::Answered(status) => {
+            status == StatusCode::BAD_GATEWAY || status == StatusCode::GATEWAY_TIMEOUT
         }
     }
 }
@@ -287,5 +375,47 @@ mod tests {
         let auth = &request.headers()["authorization"];
         assert!(auth.is_sensitive());
         assert_eq!(auth, "Bearer tok");
+    }
+
+    #[test]
+    fn vaults_token_header_is_sensitive_too() {
+        let mut call = Call::post_json("t", "http://127.0.0.1/".into(), &serde_json::json!({}));
+        call.headers.push(("x-vault-token", "hvs.secret".into()));
+        call.headers.push(("x-vault-namespace", "admin".into()));
+        let client = RestClient::new(&Proxy::default(), Duration::from_secs(1)).unwrap();
+        let request = client.request(&call).unwrap();
+        assert!(request.headers()["x-vault-token"].is_sensitive());
+        assert!(!format!("{request:?}").contains("hvs.secret"));
+        assert!(!request.headers()["x-vault-namespace"].is_sensitive());
+    }
+
+    #[test]
+    fn a_call_that_issues_a_credential_is_not_sent_again_once_it_may_have_been_served() {
+        let sent = Outcome::NoAnswer { sent: true };
+        let unsent = Outcome::NoAnswer { sent: false };
+        let answered = |s: u16| Outcome::Answered(StatusCode::from_u16(s).unwrap());
+        // Any call: every transient failure is tried again.
+        for outcome in [sent, unsent, answered(503), answered(504)] {
+            assert!(!hold_back(Retry::Transient, true, outcome), "{outcome:?}");
+        }
+        // A login: not after a timeout or a dropped answer, nor a gateway's 502 or 504.
+        for outcome in [sent, answered(502), answered(504)] {
+            assert!(hold_back(Retry::UnlessServed, true, outcome), "{outcome:?}");
+        }
+        // But a connection never made, or the service's own error answer, issued nothing.
+        for outcome in [
+            unsent,
+            answered(500),
+            answered(503),
+            answered(429),
+            answered(412),
+        ] {
+            assert!(
+                !hold_back(Retry::UnlessServed, true, outcome),
+                "{outcome:?}"
+            );
+        }
+        // What is not transient is not tried again either way.
+        assert!(!hold_back(Retry::UnlessServed, false, sent));
     }
 }

@@ -210,7 +210,9 @@ impl TransitKey {
                             &json!({"role": role, "jwt": jwt.expose()}),
                             None,
                         );
-                        let answer = self.client.send(&call, &VAULT).await.with_context(|| {
+                        // Not sent again once Vault may have served it: a second login
+                        // would leave the first one's token, in a lost answer, unrevoked.
+                        let answer = self.client.send_issuing(&call, &VAULT).await.with_context(|| {
                             format!(
                                 "logging in to Vault as role {role} at auth/{path} with the job's OIDC token \
                                  (audience {named}: the role's bound_audiences must hold it; vault-audience sets it)"

@@ -63,6 +63,8 @@ impl AzureSeen {
 struct State {
     /// The tenant the vault trusts tokens of.
     vault_tenant: String,
+    /// The resource its challenge names.
+    resource: String,
     /// The federated credential's subject and audience.
     subject: String,
     audience: String,
@@ -131,6 +133,7 @@ impl FakeAzure {
         );
         let state = Arc::new(Mutex::new(State {
             vault_tenant: AZURE_TENANT.into(),
+            resource: KEY_VAULT_RESOURCE.into(),
             subject: OIDC_SUBJECT.into(),
             audience: AZURE_FEDERATED_AUDIENCE.into(),
             keys,
@@ -367,8 +370,8 @@ fn key_vault(
         Some(_) => {}
     }
     let challenge = format!(
-        "Bearer authorization=\"{base}/{}\", resource=\"{KEY_VAULT_RESOURCE}\"",
-        state.vault_tenant
+        "Bearer authorization=\"{base}/{}\", resource=\"{}\"",
+        state.vault_tenant, state.resource
     );
     let unauthorized = |message: &str| {
         HttpMockResponse::builder()
@@ -508,5 +511,12 @@ impl FakeAzure {
     /// The federated credential was made with another audience than Entra's default.
     pub fn federated_audience(&self, audience: &str) {
         self.state.lock().expect("the stand-in's state").audience = audience.to_string();
+    }
+}
+
+impl FakeAzure {
+    /// The vault's challenge names another resource than Key Vault's.
+    pub fn challenge_resource(&self, resource: &str) {
+        self.state.lock().expect("the stand-in's state").resource = resource.to_string();
     }
 }

@@ -110,3 +110,63 @@ fn tunnel(
     pipe(client, upstream);
     Some(())
 }
+
+/// A relay to `upstream` (`host:port`) that loses the answer on its first connection:
+/// what the client sends reaches the server, but once the server begins to answer, the
+/// client's connection is closed (a gateway that dropped the answer, a reset). Later
+/// connections are relayed whole.
+pub struct AnswerLosingRelay {
+    pub url: String,
+    /// How many connections were made to it.
+    pub connections: Arc<Mutex<usize>>,
+}
+
+impl AnswerLosingRelay {
+    pub fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        let connections = Arc::new(Mutex::new(0));
+        let (count, upstream) = (Arc::clone(&connections), upstream.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let first = count
+                    .lock()
+                    .map(|mut n| {
+                        *n += 1;
+                        *n == 1
+                    })
+                    .unwrap_or(false);
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                std::thread::spawn(move || {
+                    if first {
+                        lose_the_answer(client, server);
+                    } else {
+                        pipe(client, server);
+                    }
+                });
+            }
+        });
+        Self { url, connections }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.lock().map(|n| *n).unwrap_or_default()
+    }
+}
+
+/// Relays the request from `client` to `server`, waits for the server's first bytes
+/// (it has acted), then closes both without passing them on.
+fn lose_the_answer(client: TcpStream, mut server: TcpStream) {
+    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_client, &mut to_server);
+    });
+    let mut first = [0u8; 1];
+    let _ = std::io::Read::read(&mut server, &mut first);
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+}

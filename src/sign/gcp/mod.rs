@@ -36,7 +36,8 @@ pub fn sts_audience(provider: &str) -> String {
 pub struct GcpEnv {
     /// `GOOGLE_APPLICATION_CREDENTIALS`: the path of Application Default Credentials.
     pub application_credentials: Option<String>,
-    /// That file's text, or why it could not be read.
+    /// That file's text, or why it could not be read: read only when Cloud KMS is the
+    /// key source and needs it ([`read_credentials_file`]).
     pub application_credentials_text: Option<Result<String, String>>,
     /// `CLOUDSDK_API_ENDPOINT_OVERRIDES_STS`, `_IAMCREDENTIALS`, `_CLOUDKMS`: base URLs
     /// that replace `https://SERVICE.googleapis.com/`.
@@ -47,18 +48,57 @@ pub struct GcpEnv {
 
 impl GcpEnv {
     pub fn from_env(env: Env<'_>) -> Self {
-        let application_credentials = var(env, "GOOGLE_APPLICATION_CREDENTIALS");
-        let application_credentials_text = application_credentials
-            .as_ref()
-            .map(|path| std::fs::read_to_string(path).map_err(|e| e.kind().to_string()));
         Self {
-            application_credentials,
-            application_credentials_text,
+            application_credentials: var(env, "GOOGLE_APPLICATION_CREDENTIALS"),
+            application_credentials_text: None,
             sts_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_STS"),
             iamcredentials_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"),
             cloudkms_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS"),
         }
     }
+}
+
+/// The most of a credentials file that is read: far more than an `external_account`
+/// file (under 2 KiB), far less than what could exhaust memory.
+pub const MAX_CREDENTIALS_FILE: u64 = 64 * 1024;
+
+/// Reads the credentials file at `path`: a regular file of at most
+/// [`MAX_CREDENTIALS_FILE`] bytes of UTF-8, or why not. A FIFO, a device or a directory
+/// is refused without blocking on it: its type is checked before it is opened, the
+/// opening does not wait for a writer (`O_NONBLOCK`), and the file opened is checked
+/// again.
+pub fn read_credentials_file(path: &str) -> Result<String, String> {
+    use std::io::Read as _;
+    let regular = |meta: std::fs::Metadata| {
+        if meta.is_file() {
+            Ok(())
+        } else if meta.is_dir() {
+            Err("a directory".to_string())
+        } else {
+            Err("not a regular file, but a FIFO, a socket or a device".to_string())
+        }
+    };
+    regular(std::fs::metadata(path).map_err(|e| e.kind().to_string())?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|e| e.kind().to_string())?;
+    regular(file.metadata().map_err(|e| e.kind().to_string())?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CREDENTIALS_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.kind().to_string())?;
+    if bytes.len() as u64 > MAX_CREDENTIALS_FILE {
+        return Err(format!(
+            "larger than {} KiB, the most read",
+            MAX_CREDENTIALS_FILE / 1024
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
 }
 
 /// Google's base URLs, each ending in `/`: `https://sts.googleapis.com/` or an override.
