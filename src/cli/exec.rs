@@ -153,6 +153,8 @@ pub(super) async fn command(
             ));
         }
     };
+    #[cfg(debug_assertions)]
+    crate::fault::inject("command-running");
     let (status, signalled) = run_to_end(&mut child, signals).await;
     revoke(&client, &token, &expires_at, signalled).await;
     status

@@ -188,7 +188,9 @@ impl Witness for StderrWitness {
 
 /// Mints what `config` plans. A signal first revokes every token minted so far, then
 /// signing ends (in that order, as in the action). Until the [`Guard`] given back is
-/// dropped (once the tokens are delivered, or revoked), a panic revokes them.
+/// dropped (once the tokens are delivered, or revoked), a panic revokes them. Nothing
+/// given back can sign as the app: the client can only use tokens, and the signer, with
+/// whatever credentials its key service lent it, is gone.
 pub(super) async fn mint_all(
     config: Config,
     env: Env<'_>,
@@ -225,7 +227,16 @@ pub(super) async fn mint_all(
         eprintln!("warning: {why}")
     })
     .await?;
-    Ok((client, outcome, armed))
+    armed.drop_signer();
+    let tokens_only = Arc::new(client.without_app());
+    drop(client);
+    debug_assert_eq!(
+        Arc::strong_count(&signer),
+        1,
+        "nothing but this holds the signer once minting is done"
+    );
+    drop(signer);
+    Ok((tokens_only, outcome, armed))
 }
 
 /// The default command: mint, then print the token (or, with `--json`, everything).
