@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::cancel::Signal;
 use crate::github::{AppJwt, Client, Credential, Settings};
-use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Minted, Outcome, Revocation};
 use crate::panic_guard::{self, Target, Witness};
 use crate::runner::{act_main_note, under_act, Env, Runner, SavedToken, STATE_TOKENS};
@@ -252,37 +251,16 @@ pub async fn run<W: Write + Send + 'static>(
             }
         }
     };
-    let finished = tokio::select! {
-        code = work => Ok(code),
-        signal = cancel => Err(signal),
-    };
-    let code = match finished {
-        Ok(code) => code,
-        Err(signal) => cancelled(&runner, &client, &ledger, signal).await,
-    };
-    if let Ok(signer) = &signer {
-        end_signing(&runner, signer).await;
-    }
-    code
-}
-
-/// How long giving back what signing borrowed may take.
-const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
-
-/// Gives back what the key's backend borrowed for the step (the Vault token of a login
-/// is revoked), on every path; a failure is a warning, for the step's tokens are
-/// delivered or revoked by then.
-async fn end_signing<W: Write>(runner: &Runner<W>, signer: &Signer) {
-    let message = match tokio::time::timeout(END_SIGNING_LIMIT, signer.finish()).await {
-        Ok(Ok(())) => return,
-        Ok(Err(e)) => format!("{e:#}"),
-        Err(_) => format!(
-            "{}: giving back what signing borrowed did not finish within {} s",
-            signer.describe_key(),
-            END_SIGNING_LIMIT.as_secs()
-        ),
-    };
-    runner.warning("Signing did not end cleanly", &message);
+    // What signing borrowed is given back on every path, last: a failure is a warning,
+    // for the step's tokens are delivered or revoked by then.
+    mint::run_then_end_signing(
+        work,
+        cancel,
+        |signal| cancelled(&runner, &client, &ledger, signal),
+        signer.as_deref().ok(),
+        |why| runner.warning("Signing did not end cleanly", why),
+    )
+    .await
 }
 
 /// Masks, then outputs, state and summary; revokes everything if they cannot be written.

@@ -5,7 +5,8 @@
 //! dialect and endpoints), `mint` (planning and making tokens). The front ends over it:
 //! the action (`inputs`, `action`, `post`, `summary`, with `runner` for the Actions
 //! protocol) and the command line (`cli`). `cancel` turns signals into a future;
-//! `panic_guard` revokes what was minted when the process panics.
+//! `panic_guard` revokes what was minted when the process panics; `harden` keeps the
+//! process's secrets from other processes of its user.
 
 pub mod action;
 pub mod cancel;
@@ -15,6 +16,7 @@ pub mod excerpt;
 #[cfg(debug_assertions)]
 pub mod fault;
 pub mod github;
+pub mod harden;
 pub mod inputs;
 pub mod jwt;
 pub mod ledger;

@@ -6,10 +6,14 @@
 //! request is in flight. The bot user is looked up alongside. No helper token
 //! outlives this module but one GitHub would not revoke, and on failure no final
 //! token does either: what could not be revoked stays in the [`Ledger`], for the
-//! front end to hand on (the action's post step tries again).
+//! front end to hand on (the action's post step tries again). Both front ends end a
+//! mint through [`run_then_end_signing`]: after a cancel, GitHub's tokens are revoked
+//! before the key service's clean-up.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use futures::future::join_all;
@@ -18,10 +22,12 @@ use tokio::sync::OnceCell;
 
 use chrono::{DateTime, Utc};
 
+use crate::cancel::Signal;
 use crate::github::{
     self, Client, Credential, Installation, Log, Lookup, Repo, RepositorySelection, Token,
     TokenRequest,
 };
+use crate::jwt::Signer;
 pub use crate::ledger::Ledger;
 use crate::permissions::{self, Level, Permissions};
 use crate::repositories::OwnerRepos;
@@ -572,6 +578,54 @@ pub async fn revoke_on_cancel(
     }
 }
 
+/// How long giving back what signing borrowed may take.
+pub const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
+
+/// Gives back what the key's backend borrowed (the Vault token of a login is revoked),
+/// within [`END_SIGNING_LIMIT`]; what went wrong, for a warning.
+pub async fn end_signing(signer: &Signer) -> Result<(), String> {
+    match tokio::time::timeout(END_SIGNING_LIMIT, signer.finish()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(_) => Err(format!(
+            "{}: giving back what signing borrowed did not finish within {} s",
+            signer.describe_key(),
+            END_SIGNING_LIMIT.as_secs()
+        )),
+    }
+}
+
+/// How both front ends end a mint: `work` raced against `cancel`; on a signal,
+/// `on_cancel` (which revokes what was minted, see [`revoke_on_cancel`]) first; then, on
+/// every path, signing ends, and `warn` hears if it did not end cleanly. Never the other
+/// way round: ending signing may wait on a key service for [`END_SIGNING_LIMIT`], while
+/// GitHub's tokens are what must not outlive a cancel.
+pub async fn run_then_end_signing<T, C>(
+    work: impl Future<Output = T>,
+    cancel: impl Future<Output = Signal>,
+    on_cancel: impl FnOnce(Signal) -> C,
+    signer: Option<&Signer>,
+    warn: impl FnOnce(&str),
+) -> T
+where
+    C: Future<Output = T>,
+{
+    let finished = tokio::select! {
+        done = work => Ok(done),
+        signal = cancel => Err(signal),
+    };
+    let done = match finished {
+        Ok(done) => done,
+        Err(signal) => on_cancel(signal).await,
+    };
+    if let Some(signer) = signer {
+        if let Err(why) = end_signing(signer).await {
+            warn(&why);
+        }
+    }
+    done
+}
+
 /// The ids of the repositories a token covers.
 pub fn repository_ids(m: &Minted) -> Vec<u64> {
     m.repositories.iter().map(|r| r.id).collect()
@@ -650,9 +704,80 @@ impl Minted {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use futures::future::BoxFuture;
     use serde_json::json;
 
     use super::*;
+    use crate::sign::Sign;
+
+    /// What happened, in order.
+    type Events = Arc<Mutex<Vec<&'static str>>>;
+
+    /// A key whose clean-up records that it ran, and fails.
+    struct Recorded(Events);
+
+    impl Sign for Recorded {
+        fn sign<'a>(&'a self, _: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn describe(&self) -> String {
+            "a recorded key".into()
+        }
+        fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+            Box::pin(async {
+                self.0.lock().unwrap().push("signing ended");
+                Err(anyhow!("the key service said no"))
+            })
+        }
+    }
+
+    /// Runs [`run_then_end_signing`] with `work` that never ends unless `cancelled` is
+    /// false; gives its answer and what happened, in order.
+    fn run(cancelled: bool) -> (&'static str, Vec<&'static str>) {
+        let events = Events::default();
+        let signer = Signer::new(Box::new(Recorded(Arc::clone(&events))), "1");
+        let record = |what: &'static str| events.lock().unwrap().push(what);
+        let answer = crate::runtime().unwrap().block_on(async {
+            run_then_end_signing(
+                async {
+                    if cancelled {
+                        std::future::pending::<()>().await;
+                    }
+                    "worked"
+                },
+                async {
+                    if !cancelled {
+                        std::future::pending::<()>().await;
+                    }
+                    Signal::Interrupt
+                },
+                |signal| async move {
+                    assert_eq!(signal, Signal::Interrupt);
+                    record("revoked");
+                    "cancelled"
+                },
+                Some(&signer),
+                |why| {
+                    assert_eq!(why, "the key service said no");
+                    record("warned");
+                },
+            )
+            .await
+        });
+        let events = events.lock().unwrap().clone();
+        (answer, events)
+    }
+
+    #[test]
+    fn a_cancel_revokes_before_signing_ends_and_signing_ends_on_every_path() {
+        assert_eq!(
+            run(true),
+            ("cancelled", vec!["revoked", "signing ended", "warned"])
+        );
+        assert_eq!(run(false), ("worked", vec!["signing ended", "warned"]));
+    }
 
     fn on(account: serde_json::Value) -> Installation {
         serde_json::from_value(json!({"id": 999, "app_slug": "bot", "account": account})).unwrap()

@@ -81,6 +81,17 @@ impl Guard {
         });
         self
     }
+
+    /// Signing has ended: a panic from now on has nothing to give back, and the signer
+    /// is no longer kept alive for it.
+    pub fn drop_signer(&self) {
+        // Dropped once the list is unlocked.
+        let _signer = armed(|(list, _)| {
+            list.iter_mut()
+                .find(|a| a.id == self.0)
+                .and_then(|a| a.signer.take())
+        });
+    }
 }
 
 impl Drop for Guard {
@@ -273,6 +284,21 @@ mod tests {
         let id = second.0;
         drop(second);
         assert_eq!(count(id), 0);
+    }
+
+    #[test]
+    fn a_guard_lets_its_signer_go_once_signing_has_ended() {
+        let signer = Arc::new(Signer::new(
+            Box::new(crate::sign::pem::PemKey::parse(crate::jwt::tests::TEST_KEY_PKCS1).unwrap()),
+            "1",
+        ));
+        let ledger = Ledger::default();
+        let guard = arm(&ledger, target(), Arc::new(Silent)).with_signer(Arc::clone(&signer));
+        assert_eq!(Arc::strong_count(&signer), 2);
+        guard.drop_signer();
+        assert_eq!(Arc::strong_count(&signer), 1);
+        let still_armed = armed(|(list, _)| list.iter().any(|a| a.id == guard.0));
+        assert!(still_armed, "the ledger stays armed");
     }
 
     #[test]

@@ -525,6 +525,134 @@ fn exec_passes_sigint_on_to_the_command_and_still_revokes() {
     exec_passes_on(libc::SIGINT, "SIGINT");
 }
 
+/// The secret of an `exec` whose key is in the environment and which runs in a job that
+/// may request OIDC tokens: a line from the middle of the PEM, and the runner's token.
+const OIDC_REQUEST_TOKEN: &str = "oidc-request-token-exec-must-keep-from-its-command";
+
+fn exec_secrets() -> [&'static str; 2] {
+    let pem_line = KEY_PKCS1.lines().nth(5).expect("a PEM of many lines");
+    [pem_line, OIDC_REQUEST_TOKEN]
+}
+
+/// The secrets of [`exec_secrets`] found in `text`, named.
+fn secrets_in(text: &str) -> Vec<&'static str> {
+    let [pem_line, oidc] = exec_secrets();
+    let mut found = Vec::new();
+    if text.contains(pem_line) {
+        found.push("the private key");
+    }
+    if text.contains(oidc) {
+        found.push("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    }
+    found
+}
+
+/// What `exec`'s command can read of `exec` itself: its parent's /proc/PID/environ, then
+/// every writable mapping of its memory (through /proc/PID/maps and /proc/PID/mem); a
+/// line says which could not be opened.
+const READS_ITS_PARENT: &str = r#"p=$PPID
+echo "== environ"
+cat "/proc/$p/environ" 2>/dev/null || echo "environ: unreadable"
+echo
+echo "== mem"
+if maps=$(cat "/proc/$p/maps" 2>/dev/null); then
+  printf '%s\n' "$maps" | while read -r range perms rest; do
+    case $perms in rw*) ;; *) continue ;; esac
+    start=$((0x${range%-*})); end=$((0x${range#*-}))
+    dd if="/proc/$p/mem" bs=65536 iflag=skip_bytes,count_bytes skip="$start" count=$((end - start)) 2>/dev/null
+  done
+else
+  echo "maps: unreadable"
+fi
+dd if="/proc/$p/mem" count=0 2>/dev/null || echo "mem: unreadable"
+echo "== done""#;
+
+/// Runs `exec` of [`READS_ITS_PARENT`] with the key and the OIDC request token in its
+/// environment, as `command` starts it; gives what the command read.
+fn exec_reading_its_parent(gh: &FakeGitHub, mut command: Command) -> String {
+    let url = gh.url();
+    let out = command
+        .args(exec_args(&url, &["sh", "-c", READS_ITS_PARENT]))
+        .env_clear()
+        .envs(environment(&[
+            KEY_ENV,
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", OIDC_REQUEST_TOKEN),
+            ("APP_TOKEN_TEST_VISIBLE", "a-variable-exec-keeps"),
+        ]))
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let read = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        read.ends_with("== done\n"),
+        "the command did not run to its end: {stderr}"
+    );
+    read
+}
+
+/// As the same user, `exec`'s command finds none of what `exec` withheld from it in
+/// `exec` itself: not in its environment as /proc shows it, not in its memory. It could
+/// read both (the key, and the runner's OIDC request token) before `exec` made itself
+/// non-dumpable. Run without CAP_SYS_PTRACE, which reads any process (as `nobody` under
+/// root).
+#[test]
+fn exec_s_command_cannot_read_what_exec_withheld_from_exec_itself() {
+    let what = "exec's command reading /proc/$PPID/environ and /proc/$PPID/mem";
+    let Some(unprivileged) = Unprivileged::new(Path::new(BIN), what) else {
+        return;
+    };
+    let gh = FakeGitHub::start();
+    let flow = site(&gh);
+    let read = exec_reading_its_parent(&gh, unprivileged.command(&[]));
+    let found = secrets_in(&read);
+    assert!(
+        found.is_empty(),
+        "the command read {found:?} from exec ({} bytes read)",
+        read.len()
+    );
+    for unreadable in ["environ: unreadable", "mem: unreadable", "maps: unreadable"] {
+        assert!(
+            read.contains(unreadable),
+            "no {unreadable:?} ({} bytes read)",
+            read.len()
+        );
+    }
+    flow.revoke_final.assert_calls(1);
+}
+
+/// What /proc/PID/environ shows of `exec` (the block set up at execve, which unsetenv
+/// leaves as it was) no longer holds what it withheld: `exec` overwrites it. Seen by a
+/// command that can read it anyway, run with CAP_SYS_PTRACE (root's).
+#[test]
+fn exec_s_original_environment_block_keeps_no_withheld_value() {
+    let gh = FakeGitHub::start();
+    let flow = site(&gh);
+    let read = exec_reading_its_parent(&gh, Command::new(BIN));
+    let environ = read.split("== mem").next().expect("the environment part");
+    if environ.contains("environ: unreadable") {
+        not_checked(
+            "the overwritten environment block of exec",
+            "this process has no CAP_SYS_PTRACE to read another's non-dumpable /proc/PID/environ",
+            REQUIRE_PROC,
+        );
+        return;
+    }
+    assert!(
+        environ.contains("APP_TOKEN_TEST_VISIBLE=a-variable-exec-keeps"),
+        "not the environment block: {environ}"
+    );
+    let found = secrets_in(environ);
+    assert!(found.is_empty(), "{found:?} in exec's environment block");
+    assert!(
+        !environ.contains("APP_TOKEN_PRIVATE_KEY=")
+            && !environ.contains("ACTIONS_ID_TOKEN_REQUEST_TOKEN="),
+        "a withheld variable's name is left in exec's environment block"
+    );
+    flow.revoke_final.assert_calls(1);
+}
+
 #[test]
 fn completions_for_every_shell_know_the_commands() {
     for shell in ["bash", "zsh", "fish", "powershell"] {

@@ -580,3 +580,66 @@ fn a_token_a_cancel_could_not_revoke_is_left_to_post() {
     assert_eq!(post.code, 0, "{}", post.stdout);
     revoked.assert_calls(1);
 }
+
+/// Every start of the binary makes itself non-dumpable before it reads a secret, so that
+/// no other process of its user can read its memory or environment: the main step, the
+/// post step (the native launcher's way of naming it) and the command line, each caught
+/// while its first request to GitHub waits. Run without CAP_SYS_PTRACE (as `nobody`
+/// under root), where /proc/PID belongs to root only when the process is not dumpable.
+#[test]
+fn every_start_is_non_dumpable_before_its_first_request() {
+    let what = "the binary made non-dumpable in every mode";
+    let Some(unprivileged) = Unprivileged::new(Path::new(BIN), what) else {
+        return;
+    };
+    let gh = FakeGitHub::start();
+    let waiting = gh.server.mock(|_, then| {
+        then.status(599).delay(Duration::from_secs(30));
+    });
+    let main = Step::new();
+    let post = Step::new();
+    saved_live_token(&post, FINAL_TOKEN);
+    let mut post_env = post.post_env(&gh.url(), &[]);
+    post_env.push(("APP_TOKEN_STEP".into(), "post".into()));
+    let url = gh.url();
+    let mut cli_env = vec![("APP_TOKEN_PRIVATE_KEY".to_string(), KEY_PKCS1.to_string())];
+    cli_env.extend(std::env::var("PATH").map(|p| ("PATH".to_string(), p)));
+    let starts = [
+        ("the main step", vec![], main.env(&gh.url(), &[])),
+        ("the post step", vec![], post_env),
+        (
+            "the command line",
+            vec!["--app-id", APP_ID, "--api-url", &url, "--owner", "acme"],
+            cli_env,
+        ),
+    ];
+    for (name, args, env) in starts {
+        let before = waiting.calls();
+        let mut child = unprivileged
+            .command(&args)
+            .env_clear()
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let started = Instant::now();
+        while waiting.calls() == before {
+            if started.elapsed() > Duration::from_secs(20) || child.try_wait().unwrap().is_some() {
+                child.kill().ok();
+                let out = child.wait_with_output().unwrap();
+                panic!("{name}: no request to GitHub: {}", text(&out));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let dumpable = dumpable(child.id());
+        assert!(child.try_wait().unwrap().is_none(), "{name} ended");
+        kill(&child, libc::SIGKILL);
+        child.wait().unwrap();
+        assert!(
+            !dumpable,
+            "{name} is dumpable: other processes of its user can read it"
+        );
+    }
+}

@@ -2,7 +2,8 @@
 //! to panic once every token is minted and none delivered, revokes them within its bound,
 //! exits non-zero and prints no token, as the main step and as the command line, against
 //! a fake GitHub on 127.0.0.1; a Vault login's token is revoked too, against the Vault
-//! stand-in.
+//! stand-in. `exec`, told `command-running`, panics while its command runs, and still
+//! revokes its token.
 
 mod common;
 
@@ -148,6 +149,46 @@ fn a_panic_on_the_command_line_revokes_the_token_and_prints_none() {
     for token in [FINAL_TOKEN, HELPER_TOKEN] {
         assert!(!ran.stderr.contains(token), "{log}");
     }
+}
+
+/// `exec` hands its token on and drops its signer before its command runs; its panic
+/// guard still revokes the token if it panics while the command runs.
+#[test]
+fn a_panic_while_execs_command_runs_revokes_its_token() {
+    if !debug_build() {
+        return;
+    }
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let url = gh.url();
+    let args = [
+        "exec",
+        "--app-id",
+        APP_ID,
+        "--api-url",
+        &url,
+        "--repositories",
+        "acme/site",
+        "--",
+        "true",
+    ];
+    let env = vec![
+        ("APP_TOKEN_PRIVATE_KEY".into(), KEY_PKCS1.into()),
+        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+        ("APP_TOKEN_TEST_PANIC".into(), "command-running".into()),
+    ];
+    let ran = run_binary(Path::new(BIN), &args, &env, "");
+    let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
+    assert_ne!(ran.code, 0, "{log}");
+    assert!(ran.stderr.contains("a panic injected for a test"), "{log}");
+    flow.final_token.assert_calls(1);
+    flow.revoke_final.assert_calls(1);
+    assert!(
+        ran.stderr
+            .contains("warning: app-token panicked (a bug: please report it); revoked 1 of its 1"),
+        "{log}"
+    );
+    assert!(!log.contains(FINAL_TOKEN), "{log}");
 }
 
 #[test]

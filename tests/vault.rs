@@ -395,3 +395,81 @@ fn a_login_whose_answer_is_lost_is_not_sent_again() {
     any.assert_calls(0);
     assert_no_secret(&ran.stdout, &secrets(&oidc, &vault));
 }
+
+/// Ctrl-C while the command line's token request waits for GitHub's answer, signing with
+/// a Vault login whose `revoke-self` hangs: GitHub's token is revoked as soon as its
+/// answer comes, and only then does the login's clean-up get its 5 s. It was the other
+/// way round: the DELETE came 5.0 s after SIGINT.
+#[test]
+fn on_ctrl_c_the_command_line_revokes_githubs_token_before_ending_signing() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let vault = FakeVault::with_revoke_self_hanging(Duration::from_secs(30));
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    gh.account_installation("acme", INSTALLATION);
+    gh.bot_user();
+    let answer_after = Duration::from_millis(300);
+    let minting = gh.server.mock(|when, then| {
+        when.method(httpmock::Method::POST)
+            .path(format!("/app/installations/{INSTALLATION}/access_tokens"));
+        then.status(201).delay(answer_after).github_json(token_json(
+            FINAL_TOKEN,
+            &[],
+            &installation_permissions(),
+        ));
+    });
+    let revoked = gh.revoke(FINAL_TOKEN);
+    let (vault_url, url) = (vault.url(), gh.url());
+    let child = Command::new(BIN)
+        .args([
+            "--app-id",
+            APP_ID,
+            "--vault-transit-key",
+            VAULT_KEY_NAME,
+            "--vault-url",
+            &vault_url,
+            "--vault-role",
+            VAULT_ROLE,
+            "--owner",
+            "acme",
+            "--api-url",
+            &url,
+        ])
+        .env_clear()
+        .envs(oidc.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let waiting = Instant::now();
+    while minting.calls() == 0 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "no token request"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let sent = Instant::now();
+    while revoked.calls() == 0 && sent.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = sent.elapsed();
+    let out = child.wait_with_output().expect("the binary's output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("SIGINT to GitHub's DELETE of the token: {took:?}");
+    revoked.assert_calls(1);
+    assert!(
+        took < Duration::from_secs(1),
+        "the token was revoked {took:?} after SIGINT (its answer came {answer_after:?} after the request): {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "no token printed");
+    // The login's clean-up was tried after that, and cut short at its bound.
+    assert!(stderr.contains("did not finish within 5 s"), "{stderr}");
+    assert_no_secret(&stderr, &secrets(&oidc, &vault));
+}

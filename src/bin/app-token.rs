@@ -14,7 +14,7 @@ use app_token::runner::Runner;
 use app_token::stage::{choose, Start};
 
 fn step(post: bool) -> i32 {
-    let env = |name: &str| std::env::var(name).ok();
+    let env = app_token::harden::env;
     let runner = Arc::new(Runner::from_env(std::io::stdout(), &env));
     match app_token::runtime() {
         Ok(rt) if post => rt.block_on(async {
@@ -47,6 +47,8 @@ fn step(post: bool) -> i32 {
 }
 
 fn main() {
+    // SAFETY: the first thing the process does, before any thread is started.
+    unsafe { app_token::harden::start(app_token::config::SIGNING_VARIABLES) };
     app_token::panic_guard::install();
     let args: Vec<OsString> = std::env::args_os().collect();
     let started_as = args
@@ -54,7 +56,7 @@ fn main() {
         .map(Path::new)
         .and_then(Path::file_name)
         .and_then(|n| n.to_str());
-    let env = |name: &str| std::env::var(name).ok();
+    let env = app_token::harden::env;
     let code = match choose(started_as, args.len().saturating_sub(1), &env) {
         Ok(Start::Post) => step(true),
         Ok(Start::Main) => step(false),

@@ -131,7 +131,10 @@ pub(super) async fn command(
         ));
     }
     // The child inherits this process's environment and terminal, less whatever could
-    // sign as the app: the key, and the credentials a keyless signer uses.
+    // sign as the app: the key, and the credentials a keyless signer uses. This process
+    // keeps none of them while it runs: the signer is gone (see `mint_all`), and so are
+    // the values taken out of the environment at start.
+    crate::harden::forget_withheld();
     let mut command = Command::new(program);
     command.args(program_args);
     for variable in SIGNING_VARIABLES {
@@ -150,6 +153,8 @@ pub(super) async fn command(
             ));
         }
     };
+    #[cfg(debug_assertions)]
+    crate::fault::inject("command-running");
     let (status, signalled) = run_to_end(&mut child, signals).await;
     revoke(&client, &token, &expires_at, signalled).await;
     status

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
@@ -161,20 +160,11 @@ pub(super) fn app_client(
     Ok((client, signer))
 }
 
-/// How long giving back what signing borrowed may take.
-const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
-
 /// Gives back what the key's backend borrowed for the command (the Vault token of a
 /// login is revoked); a failure is a warning, for the tokens are made or revoked by then.
 pub(super) async fn end_signing(signer: &Signer) {
-    match tokio::time::timeout(END_SIGNING_LIMIT, signer.finish()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("warning: {e:#}"),
-        Err(_) => eprintln!(
-            "warning: {}: giving back what signing borrowed did not finish within {} s",
-            signer.describe_key(),
-            END_SIGNING_LIMIT.as_secs()
-        ),
+    if let Err(why) = mint::end_signing(signer).await {
+        eprintln!("warning: {why}");
     }
 }
 
@@ -197,9 +187,11 @@ impl Witness for StderrWitness {
     }
 }
 
-/// Mints what `config` plans. A signal first revokes every token minted so far. Until
-/// the [`Guard`] given back is dropped (once the tokens are delivered, or revoked), a
-/// panic revokes them.
+/// Mints what `config` plans. A signal first revokes every token minted so far, then
+/// signing ends (in that order, as in the action). Until the [`Guard`] given back is
+/// dropped (once the tokens are delivered, or revoked), a panic revokes them. Nothing
+/// given back can sign as the app: the client can only use tokens, and the signer, with
+/// whatever credentials its key service lent it, is gone.
 pub(super) async fn mint_all(
     config: Config,
     env: Env<'_>,
@@ -215,28 +207,37 @@ pub(super) async fn mint_all(
     let ledger = Ledger::default();
     let armed =
         panic_guard::arm(&ledger, target, Arc::new(StderrWitness)).with_signer(Arc::clone(&signer));
-    let minted = tokio::select! {
-        minted = mint::mint(&client, &config.requests, &ledger, stderr_log()) => Ok(minted),
-        signal = cancel => Err(signal),
+    let work = async {
+        mint::mint(&client, &config.requests, &ledger, stderr_log())
+            .await
+            .map_err(|e| Failure::Api(format!("could not create an installation token: {e:#}")))
     };
-    end_signing(&signer).await;
-    match minted {
-        Ok(Ok(outcome)) => Ok((client, outcome, armed)),
-        Ok(Err(e)) => Err(Failure::Api(format!(
-            "could not create an installation token: {e:#}"
-        ))),
-        Err(signal) => {
-            mint::revoke_on_cancel(&client, &ledger, CANCEL_REVOKE_LIMIT).await;
-            let left = ledger.live().len();
-            let mut message = format!("{} received: stopped", signal.name());
-            if left > 0 {
-                message.push_str(&format!(
-                    "; {left} token(s) could not be revoked and expire within the hour"
-                ));
-            }
-            Err(Failure::Cancelled(signal, message))
+    let (minting, minted) = (&client, &ledger);
+    let on_cancel = move |signal: Signal| async move {
+        mint::revoke_on_cancel(minting, minted, CANCEL_REVOKE_LIMIT).await;
+        let left = minted.live().len();
+        let mut message = format!("{} received: stopped", signal.name());
+        if left > 0 {
+            message.push_str(&format!(
+                "; {left} token(s) could not be revoked and expire within the hour"
+            ));
         }
-    }
+        Err(Failure::Cancelled(signal, message))
+    };
+    let outcome = mint::run_then_end_signing(work, cancel, on_cancel, Some(&signer), |why| {
+        eprintln!("warning: {why}")
+    })
+    .await?;
+    armed.drop_signer();
+    let tokens_only = Arc::new(client.without_app());
+    drop(client);
+    debug_assert_eq!(
+        Arc::strong_count(&signer),
+        1,
+        "nothing but this holds the signer once minting is done"
+    );
+    drop(signer);
+    Ok((tokens_only, outcome, armed))
 }
 
 /// The default command: mint, then print the token (or, with `--json`, everything).

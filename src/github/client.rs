@@ -147,6 +147,21 @@ impl Client {
         })
     }
 
+    /// The same client (its connections, settings, deadline and cancellation) without
+    /// the app's key: it can only use tokens, and keeps no signer alive.
+    pub fn without_app(&self) -> Self {
+        Self {
+            octo: self.octo.clone(),
+            base: self.base.clone(),
+            app: None,
+            settings: self.settings.clone(),
+            log: Arc::clone(&self.log),
+            debug: self.debug.clone(),
+            deadline: self.deadline,
+            cancelled: self.cancelled.clone(),
+        }
+    }
+
     /// Also reports every attempt (method, path, status, time, request id) to `debug`.
     pub fn with_debug(mut self, debug: Log) -> Self {
         self.debug = Some(debug);
@@ -407,6 +422,32 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_without_the_app_keeps_no_signer_and_cannot_sign() {
+        let signer = Arc::new(crate::jwt::Signer::new(
+            Box::new(crate::sign::pem::PemKey::parse(crate::jwt::tests::TEST_KEY_PKCS1).unwrap()),
+            "1",
+        ));
+        let app = Arc::clone(&signer) as Arc<dyn AppJwt>;
+        // The client is made inside a runtime: its connection pool needs a reactor. No
+        // request is sent.
+        let refused = crate::runtime().unwrap().block_on(async {
+            let log: Log = Arc::new(|_: &str| {});
+            let (base, proxy) = ("http://127.0.0.1:1", Proxy::default());
+            let client = Client::new(base, Some(app), &proxy, Settings::default(), log).unwrap();
+            client.cancel();
+            let tokens_only = client.without_app();
+            drop(client);
+            assert_eq!(Arc::strong_count(&signer), 1, "the signer is let go");
+            assert!(tokens_only.is_cancelled(), "the same cancellation");
+            let refused = tokens_only
+                .request(&Method::GET, "/app", Auth::App, None)
+                .await;
+            format!("{:#}", refused.map(|_| ()).unwrap_err())
+        });
+        assert!(refused.contains("no app key"), "{refused}");
+    }
 
     #[test]
     fn a_credential_is_fresh_for_its_first_seconds_only() {

@@ -3,7 +3,8 @@
 //! and file commands the runner gives (`step`), the built binary run as a process
 //! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
-//! Vault (`azure`) and Vault (`vault`), and the answers of the operator commands (`ops`).
+//! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), and
+//! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
 #![allow(dead_code)]
 
 pub mod azure;
@@ -20,6 +21,7 @@ pub mod oidc;
 mod ops;
 mod stand_in;
 mod step;
+mod unprivileged;
 pub mod vault;
 
 #[allow(unused_imports)]
@@ -36,6 +38,8 @@ pub use net::*;
 pub use ops::*;
 #[allow(unused_imports)]
 pub use step::*;
+#[allow(unused_imports)]
+pub use unprivileged::*;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

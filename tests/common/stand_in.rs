@@ -9,7 +9,15 @@ pub fn serve<S: Send + 'static>(
     state: &Arc<Mutex<S>>,
     handle: fn(&mut S, &HttpMockRequest) -> HttpMockResponse,
 ) -> MockServer {
-    let server = MockServer::start();
+    serve_on(MockServer::start(), state, handle)
+}
+
+/// [`serve`] on `server`, whose mocks made before answer what they match instead.
+pub fn serve_on<S: Send + 'static>(
+    server: MockServer,
+    state: &Arc<Mutex<S>>,
+    handle: fn(&mut S, &HttpMockRequest) -> HttpMockResponse,
+) -> MockServer {
     let shared = Arc::clone(state);
     server.mock(|_, then| {
         then.respond_with(move |req: &HttpMockRequest| {

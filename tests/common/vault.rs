@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -12,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 use super::oidc::{id_token_claims, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT};
-use super::stand_in::{header, serve};
+use super::stand_in::{header, serve_on};
 use super::KEY_PKCS1;
 
 /// The JWT auth role the job logs in with.
@@ -102,6 +103,21 @@ impl FakeVault {
     /// The key `github-app` with one version (the app's key), the role bound to GitHub's
     /// default audience and acme/site's main branch, no namespace.
     pub fn start() -> Self {
+        Self::on(MockServer::start())
+    }
+
+    /// Vault as [`FakeVault::start`] makes it, but `auth/token/revoke-self` hangs: it
+    /// answers (revoking nothing) only after `hang`.
+    pub fn with_revoke_self_hanging(hang: Duration) -> Self {
+        let server = MockServer::start();
+        server.mock(|when, then| {
+            when.path("/v1/auth/token/revoke-self");
+            then.delay(hang).status(204);
+        });
+        Self::on(server)
+    }
+
+    fn on(server: MockServer) -> Self {
         let mut keys = BTreeMap::new();
         keys.insert(VAULT_KEY_NAME.to_string(), vec![KEY_PKCS1.to_string()]);
         let state = Arc::new(Mutex::new(State {
@@ -117,7 +133,7 @@ impl FakeVault {
             }],
             seen: Vec::new(),
         }));
-        let server = serve(&state, handle);
+        let server = serve_on(server, &state, handle);
         Self { server, state }
     }
 
