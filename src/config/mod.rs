@@ -5,7 +5,6 @@
 //! key. Each front end names a [`Field`] its own way (`input \`owner\`` or `--owner`).
 
 use std::fmt;
-use std::net::IpAddr;
 
 mod key;
 mod proxy;
@@ -16,6 +15,7 @@ pub use proxy::proxy;
 use crate::mint::{OwnerKind, Request, Selection};
 use crate::permissions::{self, Permissions};
 use crate::repositories::{self, Entry, OwnerRepos};
+use crate::transport::is_loopback;
 
 /// The default API when neither the front end nor `GITHUB_API_URL` gives one.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -133,15 +133,6 @@ pub struct Config {
     pub key: Key,
     pub api_url: String,
     pub requests: Vec<Request>,
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
 }
 
 /// Checks a base URL: https, or plain http on a loopback host only. A trailing slash is
@@ -546,6 +537,17 @@ mod tests {
         assert!(validate_url("http://127.0.0.1:8080").is_ok());
         assert!(validate_url("http://localhost:1").is_ok());
         assert!(validate_url("http://[::1]:1").is_ok());
+        assert!(validate_url("http://[::ffff:127.0.0.1]:1").is_ok());
+        // The same loopback as the proxy's: a name DNS answers for is not plain http.
+        for host in [
+            "localhost.",
+            "localhost.example",
+            "127.0.0.1.example",
+            "127.1",
+        ] {
+            let url = format!("http://{host}:1");
+            assert!(validate_url(&url).unwrap_err().contains("https"), "{url}");
+        }
         assert!(validate_url("http://api.github.com")
             .unwrap_err()
             .contains("https"));
