@@ -181,6 +181,24 @@ fn a_token_minted_with_a_transit_key_after_a_jwt_login_whose_token_is_revoked() 
 }
 
 #[test]
+fn the_signature_github_received_is_masked_as_the_jwt_carries_it() {
+    let vault = FakeVault::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let bearers = gh.bearers();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let ran = role_step(&vault, &oidc, &gh, &Step::new(), &[]);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    // Vault answers `vault:v1:SIGNATURE`; the JWT carries SIGNATURE.
+    assert_jwt_signatures_masked(&ran.stdout, &bearers);
+    assert!(
+        !ran.stdout.contains("::add-mask::vault:v"),
+        "a mask of what no log will show:\n{}",
+        ran.stdout
+    );
+}
+
+#[test]
 fn a_rotated_key_signs_with_its_latest_version() {
     let vault = FakeVault::start();
     vault.rotated_to_the_apps_key();

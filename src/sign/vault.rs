@@ -245,7 +245,6 @@ impl TransitKey {
         let answer = self.client.send(&call, &VAULT).await?;
         let signed: SignAnswer =
             rest::json(call.name, &answer, "Vault's answer has no data.signature")?;
-        (self.on_secret)(&signed.data.signature);
         let (_version, signature) = parse_signature(&signed.data.signature)
             .map_err(|m| anyhow::anyhow!("Vault's signature {m}"))?;
         Ok(signature)

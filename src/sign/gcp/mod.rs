@@ -4,7 +4,7 @@ pub mod external;
 mod google;
 
 use anyhow::Context as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -251,8 +251,6 @@ impl CloudKmsKey {
                 "its `signature` is not base64",
             )
         })?;
-        // As the JWT will carry it.
-        (self.on_secret)(&URL_SAFE_NO_PAD.encode(&bytes));
         Ok(bytes)
     }
 }
