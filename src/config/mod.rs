@@ -135,6 +135,45 @@ pub struct Config {
     pub requests: Vec<Request>,
 }
 
+/// The most bytes an id, a name or a URL may have: 1 KiB, more than any real one
+/// (GitHub's logins take 39, an Azure key identifier some 220, a Cloud KMS key version
+/// some 250, Vault's paths, roles and audiences a few dozen).
+pub const MAX_NAME_BYTES: usize = 1024;
+/// A KMS key id (or ARN, or alias) or a role's ARN: what AWS takes, 2048 bytes for
+/// either (KMS's `KeyId`, STS's `RoleArn`).
+pub const MAX_AWS_ID_BYTES: usize = 2048;
+/// A PEM private key, or its base64: 64 KiB (a 16384-bit RSA key's PEM is some 13 KB,
+/// its base64 some 17 KB).
+pub const MAX_KEY_BYTES: usize = 64 * 1024;
+/// A file's path (`GOOGLE_APPLICATION_CREDENTIALS`, `--private-key-file`): Linux's PATH_MAX.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// The most bytes `field` may hold: a longer value is refused before it is checked,
+/// used or quoted (`permissions` and `repositories` by their own parsers).
+pub fn max_len(field: Field) -> usize {
+    match field {
+        Field::PrivateKey => MAX_KEY_BYTES,
+        Field::AwsKmsKeyId | Field::AwsRoleToAssume => MAX_AWS_ID_BYTES,
+        Field::Permissions => permissions::MAX_PERMISSIONS_BYTES,
+        Field::Repositories => repositories::MAX_REPOSITORIES_BYTES,
+        Field::Environment("GOOGLE_APPLICATION_CREDENTIALS") => MAX_PATH_BYTES,
+        _ => MAX_NAME_BYTES,
+    }
+}
+
+/// Refuses a `value` of `field` longer than [`max_len`], saying both lengths and quoting
+/// none of it.
+pub(crate) fn bounded(field: Field, value: Option<&str>) -> Result<(), ConfigError> {
+    let max = max_len(field);
+    match value {
+        Some(v) if v.len() > max => Err(ConfigError::new(
+            field,
+            format!("is {} bytes long; at most {max} bytes are read", v.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a base URL: https, or plain http on a loopback host only. A trailing slash is
 /// dropped; a path (GitHub Enterprise Server's `/api/v3`) is kept.
 pub fn validate_url(raw: &str) -> Result<String, String> {
@@ -165,6 +204,7 @@ pub fn validate_url(raw: &str) -> Result<String, String> {
 /// The API URL: the one given, else `GITHUB_API_URL`, else github.com's; checked.
 pub fn api_url(given: Option<&str>, github_api_url: Option<&str>) -> Result<String, ConfigError> {
     let raw = given.or(github_api_url).unwrap_or(DEFAULT_API_URL);
+    bounded(Field::ApiUrl, Some(raw))?;
     validate_url(raw).map_err(|m| ConfigError::new(Field::ApiUrl, m))
 }
 
@@ -338,6 +378,7 @@ fn enterprise_request(
 /// Checks only what acting as the app needs (its id and the API) and plans no token:
 /// for the commands that mint nothing, such as listing installations or printing a JWT.
 pub fn app_plan(given: &Given) -> Result<Plan, ConfigError> {
+    bounded(Field::AppId, given.app_id.as_deref())?;
     let app_id = match &given.app_id {
         Some(raw) => validate_app_id(raw).map_err(|m| ConfigError::new(Field::AppId, m))?,
         None => {
@@ -360,6 +401,12 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
     let Plan {
         app_id, api_url, ..
     } = app_plan(given)?;
+    bounded(Field::Owner, given.owner.as_deref())?;
+    bounded(Field::InstallationId, given.installation_id.as_deref())?;
+    bounded(Field::Enterprise, given.enterprise.as_deref())?;
+    for (name, level) in &given.permission_levels {
+        bounded(Field::Permission(name), Some(level))?;
+    }
     let permissions = requested_permissions(given)?;
     let installation_id = installation_id(given.installation_id.as_deref())?;
     if let Some(slug) = &given.enterprise {
@@ -500,6 +547,40 @@ mod tests {
             field_of(|g| g.permission_levels = vec![("workflows", "read".into())]),
             Field::Permission("workflows")
         );
+    }
+
+    #[test]
+    fn every_field_is_bounded_before_it_is_checked() {
+        let long = "9".repeat(MAX_NAME_BYTES + 1);
+        type Set = fn(&mut Given, String);
+        let cases: [(Set, Field); 6] = [
+            (|g, v| g.app_id = Some(v), Field::AppId),
+            (
+                |g, v| g.api_url = Some(format!("https://{v}")),
+                Field::ApiUrl,
+            ),
+            (|g, v| g.owner = Some(v), Field::Owner),
+            (|g, v| g.installation_id = Some(v), Field::InstallationId),
+            (|g, v| g.enterprise = Some(v), Field::Enterprise),
+            (
+                |g, v| g.permission_levels = vec![("contents", v)],
+                Field::Permission("contents"),
+            ),
+        ];
+        for (set, field) in cases {
+            let e = plan_with(|g| set(g, long.clone())).unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(
+                e.message.ends_with("at most 1024 bytes are read"),
+                "{}",
+                e.message
+            );
+            assert!(!e.message.contains("999"), "the value is not quoted");
+        }
+        // A numeric id as long as the bound is still read (and found a valid id).
+        assert!(plan_with(|g| g.app_id = Some("9".repeat(MAX_NAME_BYTES))).is_ok());
+        assert_eq!(max_len(Field::AwsKmsKeyId), 2048);
+        assert_eq!(max_len(Field::PrivateKey), 64 * 1024);
     }
 
     #[test]

@@ -167,8 +167,12 @@ impl CloudKmsKey {
                 (String::from_utf8_lossy(&answer.body).into_owned(), format)
             }
             Source::File { path, format } => (
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the credential source's file {path}"))?,
+                std::fs::read_to_string(path).with_context(|| {
+                    format!(
+                        "cannot read the credential source's file {}",
+                        crate::excerpt::excerpt_name(path)
+                    )
+                })?,
                 format,
             ),
         };
@@ -261,7 +265,10 @@ impl Sign for CloudKmsKey {
     }
 
     fn describe(&self) -> String {
-        format!("Cloud KMS key {}", self.settings.key_version)
+        format!(
+            "Cloud KMS key {}",
+            crate::excerpt::excerpt_name(&self.settings.key_version)
+        )
     }
 }
 
