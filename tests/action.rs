@@ -110,7 +110,10 @@ fn a_jobs_own_app_token_step_changes_neither_step_of_the_image() {
     let gh = FakeGitHub::start();
     let flow = gh.names_and_an_id_flow();
     let step = Step::new();
-    let inputs = [("repositories", "site\napi, 9001")];
+    let inputs = [
+        ("repositories", "site\napi, 9001"),
+        ("permissions", "contents: write\npull-requests: read"),
+    ];
     let mut env = step.env(&gh.url(), &inputs);
     env.push(("APP_TOKEN_STEP".into(), "post".into()));
     let main = run_binary(Path::new(BIN), &[], &env, "");
