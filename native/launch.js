@@ -52,7 +52,9 @@ function launch(step) {
 
   const child = spawn(binary, [], {
     stdio: 'inherit',
-    env: { ...process.env, APP_TOKEN_STEP: step },
+    // The step, and this launcher's mark beside it: the binary reads APP_TOKEN_STEP only
+    // with the mark, so that a job's own APP_TOKEN_STEP cannot change the image's step.
+    env: { ...process.env, APP_TOKEN_STEP: step, APP_TOKEN_LAUNCHER: 'native/launch.js' },
   });
   if (process.platform === 'win32') {
     // The binary shares the console and gets the runner's Ctrl-C and Ctrl-Break

@@ -11,8 +11,9 @@ use crate::cancel::Signal;
 use crate::github::{AppJwt, Client, Credential, Settings};
 use crate::mint::{self, Ledger, Minted, Outcome, Revocation};
 use crate::panic_guard::{self, Target, Witness};
-use crate::runner::{act_main_note, under_act, Env, Runner, SavedToken, STATE_TOKENS};
+use crate::runner::{act_main_note, Env, Runner, SavedToken, STATE_TOKENS};
 use crate::sign::SecretSink;
+use crate::stage::act_drops_post_state;
 use crate::{inputs, summary};
 
 fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
@@ -234,8 +235,8 @@ pub async fn run<W: Write + Send + 'static>(
                 let code =
                     deliver(&runner, &client, &outcome, &left, inputs.skip_token_revoke).await;
                 let latest = outcome.tokens.iter().max_by_key(|t| t.expires_at);
-                if let Some(t) =
-                    latest.filter(|_| code == 0 && !inputs.skip_token_revoke && under_act(env))
+                if let Some(t) = latest
+                    .filter(|_| code == 0 && !inputs.skip_token_revoke && act_drops_post_state(env))
                 {
                     runner.warning(
                         "Not revoked under act",

@@ -1,12 +1,32 @@
 //! Quoting what a user gave back to them in an error: a short prefix, with control characters shown as `?`, so that no input can flood or garble the log.
+//!
+//! Every input an error (or a key's description) quotes goes through [`excerpt`], or
+//! [`excerpt_name`] where the value is a name a service made, which a real one fills
+//! whole: never `format!` of the raw value.
 
 /// How many characters of a value an error quotes.
 pub const MAX_QUOTED: usize = 60;
 
+/// How many characters of a name an error quotes (a key's id, ARN or version, a role,
+/// an audience, a path): the longest Cloud KMS key version (some 245: its project, key
+/// ring and key at their longest) or Key Vault key identifier (some 225) is quoted
+/// whole; only a KMS alias near its 256-character limit is cut.
+pub const MAX_QUOTED_NAME: usize = 256;
+
 /// `raw`, cut to [`MAX_QUOTED`] characters (with `…` when cut), control characters as `?`.
 pub fn excerpt(raw: &str) -> String {
-    let mut s: String = printable(raw.chars().take(MAX_QUOTED));
-    if raw.chars().nth(MAX_QUOTED).is_some() {
+    cut(raw, MAX_QUOTED)
+}
+
+/// `raw`, a name, cut to [`MAX_QUOTED_NAME`] characters (with `…` when cut), control
+/// characters as `?`.
+pub fn excerpt_name(raw: &str) -> String {
+    cut(raw, MAX_QUOTED_NAME)
+}
+
+fn cut(raw: &str, max: usize) -> String {
+    let mut s: String = printable(raw.chars().take(max));
+    if raw.chars().nth(max).is_some() {
         s.push('…');
     }
     s
@@ -75,6 +95,12 @@ mod tests {
         assert_eq!(quoted.chars().count(), MAX_QUOTED + 1);
         assert!(quoted.ends_with('…'));
         assert_eq!(excerpt(&"y".repeat(MAX_QUOTED)), "y".repeat(MAX_QUOTED));
+        let quoted = excerpt_name(&long);
+        assert_eq!(quoted.chars().count(), MAX_QUOTED_NAME + 1);
+        assert!(quoted.ends_with('…'));
+        let key = "projects/acme-prod/locations/europe-west1/keyRings/github/cryptoKeys/app/cryptoKeyVersions/12";
+        assert_eq!(excerpt_name(key), key);
+        assert_eq!(excerpt_name("a\u{1b}[2Jb"), "a?[2Jb");
     }
 
     #[test]

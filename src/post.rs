@@ -9,7 +9,8 @@ use futures::{Stream, StreamExt};
 use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
 use crate::github::{Client, Credential, Settings};
-use crate::runner::{under_act, Env, Runner, SavedToken, ACT_POST_NO_STATE};
+use crate::runner::{Env, Runner, SavedToken, ACT_POST_NO_STATE};
+use crate::stage::act_drops_post_state;
 use crate::transport::Proxy;
 use crate::{inputs, mint};
 
@@ -30,7 +31,9 @@ pub async fn run<W: Write + Send + 'static>(
 ) -> i32 {
     let saved = match SavedToken::load(env) {
         Ok(Some(saved)) => saved,
-        Ok(None) if under_act(env) && !inputs::skip_token_revoke(env).unwrap_or(false) => {
+        Ok(None)
+            if act_drops_post_state(env) && !inputs::skip_token_revoke(env).unwrap_or(false) =>
+        {
             runner.info(ACT_POST_NO_STATE);
             return 0;
         }

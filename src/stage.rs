@@ -1,17 +1,36 @@
-//! Which front end a start of the executable is: the action's main step, its post step, or the command line.
+//! Which front end a start of the executable is: the action's main step, its post step, or the command line; and whether the native action's launcher started it.
 //!
 //! The image starts the post step by a link's name (`runs.post-entrypoint`:
 //! `app-token-post`). Windows has no such link, and a copy's name carries `.exe`, so
 //! the native action's launcher names the step in [`STEP_VARIABLE`] instead, which
-//! every OS passes on. Nothing else sets it.
+//! every OS passes on, together with [`LAUNCHER_VARIABLE`] set to [`LAUNCHER`]. A step
+//! is named only where both are: a job's `env:` reaches a container action's step too,
+//! and a job's own `APP_TOKEN_STEP=post` must not turn the image's main step into post.
 
-use crate::runner::{under_actions, Env};
+use crate::runner::{under_act, under_actions, Env};
 
 /// The file name (less any extension) the image's post step is started by.
 pub const POST_NAME: &str = "app-token-post";
 
 /// The variable the native action's launcher names its step in: `main` or `post`.
 pub const STEP_VARIABLE: &str = "APP_TOKEN_STEP";
+
+/// The variable the native action's launcher sets beside [`STEP_VARIABLE`], to [`LAUNCHER`].
+pub const LAUNCHER_VARIABLE: &str = "APP_TOKEN_LAUNCHER";
+
+/// What the launcher sets [`LAUNCHER_VARIABLE`] to: its own path in the action.
+pub const LAUNCHER: &str = "native/launch.js";
+
+/// Was this start the native action's launcher's (node's `native/launch.js`)?
+pub fn launched_natively(env: Env<'_>) -> bool {
+    env(LAUNCHER_VARIABLE).as_deref() == Some(LAUNCHER)
+}
+
+/// Does act leave this action's post step without main's state? act passes state to a
+/// JavaScript action's post step (the native action's) but not to a container action's.
+pub fn act_drops_post_state(env: Env<'_>) -> bool {
+    under_act(env) && !launched_natively(env)
+}
 
 /// What a start of the executable runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +44,9 @@ pub enum Start {
 /// many arguments came after it, and the environment.
 ///
 /// - started as `app-token-post` (or `app-token-post.exe`): post;
-/// - no arguments and [`STEP_VARIABLE`] set: the step it names (another value is an error
-///   that names the variable);
+/// - no arguments, started by the native launcher ([`launched_natively`]) and
+///   [`STEP_VARIABLE`] set: the step it names (another value is an error that names the
+///   variable); without the launcher's mark the variable is the job's, and not read;
 /// - no arguments under Actions (`GITHUB_ACTIONS=true`; the runner starts a container's
 ///   entrypoint without any): main;
 /// - otherwise the command line.
@@ -42,7 +62,8 @@ pub fn choose(started_as: Option<&str>, arguments: usize, env: Env<'_>) -> Resul
     if arguments > 0 {
         return Ok(Start::CommandLine);
     }
-    match env(STEP_VARIABLE).as_deref() {
+    let step = env(STEP_VARIABLE).filter(|_| launched_natively(env));
+    match step.as_deref() {
         Some("main") => Ok(Start::Main),
         Some("post") => Ok(Start::Post),
         Some(other) if !other.is_empty() => Err(format!(
@@ -77,29 +98,64 @@ mod tests {
         assert_eq!(start("app-token.exe", 0, &actions), Ok(Start::Main));
     }
 
+    const NATIVE: (&str, &str) = (LAUNCHER_VARIABLE, LAUNCHER);
+
     #[test]
     fn the_launchers_variable_names_the_step() {
-        let post = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "post")];
+        let post = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "post"), NATIVE];
         assert_eq!(start("app-token.exe", 0, &post), Ok(Start::Post));
         assert_eq!(start("app-token", 0, &post), Ok(Start::Post));
-        let main = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "main")];
+        let main = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "main"), NATIVE];
         assert_eq!(start("app-token", 0, &main), Ok(Start::Main));
         // It names the step even where GITHUB_ACTIONS is missing.
         assert_eq!(
-            start("app-token", 0, &[(STEP_VARIABLE, "post")]),
+            start("app-token", 0, &[(STEP_VARIABLE, "post"), NATIVE]),
             Ok(Start::Post)
         );
     }
 
     #[test]
+    fn the_jobs_own_step_variable_names_no_step() {
+        // A job-level `env:` reaches the image's main step: it stays main.
+        let job = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "post")];
+        assert_eq!(start("app-token", 0, &job), Ok(Start::Main));
+        assert_eq!(start("app-token.exe", 0, &job), Ok(Start::Main));
+        let bogus = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "pre")];
+        assert_eq!(start("app-token", 0, &bogus), Ok(Start::Main));
+        // Only the launcher's own mark counts.
+        let other = [
+            ("GITHUB_ACTIONS", "true"),
+            (STEP_VARIABLE, "post"),
+            (LAUNCHER_VARIABLE, "1"),
+        ];
+        assert_eq!(start("app-token", 0, &other), Ok(Start::Main));
+        assert_eq!(
+            start("app-token", 0, &[(STEP_VARIABLE, "post")]),
+            Ok(Start::CommandLine)
+        );
+    }
+
+    #[test]
+    fn act_drops_the_state_of_the_container_actions_post_only() {
+        assert!(act_drops_post_state(&env_of(&[("ACT", "true")])));
+        let native = [("ACT", "true"), (STEP_VARIABLE, "main"), NATIVE];
+        assert!(!act_drops_post_state(&env_of(&native)));
+        assert!(!act_drops_post_state(&env_of(&[NATIVE])));
+        assert!(!act_drops_post_state(&env_of(&[(
+            "GITHUB_ACTIONS",
+            "true"
+        )])));
+    }
+
+    #[test]
     fn another_value_is_an_error_naming_the_variable() {
-        let err = start("app-token", 0, &[(STEP_VARIABLE, "pre")]).unwrap_err();
+        let err = start("app-token", 0, &[(STEP_VARIABLE, "pre"), NATIVE]).unwrap_err();
         assert!(err.contains(STEP_VARIABLE) && err.contains("pre"), "{err}");
         assert_eq!(
             start(
                 "app-token",
                 0,
-                &[("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "")]
+                &[("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, ""), NATIVE]
             ),
             Ok(Start::Main)
         );
@@ -107,7 +163,7 @@ mod tests {
 
     #[test]
     fn arguments_are_the_command_line() {
-        let post = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "post")];
+        let post = [("GITHUB_ACTIONS", "true"), (STEP_VARIABLE, "post"), NATIVE];
         assert_eq!(start("app-token", 1, &post), Ok(Start::CommandLine));
         assert_eq!(start("app-token", 0, &[]), Ok(Start::CommandLine));
         assert_eq!(

@@ -145,13 +145,19 @@ pub fn proxy_fault(raw: &str) -> Option<String> {
 }
 
 /// Is `host` (as a URL gives it: an IPv6 address in brackets) a loopback destination:
-/// `localhost`, `127.0.0.0/8` or `::1`? Its traffic never leaves the machine, so it is
-/// never proxied, as curl and Go decide it: by the name as written, not by resolving it.
+/// `localhost`, an address in `127.0.0.0/8`, `::1`, or an IPv4-mapped `::ffff:127.x.y.z`?
+/// Decided by the name as written, never by resolving it, and for two uses at once:
+/// which hosts may be plain http (`config::validate_url`) and which are never proxied.
+/// So only what cannot leave the machine whatever DNS says counts: `localhost.` (the
+/// rooted name), `localhost.example`, `127.0.0.1.example` or `127.1` do not, for the
+/// resolver asks DNS about them (glibc reads `/etc/hosts` for `localhost` only).
 pub fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = host.strip_suffix('.').unwrap_or(host);
-    host.eq_ignore_ascii_case("localhost")
-        || host
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
@@ -488,7 +494,7 @@ mod tests {
             "http://[::1]:8080/",
             "http://[::ffff:127.0.0.1]:8080/",
             "http://localhost:8080/",
-            "https://LOCALHOST./",
+            "https://LOCALHOST/",
         ] {
             assert_eq!(proxied(&p, url), None, "{url}");
         }
@@ -496,6 +502,8 @@ mod tests {
             "http://github.example:8080/",
             "http://128.0.0.1/",
             "http://localhost.example/",
+            // The rooted name is DNS's to answer: the proxy resolves it (see `is_loopback`).
+            "https://localhost./",
             "http://[::2]/",
         ] {
             assert!(proxied(&p, url).is_some(), "{url}");
@@ -504,6 +512,41 @@ mod tests {
             proxied(&p, "https://api.github.com/").as_deref(),
             Some("https://proxy.example:3129/")
         );
+    }
+
+    #[test]
+    fn loopback_is_what_cannot_leave_the_machine_whatever_dns_says() {
+        for host in [
+            "localhost",
+            "LocalHost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "127.255.255.254",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "localhost.",
+            "LOCALHOST.",
+            "localhost.example",
+            "127.0.0.1.example",
+            "localhost:80",
+            "127.1",
+            "0x7f.0.0.1",
+            "128.0.0.1",
+            "::2",
+            "[::ffff:128.0.0.1]",
+            "[[::1]]",
+            "[::1",
+            "",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
     }
 
     #[test]

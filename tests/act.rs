@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use app_token::runner::ACT_POST_NO_STATE;
 use common::docker::image;
+use common::native::{self, NativeAction};
 use common::*;
 
 const REQUIRE: &str = "APP_TOKEN_REQUIRE_ACT";
@@ -121,7 +122,8 @@ fn action_copy(dir: &Path) {
     std::fs::write(dir.join("action.yml"), text).expect("the action's copy");
 }
 
-fn workflow(api: &str) -> String {
+/// A workflow whose step `uses` the action (`./app-token`, `./native`).
+fn workflow(uses: &str, api: &str) -> String {
     format!(
         r#"on: push
 jobs:
@@ -129,7 +131,7 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - id: app
-        uses: ./app-token
+        uses: {uses}
         with:
           app-id: "{APP_ID}"
           private-key: ${{{{ secrets.APP_KEY }}}}
@@ -144,28 +146,37 @@ jobs:
     )
 }
 
-/// Runs act in `dir` with the key as a secret; gives (exit status, all it printed).
-fn run_act(act: &Path, dir: &Path) -> (Option<i32>, String) {
-    let home = dir.join("home");
-    std::fs::create_dir_all(&home).expect("act's home");
+/// act's options for a job in a container of the job image, on the host's network.
+fn in_container() -> Vec<String> {
+    [
+        "--pull=false",
+        "--bind",
+        "--network",
+        "host",
+        "--container-daemon-socket",
+        "-",
+        "-P",
+        &format!("ubuntu-latest={JOB_IMAGE}"),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Runs act in `dir` with the key as a secret and `platform` (where the job runs);
+/// gives (exit status, all it printed).
+fn run_act(act: &Path, dir: &Path, home: &Path, platform: &[String]) -> (Option<i32>, String) {
+    std::fs::create_dir_all(home).expect("act's home");
     let mut child = Command::new(act)
         .current_dir(dir)
+        .arg("push")
+        .args(platform)
         .args([
-            "push",
-            "--pull=false",
-            "--bind",
-            "--network",
-            "host",
             "--action-offline-mode",
             "--no-cache-server",
-            "--container-daemon-socket",
-            "-",
-            "-P",
-            &format!("ubuntu-latest={JOB_IMAGE}"),
             "-s",
             &format!("APP_KEY={KEY_PKCS1}"),
         ])
-        .env("HOME", &home)
+        .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("ACT_DISABLE_VERSION_CHECK", "1")
         .stdin(Stdio::null())
@@ -231,9 +242,14 @@ fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
     action_copy(&dir.path().join("app-token"));
     let workflows = dir.path().join(".github/workflows");
     std::fs::create_dir_all(&workflows).expect("the workflows' directory");
-    std::fs::write(workflows.join("token.yml"), workflow(&gh.url())).expect("the workflow");
+    std::fs::write(
+        workflows.join("token.yml"),
+        workflow("./app-token", &gh.url()),
+    )
+    .expect("the workflow");
 
-    let (status, log) = run_act(&act, dir.path());
+    let home = dir.path().join("home");
+    let (status, log) = run_act(&act, dir.path(), &home, &in_container());
     remove_job_containers();
     assert_eq!(status, Some(0), "act:\n{log}");
     minted.assert_calls(1);
@@ -262,6 +278,67 @@ fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
     eprintln!("under act, main:\n{note}\nand post:\n{post}");
     // And indeed nothing was revoked: act gave post no state.
     revoked.assert_calls(0);
+}
+
+/// The native action under act's host executor (`-P ubuntu-latest=-self-hosted`: node
+/// and the binary on this machine, no Docker): act passes state to a JavaScript
+/// action's post step, so main says nothing of act, and post revokes the token.
+#[test]
+fn under_act_the_native_actions_post_gets_the_state_and_revokes() {
+    let what = "the native action under nektos/act";
+    let Some(act) = act_binary() else {
+        return not_checked(
+            what,
+            "act is not installed (bash .ci/act installs it)",
+            REQUIRE,
+        );
+    };
+    if native::node(what).is_none() {
+        return;
+    }
+    let gh = FakeGitHub::start();
+    let minted = gh.token_for_repository_101();
+    gh.bot_user();
+    let revoked = gh.revoke(FINAL_TOKEN);
+
+    let dir = tempfile::tempdir().expect("a workspace");
+    let action = NativeAction::host(Path::new(env!("CARGO_BIN_EXE_app-token")));
+    let copied = Command::new("cp")
+        .arg("-R")
+        .arg(action.dir())
+        .arg(dir.path().join("native"))
+        .status()
+        .expect("cp runs");
+    assert!(
+        copied.success(),
+        "the native action copied into the workspace"
+    );
+    let workflows = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&workflows).expect("the workflows' directory");
+    // act copies the workspace into the host executor's own for a checkout of the
+    // workflow's repository (it fetches nothing for it); its home is elsewhere, so that
+    // the copy does not hold itself.
+    let with_checkout = workflow("./native", &gh.url()).replace(
+        "    steps:\n",
+        "    steps:\n      - uses: actions/checkout@v4\n",
+    );
+    std::fs::write(workflows.join("token.yml"), with_checkout).expect("the workflow");
+    let home = tempfile::tempdir().expect("act's home");
+
+    let platform = ["-P", "ubuntu-latest=-self-hosted"].map(String::from);
+    let (status, log) = run_act(&act, dir.path(), home.path(), &platform);
+    assert_eq!(status, Some(0), "act:\n{log}");
+    minted.assert_calls(1);
+    assert!(log.contains("token=***"), "{log}");
+    assert!(!log.contains(FINAL_TOKEN), "the token unmasked:\n{log}");
+    // Main does not say that post cannot revoke, and post does revoke.
+    assert!(
+        !log.contains("act does not pass state"),
+        "a container action's note on the native action:\n{log}"
+    );
+    assert!(!log.contains(ACT_POST_NO_STATE), "{log}");
+    assert!(log.contains("Revoked 1 installation token"), "{log}");
+    revoked.assert_calls(1);
 }
 
 /// The same two notes without act: the binary run as the runner runs it, with `ACT=true`.
@@ -299,4 +376,54 @@ fn with_act_true_main_and_post_say_what_act_does_not_do() {
     // Not under act, main says nothing of it.
     let plain = Step::new().main(bin, &gh.url(), &act);
     assert!(!plain.stdout.contains("under act"), "{}", plain.stdout);
+}
+
+/// The native launcher's main and post under act (`ACT=true`, and the launcher's
+/// variables as it sets them): act hands a JavaScript action's post its state, so
+/// neither step speaks of act, and post revokes.
+#[test]
+fn with_act_true_the_native_launchers_steps_say_nothing_of_act() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_app-token"));
+    let gh = FakeGitHub::start();
+    let (_, revoked, _) = gh.token_then_a_hang(Duration::ZERO);
+    let step = Step::new();
+    let inputs = [("owner", "acme"), ("repositories", "101")];
+    let launched = |mut env: Vec<(String, String)>, name: &str| {
+        env.push(("ACT".into(), "true".into()));
+        env.push(("APP_TOKEN_STEP".into(), name.into()));
+        env.push(("APP_TOKEN_LAUNCHER".into(), "native/launch.js".into()));
+        env
+    };
+    let main = run_binary(
+        bin,
+        &[],
+        &launched(step.env(&gh.url(), &inputs), "main"),
+        "",
+    );
+    assert_eq!(main.code, 0, "{}\n{}", main.stdout, main.stderr);
+    assert!(!main.stdout.contains("under act"), "{}", main.stdout);
+    assert!(!main.stdout.contains("act does not"), "{}", main.stdout);
+
+    let post = run_binary(
+        bin,
+        &[],
+        &launched(step.post_env(&gh.url(), &inputs), "post"),
+        "",
+    );
+    assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
+    revoked.assert_calls(1);
+
+    // A post with no state had no token: it says so, not that act dropped one.
+    let empty = Step::new();
+    let post = run_binary(
+        bin,
+        &[],
+        &launched(empty.env(&gh.url(), &inputs), "post"),
+        "",
+    );
+    assert!(
+        post.stdout.starts_with("No token to revoke"),
+        "{}",
+        post.stdout
+    );
 }

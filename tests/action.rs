@@ -103,6 +103,32 @@ fn main_then_post_like_the_runner() {
     );
 }
 
+/// A job-level `env:` reaches a container action's steps: a job's own `APP_TOKEN_STEP`
+/// (the native launcher's variable) changes neither of the image's steps.
+#[test]
+fn a_jobs_own_app_token_step_changes_neither_step_of_the_image() {
+    let gh = FakeGitHub::start();
+    let flow = gh.names_and_an_id_flow();
+    let step = Step::new();
+    let inputs = [
+        ("repositories", "site\napi, 9001"),
+        ("permissions", "contents: write\npull-requests: read"),
+    ];
+    let mut env = step.env(&gh.url(), &inputs);
+    env.push(("APP_TOKEN_STEP".into(), "post".into()));
+    let main = run_binary(Path::new(BIN), &[], &env, "");
+    assert_eq!(main.code, 0, "{}\n{}", main.stdout, main.stderr);
+    assert_eq!(step.outputs()["token"], FINAL_TOKEN, "{}", main.stdout);
+    flow.final_token.assert_calls(1);
+
+    let mut env = step.post_env(&gh.url(), &inputs);
+    env.push(("APP_TOKEN_STEP".into(), "main".into()));
+    let post = run_binary(&step.post_entrypoint(Path::new(BIN)), &[], &env, "");
+    assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
+    flow.revoke_final.assert_calls(1);
+    flow.final_token.assert_calls(1);
+}
+
 #[test]
 fn a_bad_input_fails_before_any_request_and_names_the_input() {
     let gh = FakeGitHub::start();

@@ -1,10 +1,11 @@
-//! No input costs more than a moment: every input the action declares, given text that is hostile to its parser (nesting, repetition, sheer length, up to the 128 KiB an environment variable can hold), is accepted or refused within a time bound, and the limits' errors say the limit.
+//! No input costs more than a moment: every input the action declares, given text that is hostile to its parser (nesting, repetition, sheer length, up to the 128 KiB an environment variable can hold), is accepted or refused within a time bound, and the limits' errors say the limit. And no input floods the log: every input and every flag, far longer than a real one, is refused by name in a short error, before any request.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use app_token::inputs;
+use common::*;
 
 /// The bound the issue sets, for a release build: 100 ms.
 ///
@@ -161,4 +162,247 @@ fn the_limits_errors_name_the_input_and_say_the_limit() {
     assert!(e
         .expect("no key")
         .starts_with("input `private-key` is required"));
+}
+
+/// What an error line may take at most, for any input however long: GitHub shows it as
+/// an annotation, and a log keeps it.
+const SHORT: usize = 1000;
+
+/// Where the key services are asked in these steps: one server for all of them (the
+/// runner's OIDC endpoint at `/oidc`, which answers a token; everything else refused),
+/// so that a step that goes past its inputs reaches the code that quotes them, and so
+/// that a step that does not can be seen to send nothing.
+struct Services {
+    server: httpmock::MockServer,
+    /// The ids of its mocks, to count what was asked.
+    mocks: Vec<usize>,
+}
+
+impl Services {
+    fn start() -> Self {
+        let server = httpmock::MockServer::start();
+        let oidc = server.mock(|when, then| {
+            when.path("/oidc");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"value":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}"#);
+        });
+        let rest = server.mock(|_, then| {
+            then.status(400)
+                .header("content-type", "application/json")
+                .body("{}");
+        });
+        let mocks = vec![oidc.id(), rest.id()];
+        Self { server, mocks }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.server.address())
+    }
+
+    /// The job's OIDC endpoint, AWS's credentials and every service's endpoint, here.
+    fn env(&self) -> Vec<(String, String)> {
+        let url = self.url();
+        [
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                format!("{url}/oidc?api-version=2.0"),
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token".into()),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".into()),
+            ("AWS_SECRET_ACCESS_KEY", "secret".into()),
+            ("AWS_ENDPOINT_URL", url.clone()),
+            ("CLOUDSDK_API_ENDPOINT_OVERRIDES_STS", url.clone()),
+            (
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS",
+                url.clone(),
+            ),
+            ("CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS", url.clone()),
+            ("AZURE_AUTHORITY_HOST", url),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The settings (input names) that make a step of `name`'s key service go as far as
+    /// it can, with a good value each: the key, and what it needs beside it.
+    fn settings(&self, name: &str) -> Vec<(&'static str, String)> {
+        let service = name.split('-').next().unwrap_or_default();
+        let settings: &[(&'static str, &str)] = match service {
+            "aws" => &[("aws-kms-key-id", "alias/app"), ("aws-region", "eu-west-1")],
+            "gcp" => &[
+                (
+                    "gcp-kms-key",
+                    "projects/p/locations/global/keyRings/r/cryptoKeys/app/cryptoKeyVersions/1",
+                ),
+                (
+                    "gcp-workload-identity-provider",
+                    "projects/1/locations/global/workloadIdentityPools/github/providers/acme",
+                ),
+            ],
+            "azure" => &[
+                (
+                    "azure-key-vault-key",
+                    "https://acme.vault.azure.net/keys/app",
+                ),
+                ("azure-client-id", "00000000-1111-2222-3333-444444444444"),
+                ("azure-tenant-id", "contoso.onmicrosoft.com"),
+            ],
+            "vault" => &[
+                ("vault-transit-key", "app"),
+                ("vault-url", ""),
+                ("vault-role", "github-app"),
+            ],
+            _ => &[],
+        };
+        settings
+            .iter()
+            .map(|(k, v)| match *k {
+                "vault-url" => (*k, self.url()),
+                _ => (*k, v.to_string()),
+            })
+            .collect()
+    }
+
+    fn asked(&self) -> usize {
+        self.mocks
+            .iter()
+            .map(|id| httpmock::Mock::new(*id, &self.server).calls())
+            .sum()
+    }
+}
+
+/// A value of `name` far longer than any real one, but of its shape where a shape gets
+/// it further (digits for an id, a URL, a key version, an email).
+fn oversized(name: &str) -> String {
+    let long = "a".repeat(20_000);
+    match name {
+        "app-id" | "installation-id" => "9".repeat(20_000),
+        "private-key" => "a".repeat(70_000),
+        "github-api-url" | "vault-url" => format!("https://{long}"),
+        "gcp-kms-key" => format!(
+            "projects/{long}/locations/global/keyRings/r/cryptoKeys/app/cryptoKeyVersions/1"
+        ),
+        "gcp-service-account" => format!("{long}@p.iam.gserviceaccount.com"),
+        "azure-key-vault-key" => format!("https://{long}.vault.azure.net/keys/app"),
+        _ => long,
+    }
+}
+
+/// The step's `::error` lines.
+fn error_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect()
+}
+
+#[test]
+fn every_input_too_long_is_refused_by_name_in_a_short_error_before_any_request() {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_app-token"));
+    let gh = FakeGitHub::start();
+    let github = gh.catch_all();
+    let services = Services::start();
+    let mut faults = Vec::new();
+    for name in inputs::all_inputs() {
+        let value = oversized(&name);
+        let mut given: Vec<(&str, String)> = services.settings(&name);
+        if !given.is_empty() {
+            given.push(("private-key", String::new()));
+        }
+        given.retain(|(k, _)| *k != name);
+        given.push((name.as_str(), value));
+        let pairs: Vec<(&str, &str)> = given.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let step = Step::new();
+        let mut env = step.env(&gh.url(), &pairs);
+        env.extend(services.env());
+        let ran = run_binary(bin, &[], &env, "");
+        let errors = error_lines(&ran.stdout);
+        let named = format!("input `{name}`");
+        let fault = match errors.as_slice() {
+            _ if ran.code != 1 => format!("exit {}", ran.code),
+            [one] if one.len() >= SHORT => format!("a {}-character error", one.len()),
+            [one] if !one.contains(&named) => format!("an error that does not name it: {one}"),
+            [_] => continue,
+            _ => format!("{} error lines", errors.len()),
+        };
+        faults.push(format!("{name}: {fault}"));
+    }
+    assert!(faults.is_empty(), "{faults:#?}");
+    github.assert_calls(0);
+    assert_eq!(services.asked(), 0, "a key service was asked");
+}
+
+/// The command line's flags, as its help lists them (each but `--json`, `--help` and
+/// `--version` takes a value).
+fn cli_flags(bin: &std::path::Path) -> Vec<String> {
+    let help = run_binary(bin, &["--help"], &[], "");
+    let flags: std::collections::BTreeSet<String> = help
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|f| !matches!(*f, "json" | "help" | "version"))
+        .map(str::to_string)
+        .collect();
+    flags.into_iter().collect()
+}
+
+#[test]
+fn every_flag_too_long_is_refused_by_name_in_a_short_error_before_any_request() {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_app-token"));
+    let gh = FakeGitHub::start();
+    let github = gh.catch_all();
+    let services = Services::start();
+    let flags = cli_flags(bin);
+    assert!(flags.len() >= 20, "{flags:?}");
+    let mut faults = Vec::new();
+    for flag in &flags {
+        // The flags take the inputs' names, but for these two.
+        let input = match flag.as_str() {
+            "api-url" => "github-api-url",
+            "private-key-file" => "private-key-file",
+            other => other,
+        };
+        let value = match input {
+            "private-key-file" => format!("/tmp/{}", "a".repeat(5_000)),
+            other => oversized(other),
+        };
+        let mut args: Vec<String> = Vec::new();
+        let settings = services.settings(input);
+        let mut env = services.env();
+        if settings.is_empty() {
+            env.push(("APP_TOKEN_PRIVATE_KEY".into(), KEY_PKCS1.into()));
+        }
+        for (k, v) in settings.iter().filter(|(k, _)| *k != input) {
+            args.extend([format!("--{k}"), v.clone()]);
+        }
+        if flag != "app-id" {
+            args.extend(["--app-id".into(), APP_ID.into()]);
+        }
+        if !matches!(flag.as_str(), "owner" | "enterprise" | "repositories") {
+            args.extend(["--owner".into(), "acme".into()]);
+        }
+        if flag != "api-url" {
+            args.extend(["--api-url".into(), gh.url()]);
+        }
+        args.extend([format!("--{flag}"), value]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ran = run_binary(bin, &args, &env, "");
+        let error = ran.stderr.trim_end();
+        let fault = if ran.code != 2 {
+            format!("exit {}: {}", ran.code, &error[..error.len().min(300)])
+        } else if error.len() >= SHORT {
+            format!("a {}-character error", error.len())
+        } else if !error.contains(&format!("--{flag}")) {
+            format!("an error that does not name it: {error}")
+        } else {
+            continue;
+        };
+        faults.push(format!("--{flag}: {fault}"));
+    }
+    assert!(faults.is_empty(), "{faults:#?}");
+    github.assert_calls(0);
+    assert_eq!(services.asked(), 0, "a key service was asked");
 }

@@ -82,6 +82,26 @@ fn a_token_signed_by_a_kms_key_by_id_and_by_alias() {
 }
 
 #[test]
+fn the_signature_github_received_is_masked_as_the_jwt_carries_it() {
+    let Some(moto) = moto("the_signature_github_received_is_masked_as_the_jwt_carries_it") else {
+        return;
+    };
+    let (key_id, public_key) = moto.signing_key(None);
+    let gh = FakeGitHub::verifying_with(&public_key);
+    let bearers = gh.bearers();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let ran = Step::new().run_keyless(
+        bin(),
+        &gh.url(),
+        &[("aws-kms-key-id", &key_id)],
+        aws_env(&moto, true),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    // KMS answers in standard base64; the JWT carries base64url.
+    assert_jwt_signatures_masked(&ran.stdout, &bearers);
+}
+
+#[test]
 fn a_role_assumed_with_the_jobs_oidc_token() {
     let Some(moto) = moto("a_role_assumed_with_the_jobs_oidc_token") else {
         return;

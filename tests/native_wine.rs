@@ -1,6 +1,7 @@
 //! The Windows binary (x86_64-pc-windows-gnu, laid out by `.ci/native`) under Wine: the
 //! action's main and post steps against the fake GitHub, with the runner's Windows-style
-//! file-command paths and `APP_TOKEN_STEP` as the launcher sets it; a copy named
+//! file-command paths and `APP_TOKEN_STEP` as the launcher sets it (with its mark,
+//! `APP_TOKEN_LAUNCHER`); a copy named
 //! `app-token-post.exe`; the command line; and cancellation the way the runner cancels
 //! on Windows, by a console control event (Ctrl-C, then Ctrl-Break) to the step's
 //! console, for main and for `exec`. And the launcher's Windows branch (native/launch.js
@@ -179,6 +180,7 @@ impl Wine {
 fn with_step(env: Vec<(String, String)>, step: &str) -> Vec<(String, String)> {
     let mut env = env;
     env.push(("APP_TOKEN_STEP".into(), step.into()));
+    env.push(("APP_TOKEN_LAUNCHER".into(), "native/launch.js".into()));
     env
 }
 

@@ -2,6 +2,8 @@
 
 mod common;
 
+use app_token::excerpt::excerpt_name;
+
 use common::oidc::{
     id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT,
 };
@@ -181,6 +183,24 @@ fn a_token_minted_with_a_transit_key_after_a_jwt_login_whose_token_is_revoked() 
 }
 
 #[test]
+fn the_signature_github_received_is_masked_as_the_jwt_carries_it() {
+    let vault = FakeVault::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let bearers = gh.bearers();
+    gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let ran = role_step(&vault, &oidc, &gh, &Step::new(), &[]);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    // Vault answers `vault:v1:SIGNATURE`; the JWT carries SIGNATURE.
+    assert_jwt_signatures_masked(&ran.stdout, &bearers);
+    assert!(
+        !ran.stdout.contains("::add-mask::vault:v"),
+        "a mask of what no log will show:\n{}",
+        ran.stdout
+    );
+}
+
+#[test]
 fn a_rotated_key_signs_with_its_latest_version() {
     let vault = FakeVault::start();
     vault.rotated_to_the_apps_key();
@@ -231,6 +251,45 @@ fn an_oidc_audience_the_role_does_not_bind_is_refused_and_named() {
         &[("vault-audience", VAULT_AUDIENCE)],
     );
     assert_eq!(ran.code, 0, "{}", ran.stdout);
+}
+
+/// Names as long as the bounds let them be (1024 bytes), though no real one is, are
+/// quoted as excerpts: the error says what was asked, and not all of it.
+#[test]
+fn long_names_are_quoted_as_excerpts() {
+    let vault = FakeVault::start();
+    let oidc = FakeOidc::start();
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let audience = format!("https://{}", "a".repeat(1000));
+    let mount = "m".repeat(1000);
+    let ran = role_step(
+        &vault,
+        &oidc,
+        &gh,
+        &Step::new(),
+        &[
+            ("vault-audience", &audience),
+            ("vault-transit-mount", &mount),
+        ],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    any.assert_calls(0);
+    let error = ran.line("::error");
+    assert!(error.contains("invalid audience (aud) claim"), "{error}");
+    assert!(
+        error.contains(&format!("(audience {}:", excerpt_name(&audience))),
+        "{error}"
+    );
+    let key = format!("{mount}/{VAULT_KEY_NAME}");
+    assert!(
+        error.contains(&format!("Vault transit key {}:", excerpt_name(&key))),
+        "{error}"
+    );
+    assert!(
+        !error.contains(&audience) && !error.contains(&mount),
+        "{error}"
+    );
 }
 
 #[test]

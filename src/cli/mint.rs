@@ -1,6 +1,7 @@
 //! Minting from the command line: flags to the one configuration, the key from a file or the environment, the tokens minted with Ctrl-C handled, and the default command that prints them.
 
 use std::future::Future;
+use std::io::Read as _;
 use std::sync::Arc;
 
 use super::args::{ApiArgs, AppArgs, MintArgs};
@@ -9,6 +10,7 @@ use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
+use crate::excerpt::excerpt_name;
 use crate::github::{AppJwt, Client, Settings};
 use crate::jwt::Signer;
 use crate::mint::{self, Ledger, Outcome, Revocation};
@@ -17,16 +19,30 @@ use crate::runner::{plain_json, Env};
 use crate::transport::Proxy;
 
 /// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.
+/// At most [`config::MAX_KEY_BYTES`] of it are read (more is refused: no PEM is that
+/// long), and its path is quoted as an excerpt.
 fn private_key(args: &AppArgs, env: Env<'_>) -> Result<(String, String), Failure> {
     match &args.private_key_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                usage(format!(
-                    "--private-key-file: cannot read {}: {e}",
-                    path.display()
-                ))
-            })?;
-            Ok((text, format!("in {}", path.display())))
+            let length = path.as_os_str().len();
+            if length > config::MAX_PATH_BYTES {
+                return Err(usage(format!(
+                    "--private-key-file: is {length} bytes long; at most {} bytes are read",
+                    config::MAX_PATH_BYTES
+                )));
+            }
+            let shown = excerpt_name(&path.display().to_string());
+            let mut text = String::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(config::MAX_KEY_BYTES as u64 + 1).read_to_string(&mut text))
+                .map_err(|e| usage(format!("--private-key-file: cannot read {shown}: {e}")))?;
+            if text.len() > config::MAX_KEY_BYTES {
+                return Err(usage(format!(
+                    "--private-key-file: {shown} is more than {} bytes long: not a PEM private key",
+                    config::MAX_KEY_BYTES
+                )));
+            }
+            Ok((text, format!("in {shown}")))
         }
         None => match env_value(env, PRIVATE_KEY_ENV) {
             Some(text) => Ok((text, format!("in {PRIVATE_KEY_ENV}"))),

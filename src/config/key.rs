@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{validate_url, ConfigError, Field};
+use super::{bounded, validate_url, ConfigError, Field};
 use crate::jwt::{self, Signer};
 use crate::runner::Env;
 use crate::sign::aws::{self, AwsEnv, CredentialSource, KmsSettings};
@@ -256,10 +256,65 @@ fn no_stray_settings(given: &KeyGiven, chosen: Field) -> Result<(), ConfigError>
     Ok(())
 }
 
+/// Every setting of every key source, and what the environment gives in place of the
+/// `chosen` service's (its region, ids, address, namespace, credentials' path), at most
+/// as long as [`super::max_len`] says: refused before anything else reads, uses or quotes it.
+fn bounded_settings(given: &KeyGiven, chosen: Field) -> Result<(), ConfigError> {
+    let inputs = [
+        (Field::PrivateKey, &given.pem),
+        (Field::AwsKmsKeyId, &given.aws_kms_key_id),
+        (Field::AwsRegion, &given.aws_region),
+        (Field::AwsRoleToAssume, &given.aws_role_to_assume),
+        (Field::GcpKmsKey, &given.gcp_kms_key),
+        (
+            Field::GcpWorkloadIdentityProvider,
+            &given.gcp_workload_identity_provider,
+        ),
+        (Field::GcpServiceAccount, &given.gcp_service_account),
+        (Field::AzureKeyVaultKey, &given.azure_key_vault_key),
+        (Field::AzureClientId, &given.azure_client_id),
+        (Field::AzureTenantId, &given.azure_tenant_id),
+        (Field::VaultTransitKey, &given.vault_transit_key),
+        (Field::VaultUrl, &given.vault_url),
+        (Field::VaultTransitMount, &given.vault_transit_mount),
+        (Field::VaultRole, &given.vault_role),
+        (Field::VaultAuthPath, &given.vault_auth_path),
+        (Field::VaultAudience, &given.vault_audience),
+        (Field::VaultNamespace, &given.vault_namespace),
+    ];
+    let environment: &[(&'static str, &Option<String>)] = match chosen {
+        Field::AwsKmsKeyId => &[
+            ("AWS_REGION", &given.aws.region),
+            ("AWS_DEFAULT_REGION", &given.aws.default_region),
+        ],
+        Field::GcpKmsKey => &[(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            &given.gcp.application_credentials,
+        )],
+        Field::AzureKeyVaultKey => &[
+            ("AZURE_CLIENT_ID", &given.azure.client_id),
+            ("AZURE_TENANT_ID", &given.azure.tenant_id),
+        ],
+        Field::VaultTransitKey => &[
+            ("VAULT_ADDR", &given.vault.addr),
+            ("VAULT_NAMESPACE", &given.vault.namespace),
+        ],
+        _ => &[],
+    };
+    let environment = environment
+        .iter()
+        .map(|(name, value)| (Field::Environment(name), *value));
+    for (field, value) in inputs.into_iter().chain(environment) {
+        bounded(field, value.as_deref())?;
+    }
+    Ok(())
+}
+
 /// Checks the key: exactly one source, nothing of another's, and the chosen service's
 /// settings and credentials.
 pub fn check(app_id: &str, given: KeyGiven) -> Result<Key, ConfigError> {
     let chosen = one_source(&given)?;
+    bounded_settings(&given, chosen)?;
     no_stray_settings(&given, chosen)?;
     let service = match chosen {
         Field::PrivateKey => {
@@ -552,7 +607,10 @@ fn check_gcp(given: &KeyGiven) -> Result<gcp::Settings, ConfigError> {
                     Some(Err(why)) => {
                         return Err(ConfigError::new(
                             adc,
-                            format!("names a file that cannot be read ({why}): {path}"),
+                            format!(
+                                "names a file that cannot be read ({why}): {}",
+                                crate::excerpt::excerpt_name(path)
+                            ),
                         ))
                     }
                     None => return Err(ConfigError::new(adc, "names a file that was not read")),
@@ -932,6 +990,35 @@ mod tests {
         .unwrap();
         assert_eq!(e.field, Field::PrivateKey);
         assert!(!e.message.contains("MIIsecretline"));
+    }
+
+    #[test]
+    fn every_setting_is_bounded_and_so_is_the_environment_in_its_place() {
+        let long = |n: usize| "a".repeat(n);
+        let s = kms(|g| g.aws_kms_key_id = Some(format!("alias/{}", long(2042)))).unwrap();
+        assert_eq!(s.key_id.len(), 2048, "AWS takes 2048 bytes");
+        let e = kms(|g| g.aws_kms_key_id = Some(long(2049))).unwrap_err();
+        assert_eq!(e.field, Field::AwsKmsKeyId);
+        assert_eq!(e.message, "is 2049 bytes long; at most 2048 bytes are read");
+        let e = kms(|g| g.vault_audience = Some(long(20_000))).unwrap_err();
+        assert_eq!(
+            (e.field, e.message.as_str()),
+            (
+                Field::VaultAudience,
+                "is 20000 bytes long; at most 1024 bytes are read"
+            )
+        );
+        let e = kms(|g| g.aws.region = Some(long(1025))).unwrap_err();
+        assert_eq!(e.field, Field::Environment("AWS_REGION"));
+        // Another service's variables are not this step's business.
+        assert!(kms(|g| g.azure.tenant_id = Some(long(5000))).is_ok());
+        let pem = KeyGiven {
+            pem: Some(long(64 * 1024 + 1)),
+            ..KeyGiven::default()
+        };
+        let e = check("1", pem).err().expect("refused");
+        assert_eq!(e.field, Field::PrivateKey);
+        assert!(!e.message.contains("aaa"), "{}", e.message);
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! key. Each front end names a [`Field`] its own way (`input \`owner\`` or `--owner`).
 
 use std::fmt;
-use std::net::IpAddr;
 
 mod key;
 mod proxy;
@@ -16,6 +15,7 @@ pub use proxy::proxy;
 use crate::mint::{OwnerKind, Request, Selection};
 use crate::permissions::{self, Permissions};
 use crate::repositories::{self, Entry, OwnerRepos};
+use crate::transport::is_loopback;
 
 /// The default API when neither the front end nor `GITHUB_API_URL` gives one.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -136,13 +136,43 @@ pub struct Config {
     pub requests: Vec<Request>,
 }
 
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+/// The most bytes an id, a name or a URL may have: 1 KiB, more than any real one
+/// (GitHub's logins take 39, an Azure key identifier some 220, a Cloud KMS key version
+/// some 250, Vault's paths, roles and audiences a few dozen).
+pub const MAX_NAME_BYTES: usize = 1024;
+/// A KMS key id (or ARN, or alias) or a role's ARN: what AWS takes, 2048 bytes for
+/// either (KMS's `KeyId`, STS's `RoleArn`).
+pub const MAX_AWS_ID_BYTES: usize = 2048;
+/// A PEM private key, or its base64: 64 KiB (a 16384-bit RSA key's PEM is some 13 KB,
+/// its base64 some 17 KB).
+pub const MAX_KEY_BYTES: usize = 64 * 1024;
+/// A file's path (`GOOGLE_APPLICATION_CREDENTIALS`, `--private-key-file`): Linux's PATH_MAX.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// The most bytes `field` may hold: a longer value is refused before it is checked,
+/// used or quoted (`permissions` and `repositories` by their own parsers).
+pub fn max_len(field: Field) -> usize {
+    match field {
+        Field::PrivateKey => MAX_KEY_BYTES,
+        Field::AwsKmsKeyId | Field::AwsRoleToAssume => MAX_AWS_ID_BYTES,
+        Field::Permissions => permissions::MAX_PERMISSIONS_BYTES,
+        Field::Repositories => repositories::MAX_REPOSITORIES_BYTES,
+        Field::Environment("GOOGLE_APPLICATION_CREDENTIALS") => MAX_PATH_BYTES,
+        _ => MAX_NAME_BYTES,
+    }
+}
+
+/// Refuses a `value` of `field` longer than [`max_len`], saying both lengths and quoting
+/// none of it.
+pub(crate) fn bounded(field: Field, value: Option<&str>) -> Result<(), ConfigError> {
+    let max = max_len(field);
+    match value {
+        Some(v) if v.len() > max => Err(ConfigError::new(
+            field,
+            format!("is {} bytes long; at most {max} bytes are read", v.len()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a base URL: https, or plain http on a loopback host only. A trailing slash is
@@ -175,6 +205,7 @@ pub fn validate_url(raw: &str) -> Result<String, String> {
 /// The API URL: the one given, else `GITHUB_API_URL`, else github.com's; checked.
 pub fn api_url(given: Option<&str>, github_api_url: Option<&str>) -> Result<String, ConfigError> {
     let raw = given.or(github_api_url).unwrap_or(DEFAULT_API_URL);
+    bounded(Field::ApiUrl, Some(raw))?;
     validate_url(raw).map_err(|m| ConfigError::new(Field::ApiUrl, m))
 }
 
@@ -348,6 +379,7 @@ fn enterprise_request(
 /// Checks only what acting as the app needs (its id and the API) and plans no token:
 /// for the commands that mint nothing, such as listing installations or printing a JWT.
 pub fn app_plan(given: &Given) -> Result<Plan, ConfigError> {
+    bounded(Field::AppId, given.app_id.as_deref())?;
     let app_id = match &given.app_id {
         Some(raw) => validate_app_id(raw).map_err(|m| ConfigError::new(Field::AppId, m))?,
         None => {
@@ -370,6 +402,12 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
     let Plan {
         app_id, api_url, ..
     } = app_plan(given)?;
+    bounded(Field::Owner, given.owner.as_deref())?;
+    bounded(Field::InstallationId, given.installation_id.as_deref())?;
+    bounded(Field::Enterprise, given.enterprise.as_deref())?;
+    for (name, level) in &given.permission_levels {
+        bounded(Field::Permission(name), Some(level))?;
+    }
     let permissions = requested_permissions(given)?;
     let installation_id = installation_id(given.installation_id.as_deref())?;
     if let Some(slug) = &given.enterprise {
@@ -513,6 +551,40 @@ mod tests {
     }
 
     #[test]
+    fn every_field_is_bounded_before_it_is_checked() {
+        let long = "9".repeat(MAX_NAME_BYTES + 1);
+        type Set = fn(&mut Given, String);
+        let cases: [(Set, Field); 6] = [
+            (|g, v| g.app_id = Some(v), Field::AppId),
+            (
+                |g, v| g.api_url = Some(format!("https://{v}")),
+                Field::ApiUrl,
+            ),
+            (|g, v| g.owner = Some(v), Field::Owner),
+            (|g, v| g.installation_id = Some(v), Field::InstallationId),
+            (|g, v| g.enterprise = Some(v), Field::Enterprise),
+            (
+                |g, v| g.permission_levels = vec![("contents", v)],
+                Field::Permission("contents"),
+            ),
+        ];
+        for (set, field) in cases {
+            let e = plan_with(|g| set(g, long.clone())).unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(
+                e.message.ends_with("at most 1024 bytes are read"),
+                "{}",
+                e.message
+            );
+            assert!(!e.message.contains("999"), "the value is not quoted");
+        }
+        // A numeric id as long as the bound is still read (and found a valid id).
+        assert!(plan_with(|g| g.app_id = Some("9".repeat(MAX_NAME_BYTES))).is_ok());
+        assert_eq!(max_len(Field::AwsKmsKeyId), 2048);
+        assert_eq!(max_len(Field::PrivateKey), 64 * 1024);
+    }
+
+    #[test]
     fn the_app_alone_needs_no_owner_and_plans_no_token() {
         let p = app_plan(&Given {
             app_id: Some(" 123 ".into()),
@@ -547,6 +619,17 @@ mod tests {
         assert!(validate_url("http://127.0.0.1:8080").is_ok());
         assert!(validate_url("http://localhost:1").is_ok());
         assert!(validate_url("http://[::1]:1").is_ok());
+        assert!(validate_url("http://[::ffff:127.0.0.1]:1").is_ok());
+        // The same loopback as the proxy's: a name DNS answers for is not plain http.
+        for host in [
+            "localhost.",
+            "localhost.example",
+            "127.0.0.1.example",
+            "127.1",
+        ] {
+            let url = format!("http://{host}:1");
+            assert!(validate_url(&url).unwrap_err().contains("https"), "{url}");
+        }
         assert!(validate_url("http://api.github.com")
             .unwrap_err()
             .contains("https"));

@@ -10,6 +10,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
+use crate::excerpt::excerpt_name;
 use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
@@ -323,7 +324,8 @@ impl KeyVaultKey {
                 let answer = self.client.send(&call, &ENTRA).await.with_context(|| {
                     format!(
                         "signing in to tenant {} as client {} with {how}",
-                        s.tenant_id, s.client_id
+                        excerpt_name(&s.tenant_id),
+                        excerpt_name(&s.client_id)
                     )
                 })?;
                 let token: TokenAnswer =
@@ -385,14 +387,13 @@ impl KeyVaultKey {
                 return Err(anyhow::Error::new(e).context(format!(
                     "Key Vault refused the token of tenant {} for {}: check azure-tenant-id \
                      (or AZURE_TENANT_ID) against the vault's tenant, and the key's cloud",
-                    self.settings.tenant_id,
+                    excerpt_name(&self.settings.tenant_id),
                     scope_for(&self.settings.domain)
                 )))
             }
             Err(e) => return Err(e.into()),
         };
         let signed: SignAnswer = rest::json(call.name, &answer, "Key Vault's answer has no value")?;
-        (self.on_secret)(&signed.value);
         URL_SAFE_NO_PAD
             .decode(signed.value.trim_end_matches('='))
             .context("Key Vault's signature is not base64url")
@@ -405,7 +406,7 @@ impl Sign for KeyVaultKey {
     }
 
     fn describe(&self) -> String {
-        format!("Key Vault key {}", self.settings.key_id)
+        format!("Key Vault key {}", excerpt_name(&self.settings.key_id))
     }
 }
 

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use futures::future::BoxFuture;
 
 use crate::transport::Proxy;
@@ -76,12 +78,92 @@ fn described<'a>(
 }
 
 /// The signer of a service's key. Its client is made here; no request is made until
-/// the first signature.
+/// the first signature. Every signature it makes is masked as the JWT carries it (see
+/// [`Masked`]).
 pub fn backend(service: Service, context: &Context) -> anyhow::Result<Box<dyn Sign>> {
-    Ok(match service {
+    let key: Box<dyn Sign> = match service {
         Service::Aws(settings) => Box::new(aws::KmsKey::new(settings, context)?),
         Service::Gcp(settings) => Box::new(gcp::CloudKmsKey::new(settings, context)?),
         Service::Azure(settings) => Box::new(azure::KeyVaultKey::new(settings, context)?),
         Service::Vault(settings) => Box::new(vault::TransitKey::new(settings, context)?),
-    })
+    };
+    Ok(Box::new(Masked {
+        key,
+        on_secret: context.on_secret.clone(),
+    }))
+}
+
+/// What the JWT carries of a signature: its bytes in base64url without padding, the
+/// JWT's third part (RFC 7515, 7.1).
+pub fn jwt_part(signature: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(signature)
+}
+
+/// A service's key whose every signature `on_secret` learns as the JWT carries it
+/// ([`jwt_part`]), before the JWT is made: the one place a service's signature is
+/// masked, whatever form the service answered in (KMS's and Cloud KMS's base64, Key
+/// Vault's base64url, Vault's `vault:vN:…`).
+struct Masked {
+    key: Box<dyn Sign>,
+    on_secret: SecretSink,
+}
+
+impl Sign for Masked {
+    fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+        Box::pin(async move {
+            let signature = self.key.sign(message).await?;
+            (self.on_secret)(&jwt_part(&signature));
+            Ok(signature)
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.key.describe()
+    }
+
+    fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        self.key.finish()
+    }
+
+    fn finish_afresh(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        self.key.finish_afresh()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use futures::FutureExt as _;
+
+    use super::*;
+
+    /// A key whose signature is fixed bytes.
+    struct Fixed;
+
+    impl Sign for Fixed {
+        fn sign<'a>(&'a self, _: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+            Box::pin(async { Ok(vec![0xfb, 0xff, 0x01]) })
+        }
+
+        fn describe(&self) -> String {
+            "a fixed key".into()
+        }
+    }
+
+    #[test]
+    fn a_services_signature_is_masked_as_the_jwt_carries_it() {
+        let masked = Arc::new(Mutex::new(Vec::<String>::new()));
+        let told = Arc::clone(&masked);
+        let key = Masked {
+            key: Box::new(Fixed),
+            on_secret: Arc::new(move |s: &str| told.lock().unwrap().push(s.to_string())),
+        };
+        let signature = key.sign(b"input").now_or_never().unwrap().unwrap();
+        assert_eq!(signature, [0xfb, 0xff, 0x01]);
+        // base64url without padding (`-`, `_`), not base64 (`+/8B`).
+        assert_eq!(jwt_part(&signature), "-_8B");
+        assert_eq!(*masked.lock().unwrap(), ["-_8B"]);
+        assert_eq!(key.describe(), "a fixed key");
+    }
 }

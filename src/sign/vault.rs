@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
+use crate::excerpt::excerpt_name;
 use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
@@ -200,7 +201,11 @@ impl TransitKey {
                         audience,
                         oidc,
                     } => {
-                        let named = audience.as_deref().unwrap_or("GitHub's default, https://github.com/OWNER");
+                        let named = audience.as_deref().map_or_else(
+                            || "GitHub's default, https://github.com/OWNER".to_string(),
+                            excerpt_name,
+                        );
+                        let (role_named, path_named) = (excerpt_name(role), excerpt_name(path));
                         let jwt = oidc::token(&self.client, oidc, audience.as_deref(), &self.on_secret)
                             .await
                             .with_context(|| format!("the job's OIDC token for audience {named}"))?;
@@ -214,7 +219,7 @@ impl TransitKey {
                         // would leave the first one's token, in a lost answer, unrevoked.
                         let answer = self.client.send_issuing(&call, &VAULT).await.with_context(|| {
                             format!(
-                                "logging in to Vault as role {role} at auth/{path} with the job's OIDC token \
+                                "logging in to Vault as role {role_named} at auth/{path_named} with the job's OIDC token \
                                  (audience {named}: the role's bound_audiences must hold it; vault-audience sets it)"
                             )
                         })?;
@@ -247,7 +252,6 @@ impl TransitKey {
         let answer = self.client.send(&call, &VAULT).await?;
         let signed: SignAnswer =
             rest::json(call.name, &answer, "Vault's answer has no data.signature")?;
-        (self.on_secret)(&signed.data.signature);
         let (_version, signature) = parse_signature(&signed.data.signature)
             .map_err(|m| anyhow::anyhow!("Vault's signature {m}"))?;
         Ok(signature)
@@ -280,10 +284,8 @@ impl Sign for TransitKey {
     }
 
     fn describe(&self) -> String {
-        format!(
-            "Vault transit key {}/{}",
-            self.settings.mount, self.settings.key
-        )
+        let key = format!("{}/{}", self.settings.mount, self.settings.key);
+        format!("Vault transit key {}", excerpt_name(&key))
     }
 
     fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {

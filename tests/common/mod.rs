@@ -41,7 +41,7 @@ pub use step::*;
 #[allow(unused_imports)]
 pub use unprivileged::*;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::prelude::*;
@@ -95,6 +95,29 @@ pub fn jwt_claims_with(jwt: &str, public_key: &str) -> Option<(i64, i64, String)
     v.required_spec_claims.clear();
     let c = jsonwebtoken::decode::<Claims>(jwt, &key, &v).ok()?.claims;
     Some((c.iat, c.exp, c.iss))
+}
+
+/// Each JWT among `bearers` (the fake's [`FakeGitHub::bearers`]) has its signature part,
+/// exactly as the JWT carries it, in a `::add-mask::` line of `stdout`; there is one JWT
+/// at least.
+pub fn assert_jwt_signatures_masked(stdout: &str, bearers: &Mutex<Vec<String>>) {
+    let jwts: Vec<String> = bearers
+        .lock()
+        .expect("the bearers")
+        .iter()
+        .filter(|b| b.matches('.').count() == 2)
+        .cloned()
+        .collect();
+    assert!(!jwts.is_empty(), "GitHub received no JWT");
+    for jwt in &jwts {
+        let signature = jwt.rsplit('.').next().unwrap_or_default();
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l == format!("::add-mask::{signature}")),
+            "the JWT's signature {signature} is not masked:\n{stdout}"
+        );
+    }
 }
 
 /// How the fake GitHub checks an app JWT: the app's public key, and its clock's skew.
@@ -481,6 +504,22 @@ impl FakeGitHub {
                 .github_json(json!({"login": format!("{SLUG}[bot]"), "id": BOT_ID, "type": "Bot"}));
         });
         (minted, revoked, hanging)
+    }
+
+    /// The bearer of every request from now on, as the fake received it: a mock that
+    /// answers none, made before the others so that it sees each request.
+    pub fn bearers(&self) -> Arc<Mutex<Vec<String>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        self.server.mock(|when, _| {
+            when.is_true(move |r| {
+                if let Some(b) = bearer(r) {
+                    record.lock().expect("the bearers").push(b);
+                }
+                false
+            });
+        });
+        seen
     }
 
     /// A mock that answers anything not otherwise mocked, to prove no request was made.

@@ -137,6 +137,9 @@ impl Sign for KmsKey {
     }
 
     fn describe(&self) -> String {
-        format!("KMS key {}", self.settings.key_id)
+        format!(
+            "KMS key {}",
+            crate::excerpt::excerpt_name(&self.settings.key_id)
+        )
     }
 }

@@ -4,7 +4,7 @@ pub mod external;
 mod google;
 
 use anyhow::Context as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -207,8 +207,12 @@ impl CloudKmsKey {
                 (String::from_utf8_lossy(&answer.body).into_owned(), format)
             }
             Source::File { path, format } => (
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the credential source's file {path}"))?,
+                std::fs::read_to_string(path).with_context(|| {
+                    format!(
+                        "cannot read the credential source's file {}",
+                        crate::excerpt::excerpt_name(path)
+                    )
+                })?,
                 format,
             ),
         };
@@ -291,8 +295,6 @@ impl CloudKmsKey {
                 "its `signature` is not base64",
             )
         })?;
-        // As the JWT will carry it.
-        (self.on_secret)(&URL_SAFE_NO_PAD.encode(&bytes));
         Ok(bytes)
     }
 }
@@ -303,7 +305,10 @@ impl Sign for CloudKmsKey {
     }
 
     fn describe(&self) -> String {
-        format!("Cloud KMS key {}", self.settings.key_version)
+        format!(
+            "Cloud KMS key {}",
+            crate::excerpt::excerpt_name(&self.settings.key_version)
+        )
     }
 }
 
