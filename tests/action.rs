@@ -2,12 +2,10 @@
 //! kept, file commands in `GITHUB_OUTPUT`/`GITHUB_STATE`/`GITHUB_STEP_SUMMARY`, then post
 //! with `STATE_*`; checks what they wrote, printed and asked of a fake GitHub.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 

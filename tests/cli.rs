@@ -2,13 +2,11 @@
 //! what it prints on stdout and stderr, its exit status, and what it asked of GitHub;
 //! `revoke` and the git credential-helper conversation, including with a real `git`.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 

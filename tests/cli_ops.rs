@@ -2,13 +2,11 @@
 //! `installations` (table and JSON, paged, with an enterprise), `jwt`, `exec` (the token
 //! handed to a command, revoked after it, signals passed on) and `completions`.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 

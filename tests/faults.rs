@@ -1,8 +1,6 @@
 //! The transport and minting under faults: 5xx, dropped connections, rate limits, clock skew,
 //! redirects, suspension, proxies and large lists, against a fake GitHub on 127.0.0.1.
 
-mod common;
-
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +13,7 @@ use app_token::mint::{self, Outcome, OwnerKind, Request, Selection};
 use app_token::repositories::OwnerRepos;
 use app_token::sign::pem::PemKey;
 use app_token::transport::Proxy;
-use common::*;
+use crate::common::*;
 use http::Method;
 use httpmock::prelude::*;
 use serde_json::json;

@@ -4,11 +4,9 @@
 //! 127.0.0.1 and a fake GitHub that verifies the JWT. Run as the runner runs the step,
 //! and as the CLI; the stand-in itself is held against google-auth and google-cloud-kms.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_app-token");

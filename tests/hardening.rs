@@ -3,8 +3,6 @@
 //! helper that could not be revoked, an installation id on another account. The built
 //! binary runs as the runner starts it, against a fake GitHub on 127.0.0.1.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
@@ -14,7 +12,7 @@ use app_token::github::{Auth, Client, Credential, Retry, Settings};
 use app_token::jwt::Signer;
 use app_token::sign::pem::PemKey;
 use app_token::transport::Proxy;
-use common::*;
+use crate::common::*;
 use http::Method;
 use httpmock::prelude::*;
 use httpmock::Mock;

@@ -1,11 +1,9 @@
 //! A hostile or broken GitHub: the words of its answers reach the step's log and the command line's stderr, and are shown there, never obeyed: no line the runner would take for a workflow command (tests/common/commands.rs ports its parsers), no terminal escape.
 
-mod common;
-
 use std::path::Path;
 
-use common::commands::{assert_only_our_commands, self_check, OURS};
-use common::*;
+use crate::common::commands::{assert_only_our_commands, self_check, OURS};
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 

@@ -2,11 +2,9 @@
 //! on 127.0.0.1, KMS signing with real RSA keys) and a fake GitHub that verifies the JWT
 //! with the KMS key's public half. Run the way the runner runs the step, and as the CLI.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 

@@ -5,14 +5,12 @@
 //! stand-in. `exec`, told `command-running`, panics while its command runs, and still
 //! revokes its token.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::oidc::FakeOidc;
-use common::vault::{FakeVault, VAULT_KEY_NAME, VAULT_ROLE};
-use common::*;
+use crate::common::oidc::FakeOidc;
+use crate::common::vault::{FakeVault, VAULT_KEY_NAME, VAULT_ROLE};
+use crate::common::*;
 use httpmock::prelude::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_app-token");

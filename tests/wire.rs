@@ -5,8 +5,6 @@
 //! credential that can sign as the app; a body is read up to 4 MiB and a listing up to
 //! 100 pages.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -21,7 +19,7 @@ use app_token::sign::pem::PemKey;
 use app_token::transport::{self, Options, Proxy, Transport};
 use base64::Engine as _;
 use bytes::Bytes;
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 

@@ -3,12 +3,10 @@
 //! tokens refused while they replicate, revocations that say why, base64 keys, a
 //! permission given twice, and a bot user that cannot be looked up.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 
