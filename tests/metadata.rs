@@ -42,7 +42,7 @@ fn action_yml_declares_every_permission_input() {
         &text[start..end],
         expected,
         "action.yml's permission-* inputs drifted from github-api/app-token-endpoints.json; \
-         regenerate with APP_TOKEN_BLESS=1 cargo test --test metadata"
+         regenerate with APP_TOKEN_BLESS=1 cargo test --test integration metadata::"
     );
 }
 
@@ -100,7 +100,7 @@ fn the_repository_copy_matches_shared() {
     assert!(
         copy == original,
         "github-api/app-token-endpoints.json differs from ../shared/github-api/app-token-endpoints.json: \
-         copy the new one in and regenerate action.yml (APP_TOKEN_BLESS=1 cargo test --test metadata)"
+         copy the new one in and regenerate action.yml (APP_TOKEN_BLESS=1 cargo test --test integration metadata::)"
     );
 }
 
@@ -111,7 +111,7 @@ fn native_action_yml(root: &str) -> String {
     let body = &root[..runs];
     let inputs = body.find("\ninputs:\n").expect("action.yml has inputs:") + 1;
     format!(
-        "# GENERATED from ../action.yml (APP_TOKEN_BLESS=1 cargo test --test metadata): edit that\n\
+        "# GENERATED from ../action.yml (APP_TOKEN_BLESS=1 cargo test --test integration metadata::): edit that\n\
          # one. The same inputs, defaults and outputs; the binary started by a node launcher\n\
          # (main.js, post.js) rather than in a container, so it runs on Linux, macOS and\n\
          # Windows runners, with or without Docker.\n\
@@ -142,7 +142,7 @@ fn native_action_yml_is_the_root_one_run_by_node() {
     assert!(
         native == expected,
         "native/action.yml is not action.yml's inputs and outputs run by node; \
-         regenerate it with APP_TOKEN_BLESS=1 cargo test --test metadata"
+         regenerate it with APP_TOKEN_BLESS=1 cargo test --test integration metadata::"
     );
     // And by meaning: the same inputs (with their defaults and required), the same outputs.
     let parse = |t: &str| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(t).unwrap();
