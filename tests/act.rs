@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app_token::runner::ACT_POST_NO_STATE;
 use crate::common::docker::image;
 use crate::common::native::{self, NativeAction};
 use crate::common::*;
+use app_token::runner::ACT_POST_NO_STATE;
 
 const REQUIRE: &str = "APP_TOKEN_REQUIRE_ACT";
 /// The job container's image: one static busybox and its links, imported.

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::*;
 use app_token::github::{Auth, Client, Retry, Settings};
 use app_token::jwt::Signer;
 use app_token::mint::{self, Outcome, OwnerKind, Request, Selection};
 use app_token::repositories::OwnerRepos;
 use app_token::sign::pem::PemKey;
 use app_token::transport::Proxy;
-use crate::common::*;
 use http::Method;
 use httpmock::prelude::*;
 use serde_json::json;

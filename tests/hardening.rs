@@ -8,11 +8,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use app_token::github::{Auth, Client, Credential, Retry, Settings};
 use app_token::jwt::Signer;
 use app_token::sign::pem::PemKey;
 use app_token::transport::Proxy;
-use crate::common::*;
 use http::Method;
 use httpmock::prelude::*;
 use httpmock::Mock;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use app_token::github::{self, Client, Credential, Settings};
 use app_token::jwt::Signer;
 use app_token::mint;
@@ -19,7 +20,6 @@ use app_token::sign::pem::PemKey;
 use app_token::transport::{self, Options, Proxy, Transport};
 use base64::Engine as _;
 use bytes::Bytes;
-use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 

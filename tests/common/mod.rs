@@ -5,7 +5,6 @@
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
 //! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), and
 //! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
-#![allow(dead_code)]
 
 pub mod azure;
 mod clients;
@@ -13,6 +12,8 @@ pub mod commands;
 pub mod docker;
 mod gcp;
 mod key_file;
+// What the benchmarks (examples/bench*.rs) share; no test uses it.
+#[cfg(not(test))]
 pub mod measure;
 mod moto;
 pub mod native;
@@ -24,21 +25,13 @@ mod step;
 mod unprivileged;
 pub mod vault;
 
-#[allow(unused_imports)]
 pub use clients::*;
-#[allow(unused_imports)]
 pub use gcp::*;
-#[allow(unused_imports)]
 pub use key_file::*;
-#[allow(unused_imports)]
 pub use moto::*;
-#[allow(unused_imports)]
 pub use net::*;
-#[allow(unused_imports)]
 pub use ops::*;
-#[allow(unused_imports)]
 pub use step::*;
-#[allow(unused_imports)]
 pub use unprivileged::*;
 
 use std::sync::{Arc, Mutex};
@@ -254,13 +247,6 @@ impl FakeGitHub {
         Verifier {
             skew: self.skew,
             public_key: Arc::clone(&self.public_key),
-        }
-    }
-
-    pub fn with_latency(latency: Duration) -> Self {
-        Self {
-            latency,
-            ..Self::start()
         }
     }
 
