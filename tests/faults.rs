@@ -483,16 +483,10 @@ fn the_diagnostic_listing_pages_with_bounded_concurrency() {
 #[test]
 fn an_enterprise_server_base_path_is_kept() {
     let gh = FakeGitHub::start();
-    let lookup = gh.server.mock(|when, then| {
-        when.method(GET)
-            .path(format!("/api/v3/app/installations/{INSTALLATION}"))
-            .is_true(|r| jwt_ok(r, 0));
-        then.status(200).github_json(installation_json(
-            INSTALLATION,
-            "acme",
-            &installation_permissions(),
-        ));
-    });
+    let lookup = gh.installation_at(
+        format!("/api/v3/app/installations/{INSTALLATION}"),
+        installation_json(INSTALLATION, "acme", &installation_permissions()),
+    );
     let (t, _) = client(&format!("{}/api/v3/", gh.url()), Proxy::default(), fast());
     let path = format!("/app/installations/{INSTALLATION}");
     t.rt.block_on(

@@ -20,11 +20,9 @@ fn bin() -> &'static Path {
 /// `GET /enterprises/big-co/installation`, as GitHub answers it: the account has a slug
 /// and a name, and no login.
 fn enterprise_installation(gh: &FakeGitHub) -> httpmock::Mock<'_> {
-    gh.server.mock(|when, then| {
-        when.method(GET)
-            .path("/enterprises/big-co/installation")
-            .is_true(|r| jwt_ok(r, 0));
-        then.status(200).github_json(json!({
+    gh.installation_at(
+        "/enterprises/big-co/installation",
+        json!({
             "id": ENTERPRISE_INSTALLATION,
             "app_slug": SLUG,
             "account": {"slug": "big-co", "name": "Big Co", "id": 5},
@@ -32,8 +30,8 @@ fn enterprise_installation(gh: &FakeGitHub) -> httpmock::Mock<'_> {
             "permissions": {"enterprise_custom_properties_for_organizations": "write", "metadata": "read"},
             "repository_selection": "selected",
             "suspended_at": null
-        }));
-    })
+        }),
+    )
 }
 
 #[test]

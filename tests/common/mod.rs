@@ -260,58 +260,40 @@ impl FakeGitHub {
         format!("https://{}", self.server.address())
     }
 
-    /// `GET /repos/{owner}/{repo}/installation`, JWT required.
-    pub fn repo_installation(&self, owner: &str, repo: &str, installation: u64) -> Mock<'_> {
-        let app = self.verifier();
-        let (latency, owner_s) = (self.latency, owner.to_string());
+    /// `GET {path}`, JWT required, answered with `installation` (its JSON): how each of
+    /// GitHub's installation lookups answers.
+    pub fn installation_at(&self, path: impl Into<String>, installation: Value) -> Mock<'_> {
+        let (app, latency) = (self.verifier(), self.latency);
         self.server.mock(|when, then| {
             when.method(GET)
-                .path(format!("/repos/{owner}/{repo}/installation"))
+                .path(path.into())
                 .is_true(move |r| app.accepts(r));
-            then.status(200)
-                .delay(latency)
-                .github_json(installation_json(
-                    installation,
-                    &owner_s,
-                    &installation_permissions(),
-                ));
+            then.status(200).delay(latency).github_json(installation);
         })
+    }
+
+    /// `GET /repos/{owner}/{repo}/installation`, JWT required.
+    pub fn repo_installation(&self, owner: &str, repo: &str, installation: u64) -> Mock<'_> {
+        self.installation_at(
+            format!("/repos/{owner}/{repo}/installation"),
+            installation_json(installation, owner, &installation_permissions()),
+        )
     }
 
     /// `GET /users/{owner}/installation`, JWT required.
     pub fn account_installation(&self, owner: &str, installation: u64) -> Mock<'_> {
-        let app = self.verifier();
-        let latency = self.latency;
-        self.server.mock(|when, then| {
-            when.method(GET)
-                .path(format!("/users/{owner}/installation"))
-                .is_true(move |r| app.accepts(r));
-            then.status(200)
-                .delay(latency)
-                .github_json(installation_json(
-                    installation,
-                    owner,
-                    &installation_permissions(),
-                ));
-        })
+        self.installation_at(
+            format!("/users/{owner}/installation"),
+            installation_json(installation, owner, &installation_permissions()),
+        )
     }
 
     /// `GET /app/installations/{id}`, JWT required.
     pub fn installation_by_id(&self, owner: &str, installation: u64) -> Mock<'_> {
-        let app = self.verifier();
-        let latency = self.latency;
-        self.server.mock(|when, then| {
-            when.method(GET)
-                .path(format!("/app/installations/{installation}"))
-                .is_true(move |r| app.accepts(r));
-            then.status(200)
-                .delay(latency)
-                .github_json(installation_json(
-                    installation,
-                    owner,
-                    &installation_permissions(),
-                ));
-        })
+        self.installation_at(
+            format!("/app/installations/{installation}"),
+            installation_json(installation, owner, &installation_permissions()),
+        )
     }
 
     /// `POST /app/installations/{id}/access_tokens` with exactly `body`, JWT required.
