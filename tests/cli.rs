@@ -479,11 +479,10 @@ fn an_api_failure_exits_1() {
 #[test]
 fn retry_lines_go_to_stderr_and_stdout_keeps_only_the_token() {
     let gh = FakeGitHub::start();
-    let bad = gh.server.mock(|when, then| {
+    let bad = gh.failing_first(1, |when, then| {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(502).body("<html>bad gateway</html>");
     });
-    bad.up_to_n_times(1);
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let keys = Keys::new();
     let url = gh.url();

@@ -84,11 +84,10 @@ fn mint_with(t: &Test, requests: &[Request]) -> anyhow::Result<Outcome> {
 #[test]
 fn a_502_then_success_is_retried_with_a_log_line() {
     let gh = FakeGitHub::start();
-    let bad = gh.server.mock(|when, then| {
+    let bad = gh.failing_first(1, |when, then| {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(502).body("<html>bad gateway</html>");
     });
-    bad.up_to_n_times(1);
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let (c, log) = client(&gh.url(), Proxy::default(), fast());
     let out = mint_with(&c, &[site_request()]).unwrap();
@@ -152,13 +151,12 @@ fn a_422_is_not_retried() {
 #[test]
 fn retry_after_is_waited_for() {
     let gh = FakeGitHub::start();
-    let limited = gh.server.mock(|when, then| {
+    let limited = gh.failing_first(1, |when, then| {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(429)
             .header("retry-after", "1")
             .github_json(json!({"message": "slow down"}));
     });
-    limited.up_to_n_times(1);
     gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let (c, log) = client(&gh.url(), Proxy::default(), fast());
     let started = Instant::now();

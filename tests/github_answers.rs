@@ -233,35 +233,29 @@ fn an_old_tokens_401_is_not_taken_for_lag() {
 /// last one again after that); gives what post did and how many attempts it made.
 fn post_revocation(answers: &'static [u16]) -> (Ran, usize) {
     let gh = FakeGitHub::start();
-    // One mock per answer, each matching only its turn.
-    let turn = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
-    for (i, status) in answers.iter().enumerate() {
-        let turn = std::sync::Arc::clone(&turn);
-        gh.server.mock(move |when, then| {
-            when.method(DELETE)
-                .path("/installation/token")
-                .is_true(move |_| {
-                    // Attempts are at least 100 ms apart (the backoff); a matcher may be asked
-                    // more than once about the same attempt.
-                    let mut t = turn.lock().unwrap();
-                    let now = std::time::Instant::now();
-                    if t.last()
-                        .is_none_or(|last| now - *last > Duration::from_millis(100))
-                    {
-                        t.push(now);
-                    }
-                    t.len() == i + 1 || (i + 1 == answers.len() && t.len() > answers.len())
-                });
-            then.status(*status)
-                .header("x-github-request-id", format!("REQ:{i}"))
-                .github_json(json!({"message": format!("Service unavailable ({status})")}));
-        });
-    }
+    // One mock per answer, each taking one attempt but the last, which takes the rest.
+    let turns: Vec<httpmock::Mock<'_>> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, status)| {
+            let spec = move |when: httpmock::When, then: httpmock::Then| {
+                when.method(DELETE).path("/installation/token");
+                then.status(*status)
+                    .header("x-github-request-id", format!("REQ:{i}"))
+                    .github_json(json!({"message": format!("Service unavailable ({status})")}));
+            };
+            if i + 1 < answers.len() {
+                gh.failing_first(1, spec)
+            } else {
+                gh.server.mock(spec)
+            }
+        })
+        .collect();
     let step = Step::new();
     let saved = json!([{"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}]);
     step.save_state(&saved);
     let post = step.post(bin(), &gh.url(), &[]);
-    let attempts = turn.lock().unwrap().len();
+    let attempts = turns.iter().map(|m| m.calls()).sum();
     (post, attempts)
 }
 

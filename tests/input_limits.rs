@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use app_token::inputs;
 use crate::common::*;
+use app_token::inputs;
 
 /// The bound the issue sets, for a release build: 100 ms.
 ///

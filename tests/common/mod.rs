@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::prelude::*;
-use httpmock::{HttpMockRequest, Mock};
+use httpmock::{HttpMockRequest, Mock, Then, When};
 use serde_json::{json, Value};
 
 pub const KEY_PKCS1: &str = include_str!("../fixtures/test-key-pkcs1.pem");
@@ -488,6 +488,15 @@ impl FakeGitHub {
             });
         });
         seen
+    }
+
+    /// GitHub failing the first `n` requests the mock matches, each answered as `spec`
+    /// says (httpmock's `when` and `then`); from the next on, they go to the mocks made
+    /// after this one, so make it first. The limit is set with the mock, before any
+    /// request can come.
+    pub fn failing_first(&self, n: usize, spec: impl FnOnce(When, Then)) -> Mock<'_> {
+        self.server
+            .mock(|when, then| spec(when, then.up_to_n_times(n)))
     }
 
     /// A mock that answers anything not otherwise mocked, to prove no request was made.
