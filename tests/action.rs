@@ -9,8 +9,6 @@ use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
 fn main_step(step: &Step, api: &str, inputs: &[(&str, &str)]) -> Ran {
     step.main(Path::new(BIN), api, inputs)
 }

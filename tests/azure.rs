@@ -145,12 +145,6 @@ fn the_stand_in_answers_azure_identity_and_azure_keyvault_keys() {
     );
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(BIN)
-}
-
 /// Entra at the stand-in, as azure-identity reads it.
 fn authority(azure: &FakeAzure) -> (String, String) {
     ("AZURE_AUTHORITY_HOST".into(), format!("{}/", azure.url()))

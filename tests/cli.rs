@@ -10,7 +10,6 @@ use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 /// `2099-01-01T00:00:00Z`, the fake tokens' expiry, in Unix seconds.
 const EXPIRY_UNIX: &str = "4070908800";
 

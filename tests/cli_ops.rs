@@ -10,8 +10,6 @@ use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
 /// Runs the binary with `env` (and the test's PATH, for the commands `exec` runs) and `stdin`.
 fn run(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Ran {
     run_binary(Path::new(BIN), args, &environment(env), stdin)

@@ -9,12 +9,6 @@ use std::path::Path;
 use crate::common::*;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
-fn bin() -> &'static Path {
-    Path::new(BIN)
-}
-
 /// Every secret of the flow: the runner's bearer, the OIDC token, both access tokens.
 fn secrets() -> [&'static str; 4] {
     [

@@ -3,19 +3,13 @@
 //! tokens refused while they replicate, revocations that say why, base64 keys, a
 //! permission given twice, and a bot user that cannot be looked up.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 const ENTERPRISE_INSTALLATION: u64 = 888;
-
-fn bin() -> &'static Path {
-    Path::new(BIN)
-}
 
 /// `GET /enterprises/big-co/installation`, as GitHub answers it: the account has a slug
 /// and a name, and no login.

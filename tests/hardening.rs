@@ -18,8 +18,6 @@ use httpmock::prelude::*;
 use httpmock::Mock;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
 /// Starts `bin` with `env` only, its output piped.
 fn spawn(bin: &Path, env: Vec<(String, String)>) -> Child {
     Command::new(bin)

@@ -7,8 +7,6 @@ use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
 /// Server texts that, printed raw, the runner would obey (`stop-commands` hides every
 /// later command, the token's mask among them) or a terminal would (OSC 52 writes the
 /// clipboard).

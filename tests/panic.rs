@@ -13,8 +13,6 @@ use crate::common::vault::{FakeVault, VAULT_KEY_NAME, VAULT_ROLE};
 use crate::common::*;
 use httpmock::prelude::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
 /// Only a debug build has the fault-injection point; a release test run cannot check this.
 fn debug_build() -> bool {
     if !cfg!(debug_assertions) {

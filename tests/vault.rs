@@ -91,12 +91,6 @@ fn the_stand_in_answers_hvac() {
         .all(|s| s.namespace.as_deref() == Some("admin/ci")));
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(BIN)
-}
-
 /// No secret anywhere in `text` but in the `::add-mask::` lines that hide it.
 fn assert_no_secret(text: &str, secrets: &[String]) {
     for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {

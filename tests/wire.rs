@@ -23,7 +23,6 @@ use bytes::Bytes;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 /// The CA httpmock signs its https certificates with (the fake GitHub's, for any name).
 const HTTPMOCK_CA: &str = include_str!("fixtures/httpmock-ca.pem");
 /// The most of a body that is read (`transport::MAX_BODY`).

@@ -41,6 +41,17 @@ use httpmock::prelude::*;
 use httpmock::{HttpMockRequest, Mock, Then, When};
 use serde_json::{json, Value};
 
+/// The built binary the tests run (cargo builds it for the test program, not for the
+/// demo and the benchmarks, which find theirs).
+#[cfg(test)]
+pub const BIN: &str = env!("CARGO_BIN_EXE_app-token");
+
+/// [`BIN`], as a path.
+#[cfg(test)]
+pub fn bin() -> &'static std::path::Path {
+    std::path::Path::new(BIN)
+}
+
 pub const KEY_PKCS1: &str = include_str!("../fixtures/test-key-pkcs1.pem");
 pub const KEY_PKCS8: &str = include_str!("../fixtures/test-key-pkcs8.pem");
 pub const PUBLIC_KEY: &str = include_str!("../fixtures/test-key-public.pem");
