@@ -138,40 +138,23 @@ fn the_command_line_takes_an_enterprise_too() {
         json!({"token": FINAL_TOKEN, "expires_at": "2099-01-01T00:00:00Z", "permissions": {"metadata": "read"}}),
     );
     gh.bot_user();
-    let step = Step::new();
-    let key = step.file("key.pem");
-    std::fs::write(&key, KEY_PKCS1).unwrap();
-    let key = key.display().to_string();
-    let args = [
-        "--app-id",
-        APP_ID,
-        "--private-key-file",
-        &key,
-        "--api-url",
-        &gh.url(),
-        "--enterprise",
-        "big-co",
-        "--json",
-    ];
-    let ran = run_binary(bin(), &args, &[], "");
+    let ran = Cli::mint(&gh)
+        .args(&["--enterprise", "big-co", "--json"])
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let answer: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(answer["token"], FINAL_TOKEN);
     assert_eq!(answer["owner"], "big-co");
     assert_eq!(answer["repository_ids"], json!([]));
-    let both = run_binary(
-        bin(),
-        &[
-            "--app-id",
-            APP_ID,
-            "--enterprise",
-            "big-co",
-            "--owner",
-            "acme",
-        ],
-        &[],
-        "",
-    );
+    let both = Cli::new(&[
+        "--app-id",
+        APP_ID,
+        "--enterprise",
+        "big-co",
+        "--owner",
+        "acme",
+    ])
+    .run();
     assert_eq!(both.code, 2);
     assert!(
         both.stderr.contains("--enterprise") && both.stderr.contains("--owner"),

@@ -90,15 +90,13 @@ fn githubs_words_are_still_shown_to_people() {
 
 #[test]
 fn the_command_line_shows_githubs_words_and_obeys_none() {
-    let key = KeyFile::new();
     for message in HOSTILE {
         let gh = FakeGitHub::start();
         let lookup = gh.server.mock(|when, then| {
             when.method(GET).path("/repos/acme/site/installation");
             then.status(404).github_json(json!({"message": message}));
         });
-        let url = gh.url();
-        let ran = run_binary(Path::new(BIN), &key.mint_args(&url, "acme/site"), &[], "");
+        let ran = Cli::mint(&gh).args(&["--repositories", "acme/site"]).run();
         lookup.assert_calls(1);
         assert_eq!(ran.code, 1, "{}", ran.stderr);
         assert!(ran.stderr.starts_with("error: "), "{}", ran.stderr);
@@ -121,8 +119,7 @@ fn the_command_line_shows_githubs_words_and_obeys_none() {
         then.status(404)
             .github_json(json!({"message": "Not Found\u{1b}]52;c;ZXZpbA==\u{7}"}));
     });
-    let url = gh.url();
-    let ran = run_binary(Path::new(BIN), &key.mint_args(&url, "acme/site"), &[], "");
+    let ran = Cli::mint(&gh).args(&["--repositories", "acme/site"]).run();
     assert!(
         ran.stderr.contains("HTTP 404: Not Found?]52;c;ZXZpbA==?"),
         "{:?}",

@@ -1,17 +1,18 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
+//! (`step`), the command line run as a user runs it (`cli`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
 //! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), and
 //! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
 
 pub mod azure;
+#[cfg(test)]
+mod cli;
 mod clients;
 pub mod commands;
 pub mod docker;
 mod gcp;
-mod key_file;
 // What the benchmarks (examples/bench*.rs) share; no test uses it.
 #[cfg(not(test))]
 pub mod measure;
@@ -25,9 +26,10 @@ mod step;
 mod unprivileged;
 pub mod vault;
 
+#[cfg(test)]
+pub use cli::*;
 pub use clients::*;
 pub use gcp::*;
-pub use key_file::*;
 pub use moto::*;
 pub use net::*;
 pub use ops::*;
