@@ -46,3 +46,65 @@ fn every_file_in_tests_is_a_module_of_this_program() {
         "tests/{undeclared:?} not declared in tests/tests.rs (`mod NAME;`), so never run"
     );
 }
+
+/// The run ends with what it did not check: a line with how many, then each, after the
+/// harness's `test result:` line (which CI adds up, so the count must not be one), and
+/// only what this run did not check.
+#[test]
+fn the_run_ends_with_how_many_checks_were_not_made() {
+    // This program again, with `args`: its stdout and stderr, in the order written. (Said
+    // quoted when a check fails: its `test result:` lines are not this run's.)
+    let run = |args: &[&str]| -> String {
+        let mut out = tempfile::tempfile().expect("a file for the output");
+        let status = std::process::Command::new(std::env::current_exe().expect("this program"))
+            .args(args)
+            .stdout(out.try_clone().expect("the file again"))
+            .stderr(out.try_clone().expect("the file again"))
+            .status()
+            .expect("this program runs");
+        let mut text = String::new();
+        use std::io::{Read as _, Seek as _};
+        out.rewind().expect("the output from its start");
+        out.read_to_string(&mut text).expect("the output");
+        assert!(status.success(), "{status}: {text:?}");
+        text
+    };
+
+    let text = run(&["--ignored", "--exact", "a_check_not_made"]);
+    assert!(
+        text.contains("NOT CHECKED: a check: it is not made\n"),
+        "{text:?}"
+    );
+    let result = text
+        .find("test result: ok. 1 passed")
+        .unwrap_or_else(|| panic!("{text:?}"));
+    let count = text
+        .find("\n1 not checked (")
+        .unwrap_or_else(|| panic!("{text:?}"));
+    assert!(result < count, "the count comes after the result: {text:?}");
+    let tail: Vec<&str> = text[count..].lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        tail,
+        [
+            "1 not checked (each a failure where the variable named is 1):",
+            "  a check: it is not made (APP_TOKEN_REQUIRE_NOTHING_REAL)",
+        ],
+        "{text:?}"
+    );
+
+    // A run that checked all it ran (here: nothing) ends with the harness's line alone.
+    let text = run(&["--exact", "no_such_test"]);
+    assert!(text.contains("test result: ok. 0 passed"), "{text:?}");
+    assert!(!text.contains("not checked"), "{text:?}");
+}
+
+/// What [`the_run_ends_with_how_many_checks_were_not_made`] runs this program for.
+#[test]
+#[ignore = "run alone, by the_run_ends_with_how_many_checks_were_not_made"]
+fn a_check_not_made() {
+    common::not_checked(
+        "a check",
+        "it is not made",
+        "APP_TOKEN_REQUIRE_NOTHING_REAL",
+    );
+}
