@@ -13,6 +13,8 @@
 //! to stdout, progress to stderr. The container's figures (image size, `docker run`)
 //! come from examples/bench_container.rs, appended to the same file.
 
+// The tests' harness, of which this uses a part.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -6,6 +6,8 @@
 //!
 //! Runs per row: the first argument, or `BENCH_RUNS`, or 9. Markdown on stdout.
 
+// The tests' harness, of which this uses a part.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

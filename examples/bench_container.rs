@@ -16,6 +16,8 @@
 //! and reaches the fake on 127.0.0.1 only. The markdown report goes to stdout,
 //! progress to stderr.
 
+// The tests' harness, of which this uses a part.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -9,6 +9,8 @@
 //! Needs moto (`bash .ci/moto` installs it and prints the path to put in
 //! `APP_TOKEN_MOTO_SERVER`). Runs per row: the first argument, or `BENCH_RUNS`, or 9. Markdown on stdout.
 
+// The tests' harness, of which this uses a part.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -18,6 +18,8 @@
 //! checkout) say so. Runs per row: the first argument, or `BENCH_RUNS`, or 15 (at
 //! least 5). The markdown report goes to stdout, progress to stderr.
 
+// The tests' harness, of which this uses a part.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

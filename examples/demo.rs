@@ -3,6 +3,8 @@
 //!
 //! `cargo run --example demo`
 
+// The tests' harness, of which this uses a part.
+#[allow(dead_code, unused_imports)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -9,17 +9,15 @@
 //! `--network host`. When a part is missing the test says NOT CHECKED, and fails
 //! instead under `APP_TOKEN_REQUIRE_ACT=1`, as `.ci/run` sets it.
 
-mod common;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::docker::image;
+use crate::common::native::{self, NativeAction};
+use crate::common::*;
 use app_token::runner::ACT_POST_NO_STATE;
-use common::docker::image;
-use common::native::{self, NativeAction};
-use common::*;
 
 const REQUIRE: &str = "APP_TOKEN_REQUIRE_ACT";
 /// The job container's image: one static busybox and its links, imported.

@@ -2,16 +2,12 @@
 //! kept, file commands in `GITHUB_OUTPUT`/`GITHUB_STATE`/`GITHUB_STEP_SUMMARY`, then post
 //! with `STATE_*`; checks what they wrote, printed and asked of a fake GitHub.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 
 fn main_step(step: &Step, api: &str, inputs: &[(&str, &str)]) -> Ran {
     step.main(Path::new(BIN), api, inputs)

@@ -1,10 +1,8 @@
 //! Keyless on Azure: the app's JWT signed by a key in Azure Key Vault, reached with the job's OIDC token traded at Entra ID (or a client secret), against stand-ins held to azure-identity and azure-keyvault-keys, and a fake GitHub that verifies the JWT with the vault key's public half.
 
-mod common;
-
-use common::azure::*;
-use common::oidc::{id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_SUBJECT};
-use common::*;
+use crate::common::azure::*;
+use crate::common::oidc::{id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_SUBJECT};
+use crate::common::*;
 
 /// azure-identity and azure-keyvault-keys, as a workflow's Python would use them.
 const AZURE_SDK: &str = r#"
@@ -145,12 +143,6 @@ fn the_stand_in_answers_azure_identity_and_azure_keyvault_keys() {
         "{}",
         client.value("MISSING")
     );
-}
-
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(BIN)
 }
 
 /// Entra at the stand-in, as azure-identity reads it.

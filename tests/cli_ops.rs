@@ -2,39 +2,21 @@
 //! `installations` (table and JSON, paged, with an enterprise), `jwt`, `exec` (the token
 //! handed to a command, revoked after it, signals passed on) and `completions`.
 
-mod common;
-
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
-/// Runs the binary with `env` (and the test's PATH, for the commands `exec` runs) and `stdin`.
-fn run(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Ran {
-    run_binary(Path::new(BIN), args, &environment(env), stdin)
+/// The command line with the test's PATH, for the commands `exec` runs.
+fn command(args: &[&str]) -> Cli {
+    Cli::new(args).path()
 }
 
-fn environment(env: &[(&str, &str)]) -> Vec<(String, String)> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    std::iter::once(("PATH", path.as_str()))
-        .chain(env.iter().copied())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// The test app's key, where the command line reads it when no file is given.
-const KEY_ENV: (&str, &str) = ("APP_TOKEN_PRIVATE_KEY", KEY_PKCS1);
-
-/// `args` after the subcommand, then `--app-id` and `--api-url` for the fake GitHub.
-fn app_args<'a>(subcommand: &'a str, url: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec![subcommand, "--app-id", APP_ID, "--api-url", url];
-    all.extend_from_slice(args);
-    all
+/// `SUBCOMMAND --app-id APP_ID --api-url API`, with the test's PATH.
+fn app(subcommand: &str, api: &str) -> Cli {
+    command(&[subcommand]).app(api)
 }
 
 /// Asserts that `text` contains each of `parts`.
@@ -76,7 +58,7 @@ fn installations_prints_an_aligned_table_of_every_page() {
     let page2 = gh.installations_page(2, &second);
     let page3 = gh.installations_page(3, &[]);
     let url = gh.url();
-    let ran = run(&app_args("installations", &url, &[]), &[KEY_ENV], "");
+    let ran = app("installations", &url).key_env().run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(ran.stderr, "");
     let lines: Vec<&str> = ran.stdout.lines().collect();
@@ -113,15 +95,9 @@ fn installations_json_is_one_array_with_the_enterprise_by_its_slug() {
     let key = keys.path().join("key.pem");
     std::fs::write(&key, KEY_PKCS8).unwrap();
     let key = key.display().to_string();
-    let ran = run(
-        &app_args(
-            "installations",
-            &url,
-            &["--private-key-file", &key, "--json"],
-        ),
-        &[],
-        "",
-    );
+    let ran = app("installations", &url)
+        .args(&["--private-key-file", &key, "--json"])
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(ran.stdout.lines().count(), 1, "one line: {}", ran.stdout);
     let got: Vec<Value> = serde_json::from_str(&ran.stdout).unwrap();
@@ -149,17 +125,13 @@ fn installations_of_an_app_with_none_is_a_header_alone() {
     let gh = FakeGitHub::start();
     let page1 = gh.installations_page(1, &[]);
     let url = gh.url();
-    let ran = run(&app_args("installations", &url, &[]), &[KEY_ENV], "");
+    let ran = app("installations", &url).key_env().run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(
         ran.stdout,
         "ID  ACCOUNT  TYPE  REPOSITORIES  SUSPENDED  PERMISSIONS\n"
     );
-    let json = run(
-        &app_args("installations", &url, &["--json"]),
-        &[KEY_ENV],
-        "",
-    );
+    let json = app("installations", &url).args(&["--json"]).key_env().run();
     assert_eq!((json.code, json.stdout.as_str()), (0, "[]\n"));
     page1.assert_calls(2);
 }
@@ -174,7 +146,7 @@ fn installations_refused_exits_1_and_bad_input_exits_2_before_any_request() {
             .github_json(json!({"message": "A JSON web token could not be decoded"}));
     });
     let url = gh.url();
-    let ran = run(&app_args("installations", &url, &[]), &[KEY_ENV], "");
+    let ran = app("installations", &url).key_env().run();
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     assert_eq!(ran.stdout, "");
     says(
@@ -190,29 +162,28 @@ fn installations_refused_exits_1_and_bad_input_exits_2_before_any_request() {
     let quiet = FakeGitHub::start();
     let any = quiet.catch_all();
     let quiet_url = quiet.url();
-    for (args, env, expected) in [
+    for (cli, expected) in [
         (
-            app_args("installations", &quiet_url, &[]),
-            vec![],
+            app("installations", &quiet_url),
             "the app's private key is required",
         ),
         (
-            vec!["installations", "--app-id", "nope", "--api-url", &quiet_url],
-            vec![KEY_ENV],
+            command(&["installations", "--app-id", "nope", "--api-url", &quiet_url]).key_env(),
             "--app-id: must be the app's numeric App ID or its Client ID",
         ),
         (
-            app_args("installations", "http://api.example.com", &[]),
-            vec![KEY_ENV],
+            app("installations", "http://api.example.com").key_env(),
             "--api-url (or GITHUB_API_URL): must use https",
         ),
         (
-            app_args("installations", &quiet_url, &["--owner", "acme"]),
-            vec![KEY_ENV],
+            app("installations", &quiet_url)
+                .args(&["--owner", "acme"])
+                .key_env(),
             "unexpected argument '--owner'",
         ),
     ] {
-        let ran = run(&args, &env, "");
+        let ran = cli.run();
+        let args = cli.arguments();
         assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
         assert_eq!(ran.stdout, "", "{args:?}");
         says(&ran.stderr, &[expected]);
@@ -230,11 +201,10 @@ fn jwt_prints_one_signed_jwt_that_github_would_accept() {
     for app_id in [APP_ID, CLIENT_ID] {
         let before = unix_now();
         // An API that does not answer: jwt makes no request.
-        let ran = run(
-            &["jwt", "--app-id", app_id],
-            &[KEY_ENV, ("GITHUB_API_URL", "http://127.0.0.1:9")],
-            "",
-        );
+        let ran = command(&["jwt", "--app-id", app_id])
+            .key_env()
+            .env("GITHUB_API_URL", "http://127.0.0.1:9")
+            .run();
         let after = unix_now();
         assert_eq!(ran.code, 0, "{}", ran.stderr);
         assert_eq!(ran.stderr, "");
@@ -256,20 +226,19 @@ fn jwt_without_a_usable_key_exits_2_and_prints_nothing() {
     let public = dir.path().join("public.pem");
     std::fs::write(&public, PUBLIC_KEY).unwrap();
     let public = public.display().to_string();
-    for (args, env, expected) in [
+    for (cli, expected) in [
         (
-            vec!["jwt", "--app-id", APP_ID],
-            vec![],
+            command(&["jwt", "--app-id", APP_ID]),
             "the app's private key is required",
         ),
         (
-            vec!["jwt", "--app-id", APP_ID, "--private-key-file", &public],
-            vec![],
+            command(&["jwt", "--app-id", APP_ID, "--private-key-file", &public]),
             "is a public key",
         ),
-        (vec!["jwt"], vec![KEY_ENV], "--app-id <ID>"),
+        (command(&["jwt"]).key_env(), "--app-id <ID>"),
     ] {
-        let ran = run(&args, &env, "");
+        let ran = cli.run();
+        let args = cli.arguments();
         assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
         assert_eq!(ran.stdout, "");
         says(&ran.stderr, &[expected]);
@@ -281,17 +250,12 @@ fn site(gh: &FakeGitHub) -> Flow<'_> {
     gh.flow("acme", &["site"], &[], &[(11, "site")], None)
 }
 
-/// `exec` for `acme/site` against `gh`, then `command`.
-fn exec_args<'a>(url: &'a str, command: &[&'a str]) -> Vec<&'a str> {
-    let mut args = app_args("exec", url, &["--repositories", "acme/site", "--"]);
-    args.extend_from_slice(command);
-    args
-}
-
-/// Runs `exec` for `acme/site` against `gh`, the key in the environment.
-fn exec(gh: &FakeGitHub, command: &[&str], stdin: &str) -> Ran {
-    let url = gh.url();
-    run(&exec_args(&url, command), &[KEY_ENV], stdin)
+/// `exec` for `acme/site` from `gh`, the key in the environment, then `command`.
+fn exec(gh: &FakeGitHub, command: &[&str]) -> Cli {
+    app("exec", &gh.url())
+        .args(&["--repositories", "acme/site", "--"])
+        .args(command)
+        .key_env()
 }
 
 /// A shell script for `sh -c`, with `$1` its first argument.
@@ -306,11 +270,7 @@ fn exec_hands_the_token_to_the_command_revokes_it_and_exits_with_its_status() {
     let flow = site(&gh);
     let dir = tempfile::tempdir().unwrap();
     let seen = dir.path().join("seen");
-    let ran = exec(
-        &gh,
-        &["sh", "-c", HANDS_OVER, "sh", seen.to_str().unwrap()],
-        "",
-    );
+    let ran = exec(&gh, &["sh", "-c", HANDS_OVER, "sh", seen.to_str().unwrap()]).run();
     assert_eq!(ran.code, 5, "{}", ran.stderr);
     assert_eq!(
         std::fs::read_to_string(&seen).unwrap(),
@@ -327,7 +287,7 @@ fn exec_hands_the_token_to_the_command_revokes_it_and_exits_with_its_status() {
 fn exec_passes_stdin_through_and_a_success_exits_0() {
     let gh = FakeGitHub::start();
     let flow = site(&gh);
-    let ran = exec(&gh, &["cat"], "from stdin\n");
+    let ran = exec(&gh, &["cat"]).stdin("from stdin\n").run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(ran.stdout, "from stdin\n");
     flow.revoke_final.assert_calls(1);
@@ -346,24 +306,19 @@ fn exec_accepts_an_enterprise() {
     let revoked = gh.revoke(FINAL_TOKEN);
     let url = gh.url();
     let script = r#"test "$GITHUB_TOKEN" = "$1""#;
-    let ran = run(
-        &app_args(
-            "exec",
-            &url,
-            &[
-                "--enterprise",
-                "big-co",
-                "--",
-                "sh",
-                "-c",
-                script,
-                "sh",
-                FINAL_TOKEN,
-            ],
-        ),
-        &[KEY_ENV],
-        "",
-    );
+    let ran = app("exec", &url)
+        .args(&[
+            "--enterprise",
+            "big-co",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            FINAL_TOKEN,
+        ])
+        .key_env()
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     lookup.assert_calls(1);
     minted.assert_calls(1);
@@ -378,28 +333,26 @@ fn exec_across_owners_is_bad_usage_before_any_request() {
     let dir = tempfile::tempdir().unwrap();
     let ran_marker = dir.path().join("ran");
     let marker = ran_marker.display().to_string();
-    for (args, expected) in [
+    for (cli, expected) in [
         (
-            app_args(
-                "exec",
-                &url,
-                &[
-                    "--repositories",
-                    "acme/api widgets/web",
-                    "--",
-                    "touch",
-                    &marker,
-                ],
-            ),
+            app("exec", &url).args(&[
+                "--repositories",
+                "acme/api widgets/web",
+                "--",
+                "touch",
+                &marker,
+            ]),
             "the repositories span 2 owners (acme, widgets)",
         ),
         (
             // The command must come after `--`.
-            app_args("exec", &url, &["--owner", "acme", "touch", &marker]),
+            app("exec", &url).args(&["--owner", "acme", "touch", &marker]),
             "unexpected argument 'touch'",
         ),
     ] {
-        let ran = run(&args, &[KEY_ENV], "");
+        let cli = cli.key_env();
+        let ran = cli.run();
+        let args = cli.arguments();
         assert_eq!(ran.code, 2, "{args:?}: {}", ran.stderr);
         says(&ran.stderr, &[expected]);
         assert_eq!(ran.stdout, "");
@@ -412,7 +365,7 @@ fn exec_across_owners_is_bad_usage_before_any_request() {
 fn exec_of_a_missing_command_exits_127_and_still_revokes() {
     let gh = FakeGitHub::start();
     let flow = site(&gh);
-    let ran = exec(&gh, &["./no-such-command-here"], "");
+    let ran = exec(&gh, &["./no-such-command-here"]).run();
     assert_eq!(ran.code, 127, "{}", ran.stderr);
     assert!(
         ran.stderr
@@ -428,7 +381,7 @@ fn exec_of_a_missing_command_exits_127_and_still_revokes() {
 fn exec_of_a_command_killed_by_a_signal_exits_128_plus_it() {
     let gh = FakeGitHub::start();
     let flow = site(&gh);
-    let ran = exec(&gh, &["sh", "-c", "kill -KILL $$"], "");
+    let ran = exec(&gh, &["sh", "-c", "kill -KILL $$"]).run();
     assert_eq!(ran.code, 128 + 9, "{}", ran.stderr);
     flow.revoke_final.assert_calls(1);
 }
@@ -443,7 +396,7 @@ fn exec_warns_when_the_revocation_fails_and_keeps_the_commands_status() {
         then.status(403)
             .github_json(json!({"message": "Resource not accessible by integration"}));
     });
-    let ran = exec(&gh, &["sh", "-c", "exit 3"], "");
+    let ran = exec(&gh, &["sh", "-c", "exit 3"]).run();
     assert_eq!(ran.code, 3, "{}", ran.stderr);
     assert!(
         ran.stderr.starts_with(
@@ -462,7 +415,6 @@ fn exec_warns_when_the_revocation_fails_and_keeps_the_commands_status() {
 fn exec_passes_on(signal: i32, name: &str) {
     let gh = FakeGitHub::start();
     let flow = site(&gh);
-    let url = gh.url();
     let dir = tempfile::tempdir().unwrap();
     let (ready, got) = (dir.path().join("ready"), dir.path().join("got"));
     let script = format!(
@@ -474,8 +426,8 @@ while [ "$i" -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 exit 9"#,
         name = name.trim_start_matches("SIG")
     );
-    let args = exec_args(
-        &url,
+    let child = exec(
+        &gh,
         &[
             "sh",
             "-c",
@@ -484,16 +436,13 @@ exit 9"#,
             ready.to_str().unwrap(),
             got.to_str().unwrap(),
         ],
-    );
-    let child = Command::new(BIN)
-        .args(&args)
-        .env_clear()
-        .envs(environment(&[KEY_ENV]))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    )
+    .command()
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     assert!(
         wait_for_file(&ready, Duration::from_secs(20)),
         "the command never started"
@@ -569,16 +518,11 @@ echo "== done""#;
 
 /// Runs `exec` of [`READS_ITS_PARENT`] with the key and the OIDC request token in its
 /// environment, as `command` starts it; gives what the command read.
-fn exec_reading_its_parent(gh: &FakeGitHub, mut command: Command) -> String {
-    let url = gh.url();
-    let out = command
-        .args(exec_args(&url, &["sh", "-c", READS_ITS_PARENT]))
-        .env_clear()
-        .envs(environment(&[
-            KEY_ENV,
-            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", OIDC_REQUEST_TOKEN),
-            ("APP_TOKEN_TEST_VISIBLE", "a-variable-exec-keeps"),
-        ]))
+fn exec_reading_its_parent(gh: &FakeGitHub, command: Command) -> String {
+    let out = exec(gh, &["sh", "-c", READS_ITS_PARENT])
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", OIDC_REQUEST_TOKEN)
+        .env("APP_TOKEN_TEST_VISIBLE", "a-variable-exec-keeps")
+        .command_through(command)
         .stdin(Stdio::null())
         .output()
         .expect("the binary runs");
@@ -600,7 +544,7 @@ fn exec_reading_its_parent(gh: &FakeGitHub, mut command: Command) -> String {
 #[test]
 fn exec_s_command_cannot_read_what_exec_withheld_from_exec_itself() {
     let what = "exec's command reading /proc/$PPID/environ and /proc/$PPID/mem";
-    let Some(unprivileged) = Unprivileged::new(Path::new(BIN), what) else {
+    let Some(unprivileged) = Unprivileged::new(bin(), what) else {
         return;
     };
     let gh = FakeGitHub::start();
@@ -656,14 +600,14 @@ fn exec_s_original_environment_block_keeps_no_withheld_value() {
 #[test]
 fn completions_for_every_shell_know_the_commands() {
     for shell in ["bash", "zsh", "fish", "powershell"] {
-        let ran = run(&["completions", shell], &[], "");
+        let ran = command(&["completions", shell]).run();
         assert_eq!(ran.code, 0, "{shell}: {}", ran.stderr);
         assert_eq!(ran.stderr, "", "{shell}");
         for word in ["installations", "exec", "jwt", "completions"] {
             assert!(ran.stdout.contains(word), "{shell} lacks {word}");
         }
     }
-    let ran = run(&["completions", "tcsh"], &[], "");
+    let ran = command(&["completions", "tcsh"]).run();
     assert_eq!(ran.code, 2);
     assert_eq!(ran.stdout, "");
     assert!(
@@ -685,7 +629,7 @@ fn help_of_each_new_command_has_examples() {
         ("exec", "-- gh pr list --repo acme/site"),
         ("completions", "source <(app-token completions bash)"),
     ] {
-        let ran = run(&[command, "--help"], &[], "");
+        let ran = Cli::new(&[command, "--help"]).path().run();
         assert_eq!(ran.code, 0, "{command}");
         assert!(ran.stdout.contains("Examples:"), "{}", ran.stdout);
         assert!(ran.stdout.contains(example), "{}", ran.stdout);
@@ -712,7 +656,10 @@ fn jwt_and_installations_sign_with_a_kms_key_too() {
     ];
     let key = ["--aws-kms-key-id", "alias/ops-app"];
 
-    let ran = run(&[&["jwt", "--app-id", APP_ID][..], &key].concat(), &kms, "");
+    let ran = command(&["jwt", "--app-id", APP_ID])
+        .args(&key)
+        .envs(&kms)
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let (iat, exp, iss) = jwt_claims_with(ran.stdout.trim(), &public_key)
         .expect("a JWT that the KMS key's public half verifies");
@@ -721,11 +668,11 @@ fn jwt_and_installations_sign_with_a_kms_key_too() {
     let gh = FakeGitHub::verifying_with(&public_key);
     let page1 = gh.installations_page(1, &two_pages().1);
     let url = gh.url();
-    let ran = run(
-        &[app_args("installations", &url, &["--json"]), key.to_vec()].concat(),
-        &kms,
-        "",
-    );
+    let ran = app("installations", &url)
+        .args(&["--json"])
+        .args(&key)
+        .envs(&kms)
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(
         serde_json::from_str::<Vec<Value>>(&ran.stdout)

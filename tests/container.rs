@@ -10,15 +10,13 @@
 //! .ci/container sets) a missing engine or image fails the test instead.
 //! `APP_TOKEN_IMAGE` names another image to test.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::docker;
-use common::*;
+use crate::common::docker;
+use crate::common::*;
 use docker::{docker, image, Job, Running, MAIN_ENTRYPOINT, POST_ENTRYPOINT};
 use serde_json::json;
 

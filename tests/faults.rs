@@ -1,21 +1,19 @@
 //! The transport and minting under faults: 5xx, dropped connections, rate limits, clock skew,
 //! redirects, suspension, proxies and large lists, against a fake GitHub on 127.0.0.1.
 
-mod common;
-
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::*;
 use app_token::github::{Auth, Client, Retry, Settings};
 use app_token::jwt::Signer;
 use app_token::mint::{self, Outcome, OwnerKind, Request, Selection};
 use app_token::repositories::OwnerRepos;
 use app_token::sign::pem::PemKey;
 use app_token::transport::Proxy;
-use common::*;
 use http::Method;
 use httpmock::prelude::*;
 use serde_json::json;
@@ -86,11 +84,10 @@ fn mint_with(t: &Test, requests: &[Request]) -> anyhow::Result<Outcome> {
 #[test]
 fn a_502_then_success_is_retried_with_a_log_line() {
     let gh = FakeGitHub::start();
-    let bad = gh.server.mock(|when, then| {
+    let bad = gh.failing_first(1, |when, then| {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(502).body("<html>bad gateway</html>");
     });
-    bad.up_to_n_times(1);
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let (c, log) = client(&gh.url(), Proxy::default(), fast());
     let out = mint_with(&c, &[site_request()]).unwrap();
@@ -154,13 +151,12 @@ fn a_422_is_not_retried() {
 #[test]
 fn retry_after_is_waited_for() {
     let gh = FakeGitHub::start();
-    let limited = gh.server.mock(|when, then| {
+    let limited = gh.failing_first(1, |when, then| {
         when.method(GET).path("/repos/acme/site/installation");
         then.status(429)
             .header("retry-after", "1")
             .github_json(json!({"message": "slow down"}));
     });
-    limited.up_to_n_times(1);
     gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let (c, log) = client(&gh.url(), Proxy::default(), fast());
     let started = Instant::now();
@@ -485,16 +481,10 @@ fn the_diagnostic_listing_pages_with_bounded_concurrency() {
 #[test]
 fn an_enterprise_server_base_path_is_kept() {
     let gh = FakeGitHub::start();
-    let lookup = gh.server.mock(|when, then| {
-        when.method(GET)
-            .path(format!("/api/v3/app/installations/{INSTALLATION}"))
-            .is_true(|r| jwt_ok(r, 0));
-        then.status(200).github_json(installation_json(
-            INSTALLATION,
-            "acme",
-            &installation_permissions(),
-        ));
-    });
+    let lookup = gh.installation_at(
+        format!("/api/v3/app/installations/{INSTALLATION}"),
+        installation_json(INSTALLATION, "acme", &installation_permissions()),
+    );
     let (t, _) = client(&format!("{}/api/v3/", gh.url()), Proxy::default(), fast());
     let path = format!("/app/installations/{INSTALLATION}");
     t.rt.block_on(

@@ -4,18 +4,10 @@
 //! 127.0.0.1 and a fake GitHub that verifies the JWT. Run as the runner runs the step,
 //! and as the CLI; the stand-in itself is held against google-auth and google-cloud-kms.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
-fn bin() -> &'static Path {
-    Path::new(BIN)
-}
 
 /// Every secret of the flow: the runner's bearer, the OIDC token, both access tokens.
 fn secrets() -> [&'static str; 4] {

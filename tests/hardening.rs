@@ -3,24 +3,20 @@
 //! helper that could not be revoked, an installation id on another account. The built
 //! binary runs as the runner starts it, against a fake GitHub on 127.0.0.1.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use app_token::github::{Auth, Client, Credential, Retry, Settings};
 use app_token::jwt::Signer;
 use app_token::sign::pem::PemKey;
 use app_token::transport::Proxy;
-use common::*;
 use http::Method;
 use httpmock::prelude::*;
 use httpmock::Mock;
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 
 /// Starts `bin` with `env` only, its output piped.
 fn spawn(bin: &Path, env: Vec<(String, String)>) -> Child {
@@ -199,13 +195,12 @@ fn saved_live_token(step: &Step, token: &str) {
 #[test]
 fn post_goes_on_revoking_after_sigint_and_retries_a_5xx() {
     let gh = FakeGitHub::start();
-    let unavailable = gh.server.mock(|when, then| {
+    let unavailable = gh.failing_first(1, |when, then| {
         when.method(DELETE).path("/installation/token");
         then.status(503)
             .delay(Duration::from_millis(1000))
             .github_json(json!({"message": "Service unavailable"}));
     });
-    unavailable.up_to_n_times(1);
     let revoked = gh.revoke(FINAL_TOKEN);
     let step = Step::new();
     saved_live_token(&step, FINAL_TOKEN);
@@ -293,7 +288,7 @@ fn saved_state(step: &Step) -> Vec<Value> {
 #[test]
 fn a_huge_retry_after_on_the_helpers_revocation_neither_panics_nor_leaves_it_alive() {
     let gh = FakeGitHub::start();
-    let hostile = gh.server.mock(|when, then| {
+    let hostile = gh.failing_first(1, |when, then| {
         when.method(DELETE)
             .path("/installation/token")
             .header("authorization", format!("Bearer {HELPER_TOKEN}"));
@@ -303,7 +298,6 @@ fn a_huge_retry_after_on_the_helpers_revocation_neither_panics_nor_leaves_it_ali
             .header("retry-after", "18446744073709551615")
             .github_json(json!({"message": "slow down"}));
     });
-    hostile.up_to_n_times(1);
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     let ran = step.main(Path::new(BIN), &gh.url(), &[]);
@@ -344,14 +338,13 @@ fn a_huge_retry_after_on_the_helpers_revocation_neither_panics_nor_leaves_it_ali
 #[test]
 fn skip_token_revoke_keeps_the_token_but_not_a_helper_main_could_not_revoke() {
     let gh = FakeGitHub::start();
-    let refused = gh.server.mock(|when, then| {
+    gh.failing_first(1, |when, then| {
         when.method(DELETE)
             .path("/installation/token")
             .header("authorization", format!("Bearer {HELPER_TOKEN}"));
         then.status(404)
             .github_json(json!({"message": "Not Found"}));
     });
-    refused.up_to_n_times(1);
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let step = Step::new();
     let inputs = [("skip-token-revoke", "true")];
@@ -491,11 +484,10 @@ fn a_cancelled_client_stops_retrying_everything_but_revocations() {
             .github_json(json!({"message": "slow down"}));
     });
     let read = gh.installation_by_id("acme", INSTALLATION);
-    let unavailable = gh.server.mock(|when, then| {
+    let unavailable = gh.failing_first(1, |when, then| {
         when.method(DELETE).path("/installation/token");
         then.status(503);
     });
-    unavailable.up_to_n_times(1);
     let revoked = gh.revoke(FINAL_TOKEN);
     let (rt, client) = library_client(&gh.url());
     rt.block_on(async {
@@ -549,14 +541,13 @@ fn a_cancelled_client_stops_retrying_everything_but_revocations() {
 #[test]
 fn a_token_a_cancel_could_not_revoke_is_left_to_post() {
     let gh = FakeGitHub::start();
-    let refused = gh.server.mock(|when, then| {
+    let refused = gh.failing_first(1, |when, then| {
         when.method(DELETE)
             .path("/installation/token")
             .header("authorization", format!("Bearer {FINAL_TOKEN}"));
         then.status(404)
             .github_json(json!({"message": "Not Found"}));
     });
-    refused.up_to_n_times(1);
     let (minted, revoked, _hanging) = gh.token_then_a_hang(Duration::from_secs(30));
     let step = Step::new();
     let child = spawn(

@@ -1,15 +1,11 @@
 //! A hostile or broken GitHub: the words of its answers reach the step's log and the command line's stderr, and are shown there, never obeyed: no line the runner would take for a workflow command (tests/common/commands.rs ports its parsers), no terminal escape.
 
-mod common;
-
 use std::path::Path;
 
-use common::commands::{assert_only_our_commands, self_check, OURS};
-use common::*;
+use crate::common::commands::{assert_only_our_commands, self_check, OURS};
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 
 /// Server texts that, printed raw, the runner would obey (`stop-commands` hides every
 /// later command, the token's mask among them) or a terminal would (OSC 52 writes the
@@ -94,15 +90,13 @@ fn githubs_words_are_still_shown_to_people() {
 
 #[test]
 fn the_command_line_shows_githubs_words_and_obeys_none() {
-    let key = KeyFile::new();
     for message in HOSTILE {
         let gh = FakeGitHub::start();
         let lookup = gh.server.mock(|when, then| {
             when.method(GET).path("/repos/acme/site/installation");
             then.status(404).github_json(json!({"message": message}));
         });
-        let url = gh.url();
-        let ran = run_binary(Path::new(BIN), &key.mint_args(&url, "acme/site"), &[], "");
+        let ran = Cli::mint(&gh).args(&["--repositories", "acme/site"]).run();
         lookup.assert_calls(1);
         assert_eq!(ran.code, 1, "{}", ran.stderr);
         assert!(ran.stderr.starts_with("error: "), "{}", ran.stderr);
@@ -125,8 +119,7 @@ fn the_command_line_shows_githubs_words_and_obeys_none() {
         then.status(404)
             .github_json(json!({"message": "Not Found\u{1b}]52;c;ZXZpbA==\u{7}"}));
     });
-    let url = gh.url();
-    let ran = run_binary(Path::new(BIN), &key.mint_args(&url, "acme/site"), &[], "");
+    let ran = Cli::mint(&gh).args(&["--repositories", "acme/site"]).run();
     assert!(
         ran.stderr.contains("HTTP 404: Not Found?]52;c;ZXZpbA==?"),
         "{:?}",

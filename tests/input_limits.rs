@@ -1,17 +1,15 @@
 //! No input costs more than a moment: every input the action declares, given text that is hostile to its parser (nesting, repetition, sheer length, up to the 128 KiB an environment variable can hold), is accepted or refused within a time bound, and the limits' errors say the limit. And no input floods the log: every input and every flag, far longer than a real one, is refused by name in a short error, before any request.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use app_token::inputs;
-use common::*;
 
 /// The bound the issue sets, for a release build: 100 ms.
 ///
 /// This is a debug build, several times slower than the release, on a shared machine;
 /// each case's time is the least of three runs, so that another process's burst does
-/// not count. Measured here (`cargo test --test input_limits -- --nocapture`): the
+/// not count. Measured here (`cargo test --test integration input_limits:: -- --nocapture`): the
 /// slowest case, before the limits, took 11 s (`a: ` and 60,000 `[` and `]`) and 0.65 s
 /// (120 KB of `repositories`); with them, a few milliseconds. The bound is the issue's
 /// own, held in the slower build.

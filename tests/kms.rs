@@ -2,22 +2,13 @@
 //! on 127.0.0.1, KMS signing with real RSA keys) and a fake GitHub that verifies the JWT
 //! with the KMS key's public half. Run the way the runner runs the step, and as the CLI.
 
-mod common;
-
-use std::path::Path;
-
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 /// What the runner's OIDC endpoint is asked with, and answers.
 const ID_TOKEN_REQUEST_TOKEN: &str = "runnerRequestTokenForOidc0001";
 const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmFjbWUvc2l0ZSJ9.oidcSignature0001";
-
-fn bin() -> &'static Path {
-    Path::new(BIN)
-}
 
 /// moto, or a note that the test did not check (a failure where moto is required).
 fn moto(test: &str) -> Option<Moto> {

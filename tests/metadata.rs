@@ -3,9 +3,9 @@
 //! repository's copy of that list against `../shared` where there is one.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::Path;
 
+use crate::common::not_checked;
 use app_token::inputs::{all_inputs, permission_input_name};
 use app_token::permissions::APP_PERMISSIONS;
 
@@ -42,7 +42,7 @@ fn action_yml_declares_every_permission_input() {
         &text[start..end],
         expected,
         "action.yml's permission-* inputs drifted from github-api/app-token-endpoints.json; \
-         regenerate with APP_TOKEN_BLESS=1 cargo test --test metadata"
+         regenerate with APP_TOKEN_BLESS=1 cargo test --test integration metadata::"
     );
 }
 
@@ -81,26 +81,18 @@ fn action_yml_declares_exactly_the_inputs_the_code_reads() {
 fn the_repository_copy_matches_shared() {
     let shared = Path::new("../shared/github-api/app-token-endpoints.json");
     if !shared.exists() {
-        assert_ne!(
-            std::env::var("APP_TOKEN_REQUIRE_SHARED").as_deref(),
-            Ok("1"),
-            "APP_TOKEN_REQUIRE_SHARED=1, but there is no {}",
-            shared.display()
+        return not_checked(
+            "the copy in github-api/ against shared/'s",
+            &format!("no {} beside this clone", shared.display()),
+            "APP_TOKEN_REQUIRE_SHARED",
         );
-        // Straight to stderr, past the test harness's capture, so that it shows.
-        let _ = writeln!(
-            std::io::stderr(),
-            "NOT CHECKED: no {} beside this clone, so the copy in github-api/ was not compared with it",
-            shared.display()
-        );
-        return;
     }
     let copy = std::fs::read("github-api/app-token-endpoints.json").unwrap();
     let original = std::fs::read(shared).unwrap();
     assert!(
         copy == original,
         "github-api/app-token-endpoints.json differs from ../shared/github-api/app-token-endpoints.json: \
-         copy the new one in and regenerate action.yml (APP_TOKEN_BLESS=1 cargo test --test metadata)"
+         copy the new one in and regenerate action.yml (APP_TOKEN_BLESS=1 cargo test --test integration metadata::)"
     );
 }
 
@@ -111,7 +103,7 @@ fn native_action_yml(root: &str) -> String {
     let body = &root[..runs];
     let inputs = body.find("\ninputs:\n").expect("action.yml has inputs:") + 1;
     format!(
-        "# GENERATED from ../action.yml (APP_TOKEN_BLESS=1 cargo test --test metadata): edit that\n\
+        "# GENERATED from ../action.yml (APP_TOKEN_BLESS=1 cargo test --test integration metadata::): edit that\n\
          # one. The same inputs, defaults and outputs; the binary started by a node launcher\n\
          # (main.js, post.js) rather than in a container, so it runs on Linux, macOS and\n\
          # Windows runners, with or without Docker.\n\
@@ -142,7 +134,7 @@ fn native_action_yml_is_the_root_one_run_by_node() {
     assert!(
         native == expected,
         "native/action.yml is not action.yml's inputs and outputs run by node; \
-         regenerate it with APP_TOKEN_BLESS=1 cargo test --test metadata"
+         regenerate it with APP_TOKEN_BLESS=1 cargo test --test integration metadata::"
     );
     // And by meaning: the same inputs (with their defaults and required), the same outputs.
     let parse = |t: &str| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(t).unwrap();

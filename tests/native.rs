@@ -6,14 +6,12 @@
 //! main waits on GitHub; a binary that does not match the manifest, a missing manifest
 //! entry and an unsupported platform refused before anything runs.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::native::{node, node_platform, NativeAction};
-use common::*;
+use crate::common::native::{node, node_platform, NativeAction};
+use crate::common::*;
 
 /// The host's binary laid out by .ci/native, and node; None (NOT CHECKED) without node.
 fn setup(what: &str) -> Option<(PathBuf, NativeAction)> {

@@ -14,15 +14,13 @@
 //! Without Wine, mingw or the rustup target, each test prints NOT CHECKED, and fails
 //! under APP_TOKEN_REQUIRE_WINE=1 (set by .ci/run).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::native::{on_path, NativeAction};
-use common::*;
+use crate::common::native::{on_path, NativeAction};
+use crate::common::*;
 
 const TARGET: &str = "x86_64-pc-windows-gnu";
 const MINGW: &str = "x86_64-w64-mingw32-gcc";

@@ -5,17 +5,13 @@
 //! stand-in. `exec`, told `command-running`, panics while its command runs, and still
 //! revokes its token.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::oidc::FakeOidc;
-use common::vault::{FakeVault, VAULT_KEY_NAME, VAULT_ROLE};
-use common::*;
+use crate::common::oidc::FakeOidc;
+use crate::common::vault::{FakeVault, VAULT_KEY_NAME, VAULT_ROLE};
+use crate::common::*;
 use httpmock::prelude::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 
 /// Only a debug build has the fault-injection point; a release test run cannot check this.
 fn debug_build() -> bool {
@@ -29,8 +25,12 @@ fn debug_build() -> bool {
     cfg!(debug_assertions)
 }
 
+/// The debug build's fault injection: a panic right after the mint.
+const PANIC_AFTER_MINT: (&str, &str) = ("APP_TOKEN_TEST_PANIC", "after-mint");
+
 fn panic_env(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
-    env.push(("APP_TOKEN_TEST_PANIC".into(), "after-mint".into()));
+    let (name, value) = PANIC_AFTER_MINT;
+    env.push((name.into(), value.into()));
     env
 }
 
@@ -131,10 +131,10 @@ fn a_panic_on_the_command_line_revokes_the_token_and_prints_none() {
     }
     let gh = FakeGitHub::start();
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
-    let key = KeyFile::new();
-    let url = gh.url();
-    let args = key.mint_args(&url, "acme/site");
-    let ran = run_binary(Path::new(BIN), &args, &panic_env(Vec::new()), "");
+    let ran = Cli::mint(&gh)
+        .args(&["--repositories", "acme/site"])
+        .envs(&[PANIC_AFTER_MINT])
+        .run();
     let log = format!("{}\n--- stderr\n{}", ran.stdout, ran.stderr);
     assert_ne!(ran.code, 0, "{log}");
     flow.final_token.assert_calls(1);

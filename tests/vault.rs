@@ -1,14 +1,12 @@
 //! Keyless on HashiCorp Vault: the app's JWT signed by a transit key, reached with a token from JWT auth (the job's OIDC token) or from the environment, against a stand-in held to hvac, and a fake GitHub that verifies the JWT with the key's public half.
 
-mod common;
-
 use app_token::excerpt::excerpt_name;
 
-use common::oidc::{
+use crate::common::oidc::{
     id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT,
 };
-use common::vault::*;
-use common::*;
+use crate::common::vault::*;
+use crate::common::*;
 
 /// hvac, as a workflow's Python would use it.
 const HVAC: &str = r#"
@@ -91,12 +89,6 @@ fn the_stand_in_answers_hvac() {
         .seen()
         .iter()
         .all(|s| s.namespace.as_deref() == Some("admin/ci")));
-}
-
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(BIN)
 }
 
 /// No secret anywhere in `text` but in the `::add-mask::` lines that hide it.

@@ -5,8 +5,6 @@
 //! credential that can sign as the app; a body is read up to 4 MiB and a listing up to
 //! 100 pages.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -14,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use app_token::github::{self, Client, Credential, Settings};
 use app_token::jwt::Signer;
 use app_token::mint;
@@ -21,40 +20,22 @@ use app_token::sign::pem::PemKey;
 use app_token::transport::{self, Options, Proxy, Transport};
 use base64::Engine as _;
 use bytes::Bytes;
-use common::*;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 /// The CA httpmock signs its https certificates with (the fake GitHub's, for any name).
 const HTTPMOCK_CA: &str = include_str!("fixtures/httpmock-ca.pem");
 /// The most of a body that is read (`transport::MAX_BODY`).
 const CAP: usize = 4 * 1024 * 1024;
 
-/// Runs the CLI with the test's PATH (for `exec`'s command), the key in the environment, and `env`.
-fn cli(args: &[&str], env: &[(&str, &str)]) -> Ran {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let env: Vec<(String, String)> = [
-        ("PATH", path.as_str()),
-        ("APP_TOKEN_PRIVATE_KEY", KEY_PKCS1),
-    ]
-    .into_iter()
-    .chain(env.iter().copied())
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    run_binary(Path::new(BIN), args, &env, "")
+/// The command line with the test's PATH (for `exec`'s command) and the key in the environment.
+fn cli(args: &[&str]) -> Cli {
+    Cli::new(args).path().key_env()
 }
 
-/// Mint a token for `acme/site` from the API at `url`.
-fn mint_site(url: &str) -> Vec<&str> {
-    vec![
-        "--app-id",
-        APP_ID,
-        "--api-url",
-        url,
-        "--repositories",
-        "acme/site",
-    ]
+/// Minting a token for `acme/site` from the API at `api`.
+fn mint_site(api: &str) -> Cli {
+    cli(&[]).app(api).args(&["--repositories", "acme/site"])
 }
 
 fn site(gh: &FakeGitHub) -> Flow<'_> {
@@ -85,14 +66,13 @@ fn the_cli_never_sends_loopback_traffic_through_a_proxy() {
     let proxy = ConnectProxy::start(Duration::ZERO);
     let localhost = format!("http://localhost:{}", gh.server.port());
     for url in [gh.url(), localhost] {
-        let ran = cli(
-            &mint_site(&url),
-            &[
+        let ran = mint_site(&url)
+            .envs(&[
                 ("HTTP_PROXY", &proxy.url),
                 ("HTTPS_PROXY", &proxy.url),
                 ("ALL_PROXY", &proxy.url),
-            ],
-        );
+            ])
+            .run();
         assert_eq!(ran.code, 0, "{url}: {}", ran.stderr);
         assert_eq!(ran.stdout, format!("{FINAL_TOKEN}\n"));
     }
@@ -245,10 +225,9 @@ fn an_https_proxy_is_spoken_to_in_tls_with_the_credentials_inside() {
     let named = format!("github.example:{}", gh.server.port());
     let api = format!("https://{named}");
     let proxy = format!("https://proxy-user:pr0xy%20pass@{addr}");
-    let ran = cli(
-        &mint_site(&api),
-        &[("HTTPS_PROXY", &proxy), ("SSL_CERT_FILE", &roots)],
-    );
+    let ran = mint_site(&api)
+        .envs(&[("HTTPS_PROXY", &proxy), ("SSL_CERT_FILE", &roots)])
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(ran.stdout, format!("{FINAL_TOKEN}\n"));
     flow.final_token.assert_calls(1);
@@ -277,10 +256,9 @@ fn an_https_proxy_whose_certificate_the_roots_do_not_vouch_for_gets_nothing() {
     let (_dir, roots) = bundle(&[HTTPMOCK_CA]);
     let api = format!("https://github.example:{}", gh.server.port());
     let proxy = format!("https://proxy-user:s3cret@{addr}");
-    let ran = cli(
-        &mint_site(&api),
-        &[("HTTPS_PROXY", &proxy), ("SSL_CERT_FILE", &roots)],
-    );
+    let ran = mint_site(&api)
+        .envs(&[("HTTPS_PROXY", &proxy), ("SSL_CERT_FILE", &roots)])
+        .run();
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     assert!(ran.stderr.contains("certificate"), "{}", ran.stderr);
     assert!(!ran.stderr.contains("s3cret"), "{}", ran.stderr);
@@ -303,7 +281,7 @@ fn socks_and_unknown_proxy_schemes_are_refused_before_any_request() {
         ("all_proxy", format!("socks5h://{addr}"), "SOCKS"),
         ("https_proxy", format!("ftp://{addr}"), "ftp://"),
     ] {
-        let ran = cli(&mint_site(&url), &[(variable, &proxy)]);
+        let ran = mint_site(&url).envs(&[(variable, &proxy)]).run();
         assert_eq!(ran.code, 2, "{variable}={proxy}: {}", ran.stderr);
         assert!(ran.stderr.contains(variable), "{}", ran.stderr);
         assert!(ran.stderr.contains(says), "{}", ran.stderr);
@@ -363,10 +341,11 @@ fn execs_command_gets_the_token_and_nothing_that_can_sign_as_the_app() {
     ];
     let mut env: Vec<(&str, &str)> = withheld.to_vec();
     env.push(("AWS_REGION", "eu-west-1"));
-    let mut args = mint_site(&url);
-    args.insert(0, "exec");
-    args.extend(["--", "env"]);
-    let ran = cli(&args, &env);
+    let ran = cli(&["exec"])
+        .app(&url)
+        .args(&["--repositories", "acme/site", "--", "env"])
+        .envs(&env)
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let seen: Vec<&str> = ran.stdout.lines().collect();
     assert!(
@@ -388,7 +367,7 @@ fn execs_command_gets_the_token_and_nothing_that_can_sign_as_the_app() {
 
 #[test]
 fn execs_help_says_what_is_withheld_and_that_a_key_file_stays_readable() {
-    let ran = cli(&["exec", "--help"], &[]);
+    let ran = cli(&["exec", "--help"]).run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let help = ran.stdout.replace('\n', " ");
     for part in [
@@ -412,7 +391,7 @@ fn an_answer_over_4_mib_fails_clearly_and_is_not_asked_again() {
         then.status(200).github_json(padded);
     });
     let flow = site(&gh);
-    let ran = cli(&mint_site(&gh.url()), &[]);
+    let ran = mint_site(&gh.url()).run();
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     assert!(ran.stderr.contains("larger than 4 MiB"), "{}", ran.stderr);
     big.assert_calls(1);

@@ -42,6 +42,7 @@ const OLDER_KEY: &str = include_str!("../fixtures/test-key-2-pkcs1.pem");
 /// One request as the stand-in saw it.
 #[derive(Debug, Clone)]
 pub struct AzureSeen {
+    #[allow(dead_code, reason = "read by Debug alone, for failure messages")]
     pub method: String,
     pub path: String,
     pub query: Vec<(String, String)>,

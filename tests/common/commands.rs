@@ -16,25 +16,6 @@ pub struct Parsed {
     pub data: String,
 }
 
-/// The commands the runner registers (ActionCommandManager.cs, one extension each).
-pub const REGISTERED: &[&str] = &[
-    "add-mask",
-    "add-matcher",
-    "add-path",
-    "debug",
-    "echo",
-    "endgroup",
-    "error",
-    "group",
-    "notice",
-    "remove-matcher",
-    "save-state",
-    "set-env",
-    "set-output",
-    "stop-commands",
-    "warning",
-];
-
 /// .NET's `char.IsWhiteSpace`, which `string.TrimStart()` trims.
 fn white(u: u16) -> bool {
     matches!(

@@ -51,8 +51,11 @@ impl Default for GcpExpect {
 pub struct Seen {
     /// `oidc`, `sts`, `iam`, `kms` or `other`.
     pub service: &'static str,
+    #[allow(dead_code, reason = "read by Debug alone, for failure messages")]
     pub path: String,
+    #[allow(dead_code, reason = "read by Debug alone, for failure messages")]
     pub authorization: Option<String>,
+    #[allow(dead_code, reason = "read by Debug alone, for failure messages")]
     pub body: String,
     /// The status it answered.
     pub status: u16,

@@ -5,6 +5,17 @@ use std::time::{Duration, Instant};
 
 use super::{run_binary, FakeGitHub, Step};
 
+impl FakeGitHub {
+    /// A fake GitHub that answers every request after `latency`, as the real one does
+    /// from afar.
+    pub fn with_latency(latency: Duration) -> Self {
+        Self {
+            latency,
+            ..Self::start()
+        }
+    }
+}
+
 /// Stops a benchmark with `message`, naming the program.
 pub fn abort(message: &str) -> ! {
     let program = std::env::args().next().unwrap_or_default();

@@ -1,18 +1,20 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
+//! (`step`), the command line run as a user runs it (`cli`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
 //! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), and
 //! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
-#![allow(dead_code)]
 
 pub mod azure;
+#[cfg(test)]
+mod cli;
 mod clients;
 pub mod commands;
 pub mod docker;
 mod gcp;
-mod key_file;
+// What the benchmarks (examples/bench*.rs) share; no test uses it.
+#[cfg(not(test))]
 pub mod measure;
 mod moto;
 pub mod native;
@@ -24,29 +26,33 @@ mod step;
 mod unprivileged;
 pub mod vault;
 
-#[allow(unused_imports)]
+#[cfg(test)]
+pub use cli::*;
 pub use clients::*;
-#[allow(unused_imports)]
 pub use gcp::*;
-#[allow(unused_imports)]
-pub use key_file::*;
-#[allow(unused_imports)]
 pub use moto::*;
-#[allow(unused_imports)]
 pub use net::*;
-#[allow(unused_imports)]
 pub use ops::*;
-#[allow(unused_imports)]
 pub use step::*;
-#[allow(unused_imports)]
 pub use unprivileged::*;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::prelude::*;
-use httpmock::{HttpMockRequest, Mock};
+use httpmock::{HttpMockRequest, Mock, Then, When};
 use serde_json::{json, Value};
+
+/// The built binary the tests run (cargo builds it for the test program, not for the
+/// demo and the benchmarks, which find theirs).
+#[cfg(test)]
+pub const BIN: &str = env!("CARGO_BIN_EXE_app-token");
+
+/// [`BIN`], as a path.
+#[cfg(test)]
+pub fn bin() -> &'static std::path::Path {
+    std::path::Path::new(BIN)
+}
 
 pub const KEY_PKCS1: &str = include_str!("../fixtures/test-key-pkcs1.pem");
 pub const KEY_PKCS8: &str = include_str!("../fixtures/test-key-pkcs8.pem");
@@ -257,13 +263,6 @@ impl FakeGitHub {
         }
     }
 
-    pub fn with_latency(latency: Duration) -> Self {
-        Self {
-            latency,
-            ..Self::start()
-        }
-    }
-
     /// Plain http (the fake answers http and https on the same port).
     pub fn url(&self) -> String {
         format!("http://{}", self.server.address())
@@ -274,58 +273,40 @@ impl FakeGitHub {
         format!("https://{}", self.server.address())
     }
 
-    /// `GET /repos/{owner}/{repo}/installation`, JWT required.
-    pub fn repo_installation(&self, owner: &str, repo: &str, installation: u64) -> Mock<'_> {
-        let app = self.verifier();
-        let (latency, owner_s) = (self.latency, owner.to_string());
+    /// `GET {path}`, JWT required, answered with `installation` (its JSON): how each of
+    /// GitHub's installation lookups answers.
+    pub fn installation_at(&self, path: impl Into<String>, installation: Value) -> Mock<'_> {
+        let (app, latency) = (self.verifier(), self.latency);
         self.server.mock(|when, then| {
             when.method(GET)
-                .path(format!("/repos/{owner}/{repo}/installation"))
+                .path(path.into())
                 .is_true(move |r| app.accepts(r));
-            then.status(200)
-                .delay(latency)
-                .github_json(installation_json(
-                    installation,
-                    &owner_s,
-                    &installation_permissions(),
-                ));
+            then.status(200).delay(latency).github_json(installation);
         })
+    }
+
+    /// `GET /repos/{owner}/{repo}/installation`, JWT required.
+    pub fn repo_installation(&self, owner: &str, repo: &str, installation: u64) -> Mock<'_> {
+        self.installation_at(
+            format!("/repos/{owner}/{repo}/installation"),
+            installation_json(installation, owner, &installation_permissions()),
+        )
     }
 
     /// `GET /users/{owner}/installation`, JWT required.
     pub fn account_installation(&self, owner: &str, installation: u64) -> Mock<'_> {
-        let app = self.verifier();
-        let latency = self.latency;
-        self.server.mock(|when, then| {
-            when.method(GET)
-                .path(format!("/users/{owner}/installation"))
-                .is_true(move |r| app.accepts(r));
-            then.status(200)
-                .delay(latency)
-                .github_json(installation_json(
-                    installation,
-                    owner,
-                    &installation_permissions(),
-                ));
-        })
+        self.installation_at(
+            format!("/users/{owner}/installation"),
+            installation_json(installation, owner, &installation_permissions()),
+        )
     }
 
     /// `GET /app/installations/{id}`, JWT required.
     pub fn installation_by_id(&self, owner: &str, installation: u64) -> Mock<'_> {
-        let app = self.verifier();
-        let latency = self.latency;
-        self.server.mock(|when, then| {
-            when.method(GET)
-                .path(format!("/app/installations/{installation}"))
-                .is_true(move |r| app.accepts(r));
-            then.status(200)
-                .delay(latency)
-                .github_json(installation_json(
-                    installation,
-                    owner,
-                    &installation_permissions(),
-                ));
-        })
+        self.installation_at(
+            format!("/app/installations/{installation}"),
+            installation_json(installation, owner, &installation_permissions()),
+        )
     }
 
     /// `POST /app/installations/{id}/access_tokens` with exactly `body`, JWT required.
@@ -520,6 +501,15 @@ impl FakeGitHub {
             });
         });
         seen
+    }
+
+    /// GitHub failing the first `n` requests the mock matches, each answered as `spec`
+    /// says (httpmock's `when` and `then`); from the next on, they go to the mocks made
+    /// after this one, so make it first. The limit is set with the mock, before any
+    /// request can come.
+    pub fn failing_first(&self, n: usize, spec: impl FnOnce(When, Then)) -> Mock<'_> {
+        self.server
+            .mock(|when, then| spec(when, then.up_to_n_times(n)))
     }
 
     /// A mock that answers anything not otherwise mocked, to prove no request was made.

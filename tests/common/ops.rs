@@ -51,14 +51,10 @@ impl FakeGitHub {
 
     /// `GET /enterprises/{slug}/installation`, JWT required.
     pub fn enterprise_installation(&self, slug: &str, installation: u64) -> Mock<'_> {
-        let (app, latency) = (self.verifier(), self.latency);
-        let body = enterprise_installation_json(installation, slug, &json!({"metadata": "read"}));
-        self.server.mock(|when, then| {
-            when.method(GET)
-                .path(format!("/enterprises/{slug}/installation"))
-                .is_true(move |r| app.accepts(r));
-            then.status(200).delay(latency).github_json(body);
-        })
+        self.installation_at(
+            format!("/enterprises/{slug}/installation"),
+            enterprise_installation_json(installation, slug, &json!({"metadata": "read"})),
+        )
     }
 }
 

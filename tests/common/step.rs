@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, Once, PoisonError, TryLockError};
 
 use super::{APP_ID, KEY_PKCS1};
 
@@ -207,6 +208,8 @@ pub fn run_binary(bin: &Path, args: &[&str], env: &[(String, String)], stdin: &s
 
 /// Says that a test could not check what it names, past the harness's capture so that
 /// it shows in the log. Where `require` names a variable set to `1`, it fails instead.
+/// Each is also counted, and listed again as the test program exits (see
+/// [`say_what_was_not_checked`]).
 pub fn not_checked(what: &str, why: &str, require: &str) {
     assert_ne!(
         std::env::var(require).as_deref(),
@@ -214,4 +217,38 @@ pub fn not_checked(what: &str, why: &str, require: &str) {
         "{require}=1, but {what} cannot be checked: {why}"
     );
     let _ = writeln!(std::io::stderr(), "NOT CHECKED: {what}: {why}");
+    let mut list = NOT_CHECKED.lock().unwrap_or_else(PoisonError::into_inner);
+    list.push(format!("{what}: {why} ({require})"));
+    static AT_EXIT: Once = Once::new();
+    // SAFETY: registers a function of ours, which takes no arguments and does not
+    // unwind, to run as the process exits.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(say_what_was_not_checked);
+    });
+}
+
+/// What this process could not check, in the order the tests said so.
+static NOT_CHECKED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Run as the test program exits (after the harness's `test result:` line, which CI
+/// adds up; this line is not one of those): how many checks were not made, and each.
+/// Only this process's: nothing is kept between runs, so nothing stale is counted.
+extern "C" fn say_what_was_not_checked() {
+    let list = match NOT_CHECKED.try_lock() {
+        Ok(list) => list,
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        // A test thread still holds it as the process exits: say nothing, rather than wait.
+        Err(TryLockError::WouldBlock) => return,
+    };
+    if list.is_empty() {
+        return;
+    }
+    let mut text = format!(
+        "{} not checked (each a failure where the variable named is 1):\n",
+        list.len()
+    );
+    for line in list.iter() {
+        text.push_str(&format!("  {line}\n"));
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }

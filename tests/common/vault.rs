@@ -29,6 +29,7 @@ const OLDER_KEY: &str = include_str!("../fixtures/test-key-2-pkcs1.pem");
 /// One request as the stand-in saw it.
 #[derive(Debug, Clone)]
 pub struct VaultSeen {
+    #[allow(dead_code, reason = "read by Debug alone, for failure messages")]
     pub method: String,
     /// Below `/v1/`.
     pub path: String,
@@ -154,16 +155,6 @@ impl FakeVault {
     /// The role binds `audiences` instead of GitHub's default.
     pub fn bind_audiences(&self, audiences: &[&str]) -> &Self {
         self.with(|s| s.bound_audiences = audiences.iter().map(|a| a.to_string()).collect())
-    }
-
-    /// The key was rotated: a new version signing with `pem` (older versions stay).
-    pub fn rotate(&self, pem: &str) -> &Self {
-        self.with(|s| {
-            s.keys
-                .get_mut(VAULT_KEY_NAME)
-                .expect("the key")
-                .push(pem.to_string())
-        })
     }
 
     /// The key's history as a rotation leaves it: version 1 another key, version 2 the

@@ -3,30 +3,20 @@
 //! tokens refused while they replicate, revocations that say why, base64 keys, a
 //! permission given twice, and a bot user that cannot be looked up.
 
-mod common;
-
-use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_app-token");
 const ENTERPRISE_INSTALLATION: u64 = 888;
-
-fn bin() -> &'static Path {
-    Path::new(BIN)
-}
 
 /// `GET /enterprises/big-co/installation`, as GitHub answers it: the account has a slug
 /// and a name, and no login.
 fn enterprise_installation(gh: &FakeGitHub) -> httpmock::Mock<'_> {
-    gh.server.mock(|when, then| {
-        when.method(GET)
-            .path("/enterprises/big-co/installation")
-            .is_true(|r| jwt_ok(r, 0));
-        then.status(200).github_json(json!({
+    gh.installation_at(
+        "/enterprises/big-co/installation",
+        json!({
             "id": ENTERPRISE_INSTALLATION,
             "app_slug": SLUG,
             "account": {"slug": "big-co", "name": "Big Co", "id": 5},
@@ -34,8 +24,8 @@ fn enterprise_installation(gh: &FakeGitHub) -> httpmock::Mock<'_> {
             "permissions": {"enterprise_custom_properties_for_organizations": "write", "metadata": "read"},
             "repository_selection": "selected",
             "suspended_at": null
-        }));
-    })
+        }),
+    )
 }
 
 #[test]
@@ -148,40 +138,23 @@ fn the_command_line_takes_an_enterprise_too() {
         json!({"token": FINAL_TOKEN, "expires_at": "2099-01-01T00:00:00Z", "permissions": {"metadata": "read"}}),
     );
     gh.bot_user();
-    let step = Step::new();
-    let key = step.file("key.pem");
-    std::fs::write(&key, KEY_PKCS1).unwrap();
-    let key = key.display().to_string();
-    let args = [
-        "--app-id",
-        APP_ID,
-        "--private-key-file",
-        &key,
-        "--api-url",
-        &gh.url(),
-        "--enterprise",
-        "big-co",
-        "--json",
-    ];
-    let ran = run_binary(bin(), &args, &[], "");
+    let ran = Cli::mint(&gh)
+        .args(&["--enterprise", "big-co", "--json"])
+        .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let answer: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(answer["token"], FINAL_TOKEN);
     assert_eq!(answer["owner"], "big-co");
     assert_eq!(answer["repository_ids"], json!([]));
-    let both = run_binary(
-        bin(),
-        &[
-            "--app-id",
-            APP_ID,
-            "--enterprise",
-            "big-co",
-            "--owner",
-            "acme",
-        ],
-        &[],
-        "",
-    );
+    let both = Cli::new(&[
+        "--app-id",
+        APP_ID,
+        "--enterprise",
+        "big-co",
+        "--owner",
+        "acme",
+    ])
+    .run();
     assert_eq!(both.code, 2);
     assert!(
         both.stderr.contains("--enterprise") && both.stderr.contains("--owner"),
@@ -237,35 +210,29 @@ fn an_old_tokens_401_is_not_taken_for_lag() {
 /// last one again after that); gives what post did and how many attempts it made.
 fn post_revocation(answers: &'static [u16]) -> (Ran, usize) {
     let gh = FakeGitHub::start();
-    // One mock per answer, each matching only its turn.
-    let turn = std::sync::Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
-    for (i, status) in answers.iter().enumerate() {
-        let turn = std::sync::Arc::clone(&turn);
-        gh.server.mock(move |when, then| {
-            when.method(DELETE)
-                .path("/installation/token")
-                .is_true(move |_| {
-                    // Attempts are at least 100 ms apart (the backoff); a matcher may be asked
-                    // more than once about the same attempt.
-                    let mut t = turn.lock().unwrap();
-                    let now = std::time::Instant::now();
-                    if t.last()
-                        .is_none_or(|last| now - *last > Duration::from_millis(100))
-                    {
-                        t.push(now);
-                    }
-                    t.len() == i + 1 || (i + 1 == answers.len() && t.len() > answers.len())
-                });
-            then.status(*status)
-                .header("x-github-request-id", format!("REQ:{i}"))
-                .github_json(json!({"message": format!("Service unavailable ({status})")}));
-        });
-    }
+    // One mock per answer, each taking one attempt but the last, which takes the rest.
+    let turns: Vec<httpmock::Mock<'_>> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, status)| {
+            let spec = move |when: httpmock::When, then: httpmock::Then| {
+                when.method(DELETE).path("/installation/token");
+                then.status(*status)
+                    .header("x-github-request-id", format!("REQ:{i}"))
+                    .github_json(json!({"message": format!("Service unavailable ({status})")}));
+            };
+            if i + 1 < answers.len() {
+                gh.failing_first(1, spec)
+            } else {
+                gh.server.mock(spec)
+            }
+        })
+        .collect();
     let step = Step::new();
     let saved = json!([{"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}]);
     step.save_state(&saved);
     let post = step.post(bin(), &gh.url(), &[]);
-    let attempts = turn.lock().unwrap().len();
+    let attempts = turns.iter().map(|m| m.calls()).sum();
     (post, attempts)
 }
 
