@@ -80,8 +80,9 @@ pub enum Auth<'a> {
 /// A log line sink: the client reports retries through it, knowing nothing of where they go.
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// Seconds since the epoch on this machine's clock.
-fn unix_now() -> i64 {
+/// Seconds since the epoch on this machine's clock: what the app's JWT is signed on, and
+/// what GitHub's `Date` and rate-limit resets are measured against. The crate's one reading of it.
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
