@@ -3,7 +3,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 
 const MINT_HELP: &str = "\
 Examples:
@@ -392,17 +394,18 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete in
-    #[arg(value_enum)]
+    #[arg(value_parser = shells())]
     pub shell: Shell,
 }
 
-/// The shells `completions` writes scripts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-    Powershell,
+/// The shells `completions` writes scripts for, in the order help lists them: clap_complete's
+/// but for elvish.
+pub const SHELLS: [Shell; 4] = [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell];
+
+/// Takes the name of one of [`SHELLS`], as clap_complete spells it.
+fn shells() -> impl TypedValueParser<Value = Shell> {
+    PossibleValuesParser::new(SHELLS.iter().filter_map(ValueEnum::to_possible_value))
+        .try_map(|name| Shell::from_str(&name, false))
 }
 
 #[cfg(test)]
