@@ -1,9 +1,10 @@
-//! Proxies: the settings read from the environment the way curl reads them, which of them can be used, and the connector that tunnels through one (never for a loopback host).
+//! Proxies: which to use, and the connector that tunnels through one.
 //!
-//! `http://` (or scheme-less) and `https://` proxies are spoken to with HTTP CONNECT, an
-//! `https://` one in TLS verified against the client's roots; any other scheme is
-//! refused, never ignored. `is_loopback` decides, for the whole crate, which hosts
-//! cannot leave the machine.
+//! The settings are read from the environment the way curl reads them; a loopback host is
+//! never proxied. `http://` (or scheme-less) and `https://` proxies are spoken to with
+//! HTTP CONNECT, an `https://` one in TLS verified against the client's roots; any other
+//! scheme is refused, never ignored. `is_loopback` decides, for the whole crate, which
+//! hosts cannot leave the machine.
 
 use std::future::Future;
 use std::pin::Pin;
