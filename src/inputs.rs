@@ -2,38 +2,21 @@
 
 use std::fmt;
 
-use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven};
+use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven, KEY_SETTINGS};
 use crate::permissions::APP_PERMISSIONS;
 use crate::runner::{input, input_bool, Env};
 use crate::transport::Proxy;
 
-/// The inputs action.yml declares besides one `permission-<name>` per app permission.
+/// The inputs action.yml declares besides one per key setting ([`KEY_SETTINGS`]) and one
+/// `permission-<name>` per app permission.
 pub const CORE_INPUTS: &[&str] = &[
     "app-id",
     "client-id",
-    "private-key",
     "owner",
     "repositories",
     "permissions",
     "installation-id",
     "enterprise",
-    "aws-kms-key-id",
-    "aws-region",
-    "aws-role-to-assume",
-    "gcp-kms-key",
-    "gcp-workload-identity-provider",
-    "gcp-service-account",
-    "azure-key-vault-key",
-    "azure-client-id",
-    "azure-tenant-id",
-    "azure-key-vault-domain",
-    "vault-transit-key",
-    "vault-url",
-    "vault-transit-mount",
-    "vault-role",
-    "vault-auth-path",
-    "vault-audience",
-    "vault-namespace",
     "github-api-url",
     "skip-token-revoke",
 ];
@@ -47,6 +30,7 @@ pub fn permission_input_name(permission: &str) -> String {
 pub fn all_inputs() -> Vec<String> {
     CORE_INPUTS
         .iter()
+        .chain(KEY_SETTINGS.iter().map(|s| &s.name))
         .map(|n| n.to_string())
         .chain(
             APP_PERMISSIONS
@@ -75,7 +59,6 @@ impl std::error::Error for InputError {}
 fn input_of(field: Field, app_input: &str) -> String {
     match field {
         Field::AppId => app_input.to_string(),
-        Field::PrivateKey => "private-key".into(),
         Field::ApiUrl => "github-api-url".into(),
         Field::Owner => "owner".into(),
         Field::Repositories => "repositories".into(),
@@ -83,23 +66,7 @@ fn input_of(field: Field, app_input: &str) -> String {
         Field::Permission(name) => permission_input_name(name),
         Field::InstallationId => "installation-id".into(),
         Field::Enterprise => "enterprise".into(),
-        Field::AwsKmsKeyId => "aws-kms-key-id".into(),
-        Field::AwsRegion => "aws-region".into(),
-        Field::AwsRoleToAssume => "aws-role-to-assume".into(),
-        Field::GcpKmsKey => "gcp-kms-key".into(),
-        Field::GcpWorkloadIdentityProvider => "gcp-workload-identity-provider".into(),
-        Field::GcpServiceAccount => "gcp-service-account".into(),
-        Field::AzureKeyVaultKey => "azure-key-vault-key".into(),
-        Field::AzureClientId => "azure-client-id".into(),
-        Field::AzureTenantId => "azure-tenant-id".into(),
-        Field::AzureKeyVaultDomain => "azure-key-vault-domain".into(),
-        Field::VaultTransitKey => "vault-transit-key".into(),
-        Field::VaultUrl => "vault-url".into(),
-        Field::VaultTransitMount => "vault-transit-mount".into(),
-        Field::VaultRole => "vault-role".into(),
-        Field::VaultAuthPath => "vault-auth-path".into(),
-        Field::VaultAudience => "vault-audience".into(),
-        Field::VaultNamespace => "vault-namespace".into(),
+        Field::Key(setting) => setting.name().into(),
         Field::Environment(name) => name.into(),
     }
 }
@@ -159,27 +126,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
     let skip_token_revoke = skip_token_revoke(env)?;
     let proxy = config::proxy(env).map_err(|e| named(e, app_input))?;
     let config = plan
-        .with_key(KeyGiven {
-            pem: input(env, "private-key"),
-            aws_kms_key_id: input(env, "aws-kms-key-id"),
-            aws_region: input(env, "aws-region"),
-            aws_role_to_assume: input(env, "aws-role-to-assume"),
-            gcp_kms_key: input(env, "gcp-kms-key"),
-            gcp_workload_identity_provider: input(env, "gcp-workload-identity-provider"),
-            gcp_service_account: input(env, "gcp-service-account"),
-            azure_key_vault_key: input(env, "azure-key-vault-key"),
-            azure_client_id: input(env, "azure-client-id"),
-            azure_tenant_id: input(env, "azure-tenant-id"),
-            azure_key_vault_domain: input(env, "azure-key-vault-domain"),
-            vault_transit_key: input(env, "vault-transit-key"),
-            vault_url: input(env, "vault-url"),
-            vault_transit_mount: input(env, "vault-transit-mount"),
-            vault_role: input(env, "vault-role"),
-            vault_auth_path: input(env, "vault-auth-path"),
-            vault_audience: input(env, "vault-audience"),
-            vault_namespace: input(env, "vault-namespace"),
-            ..KeyGiven::environment(env)
-        })
+        .with_key(KeyGiven::environment(env).with_settings(|s| input(env, s.name)))
         .map_err(|e| named(e, app_input))?;
     Ok(Inputs {
         config,
@@ -273,7 +220,10 @@ mod tests {
     #[test]
     fn the_input_list_has_one_input_per_permission() {
         let all = all_inputs();
-        assert_eq!(all.len(), CORE_INPUTS.len() + APP_PERMISSIONS.len());
+        assert_eq!(
+            all.len(),
+            CORE_INPUTS.len() + KEY_SETTINGS.len() + APP_PERMISSIONS.len()
+        );
         assert!(all.contains(&"permission-pull-requests".to_string()));
     }
 }

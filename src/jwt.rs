@@ -1,7 +1,6 @@
 //! The app's JWT: its claims on a clock GitHub may correct, signed once and reused while valid, by whichever signer holds the key (see `sign`).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -10,7 +9,7 @@ use futures::FutureExt as _;
 use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 
-use crate::github::AppJwt;
+use crate::github::{unix_now, AppJwt};
 use crate::sign::pem::PemKey;
 use crate::sign::Sign;
 use crate::transport::Bearer;
@@ -39,14 +38,6 @@ pub fn signer(raw: &str, issuer: &str) -> Result<Signer, String> {
         Some(Ok(_)) => Ok(signer),
         _ => Err("cannot sign with this key: it is not a usable RSA private key".to_string()),
     }
-}
-
-/// Seconds since the epoch on this machine's clock.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// `base64url(header).base64url(claims)`, the JWS signing input (RFC 7515, 5.1), with

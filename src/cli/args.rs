@@ -3,7 +3,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+
+use crate::config::{Flag, KeySetting, Setting, KEY_SETTINGS};
 
 const MINT_HELP: &str = "\
 Examples:
@@ -204,16 +209,7 @@ pub struct AppArgs {
     pub private_key_file: Option<PathBuf>,
 
     #[command(flatten)]
-    pub aws: AwsArgs,
-
-    #[command(flatten)]
-    pub gcp: GcpArgs,
-
-    #[command(flatten)]
-    pub azure: AzureArgs,
-
-    #[command(flatten)]
-    pub vault: VaultArgs,
+    pub keys: KeyArgs,
 }
 
 /// What to mint: the flags of the main command, shared with `git-credential` and `exec`.
@@ -246,88 +242,60 @@ pub struct MintArgs {
     pub api: ApiArgs,
 }
 
-/// The app's key in AWS KMS instead of a PEM.
-#[derive(Debug, Args)]
-pub struct AwsArgs {
-    /// The KMS key that holds the app's private key (key id, ARN or alias/NAME), instead of a PEM; AWS credentials from the environment
-    #[arg(long, value_name = "KEY")]
-    pub aws_kms_key_id: Option<String>,
-
-    /// The KMS key's region [default: AWS_REGION, then AWS_DEFAULT_REGION]
-    #[arg(long, value_name = "REGION")]
-    pub aws_region: Option<String>,
-
-    /// A role to assume with the job's OIDC token (inside a GitHub Actions job with `id-token: write`)
-    #[arg(long, value_name = "ARN")]
-    pub aws_role_to_assume: Option<String>,
+/// The key services' flags: one per key setting that has one, `--` and its input's name,
+/// with the value name and help [`KEY_SETTINGS`] gives it (in its order).
+#[derive(Debug, Default)]
+pub struct KeyArgs {
+    values: [Option<String>; KEY_SETTINGS.len()],
 }
 
-/// The app's key in GCP Cloud KMS instead of a PEM.
-#[derive(Debug, Args)]
-pub struct GcpArgs {
-    /// The Cloud KMS key version that holds the app's key (projects/…/cryptoKeyVersions/N), instead of a PEM; credentials from GOOGLE_APPLICATION_CREDENTIALS
-    #[arg(long, value_name = "KEY_VERSION")]
-    pub gcp_kms_key: Option<String>,
-
-    /// A workload identity provider (projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER) to federate the job's OIDC token with
-    #[arg(long, value_name = "PROVIDER")]
-    pub gcp_workload_identity_provider: Option<String>,
-
-    /// A service account to impersonate (its email)
-    #[arg(long, value_name = "EMAIL")]
-    pub gcp_service_account: Option<String>,
+impl KeyArgs {
+    /// The value given for `setting`'s flag, as typed.
+    pub fn get(&self, setting: Setting) -> &Option<String> {
+        &self.values[setting as usize]
+    }
 }
 
-/// The app's key in Azure Key Vault instead of a PEM.
-#[derive(Debug, Args)]
-pub struct AzureArgs {
-    /// The Key Vault key that holds the app's key (https://VAULT.vault.azure.net/keys/NAME[/VERSION]), instead of a PEM
-    #[arg(long, value_name = "KEY_ID")]
-    pub azure_key_vault_key: Option<String>,
-
-    /// The app registration's client id [default: AZURE_CLIENT_ID]
-    #[arg(long, value_name = "GUID")]
-    pub azure_client_id: Option<String>,
-
-    /// The directory (tenant) id [default: AZURE_TENANT_ID]
-    #[arg(long, value_name = "TENANT")]
-    pub azure_tenant_id: Option<String>,
-
-    /// A Key Vault domain besides Azure's clouds' (vault.azure.net and the others), such as Azure Stack Hub's: the key's host may end in it, and its token is for https://DOMAIN
-    #[arg(long, value_name = "DOMAIN")]
-    pub azure_key_vault_domain: Option<String>,
+/// The key settings that are flags, with their flags.
+fn key_flags() -> impl Iterator<Item = (&'static KeySetting, Flag)> {
+    KEY_SETTINGS.iter().filter_map(|s| Some((s, s.flag?)))
 }
 
-/// The app's key in HashiCorp Vault's transit engine instead of a PEM.
-#[derive(Debug, Args)]
-pub struct VaultArgs {
-    /// The transit key that holds the app's key (its name), instead of a PEM
-    #[arg(long, value_name = "NAME")]
-    pub vault_transit_key: Option<String>,
+impl FromArgMatches for KeyArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
 
-    /// Vault's address [default: VAULT_ADDR]
-    #[arg(long, value_name = "URL")]
-    pub vault_url: Option<String>,
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for (setting, _) in key_flags() {
+            let value = matches
+                .try_get_one::<String>(setting.name)
+                .map_err(|e| clap::Error::raw(ErrorKind::InvalidValue, e))?;
+            if let Some(value) = value {
+                self.values[setting.setting as usize] = Some(value.clone());
+            }
+        }
+        Ok(())
+    }
+}
 
-    /// The transit engine's mount [default: transit]
-    #[arg(long, value_name = "PATH")]
-    pub vault_transit_mount: Option<String>,
+impl Args for KeyArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        command.args(key_flags().map(|(setting, flag)| {
+            Arg::new(setting.name)
+                .long(setting.name)
+                .value_name(flag.value_name)
+                .help(flag.help)
+                .action(ArgAction::Set)
+                .value_parser(clap::value_parser!(String))
+        }))
+    }
 
-    /// A JWT auth role to log in with the job's OIDC token [default: VAULT_TOKEN is used]
-    #[arg(long, value_name = "ROLE")]
-    pub vault_role: Option<String>,
-
-    /// The JWT auth method's mount [default: jwt]
-    #[arg(long, value_name = "PATH")]
-    pub vault_auth_path: Option<String>,
-
-    /// The OIDC token's audience for the role [default: GitHub's, https://github.com/OWNER]
-    #[arg(long, value_name = "AUDIENCE")]
-    pub vault_audience: Option<String>,
-
-    /// The Vault namespace (Enterprise), sent as X-Vault-Namespace [default: VAULT_NAMESPACE]
-    #[arg(long, value_name = "NAMESPACE")]
-    pub vault_namespace: Option<String>,
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -392,17 +360,18 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete in
-    #[arg(value_enum)]
+    #[arg(value_parser = shells())]
     pub shell: Shell,
 }
 
-/// The shells `completions` writes scripts for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-    Powershell,
+/// The shells `completions` writes scripts for, in the order help lists them: clap_complete's
+/// but for elvish.
+pub const SHELLS: [Shell; 4] = [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell];
+
+/// Takes the name of one of [`SHELLS`], as clap_complete spells it.
+fn shells() -> impl TypedValueParser<Value = Shell> {
+    PossibleValuesParser::new(SHELLS.iter().filter_map(ValueEnum::to_possible_value))
+        .try_map(|name| Shell::from_str(&name, false))
 }
 
 #[cfg(test)]
@@ -488,6 +457,43 @@ mod tests {
             &["completions", "elvish"],
         ] {
             assert_eq!(parse(bad).unwrap_err().exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_key_setting_but_the_pem_is_a_flag_named_as_its_input() {
+        let help = help();
+        for row in KEY_SETTINGS.iter().filter(|s| s.flag.is_some()) {
+            let flag = format!("--{}", row.name);
+            let cli = parse(&["--app-id", "1", &flag, " v "]).unwrap();
+            for other in &KEY_SETTINGS {
+                let expected = (other.setting == row.setting).then(|| " v ".to_string());
+                assert_eq!(cli.mint.app.keys.get(other.setting), &expected, "{flag}");
+            }
+            let shown = format!(
+                "{flag} <{}>",
+                row.flag.map(|f| f.value_name).unwrap_or_default()
+            );
+            assert!(help.contains(&shown), "{shown}");
+        }
+        // Installations and jwt take them too, each in its own place.
+        let cli = parse(&[
+            "jwt",
+            "--app-id",
+            "1",
+            "--vault-url",
+            "u",
+            "--vault-role",
+            "r",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Jwt(j)) => {
+                assert_eq!(j.app.keys.get(Setting::VaultUrl).as_deref(), Some("u"));
+                assert_eq!(j.app.keys.get(Setting::VaultRole).as_deref(), Some("r"));
+                assert_eq!(j.app.keys.get(Setting::VaultAudience), &None);
+            }
+            other => panic!("{other:?}"),
         }
     }
 

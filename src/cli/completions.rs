@@ -1,9 +1,9 @@
 //! `app-token completions SHELL`: the shell's completion script for every command and flag, on stdout.
 
 use clap::CommandFactory;
-use clap_complete::Shell as Generator;
+use clap_complete::Shell;
 
-use super::args::{Cli, CompletionsArgs, Shell};
+use super::args::{Cli, CompletionsArgs};
 use super::output::print;
 use super::Failure;
 
@@ -11,14 +11,8 @@ use super::Failure;
 const BIN_NAME: &str = "app-token";
 
 fn script(shell: Shell) -> String {
-    let generator = match shell {
-        Shell::Bash => Generator::Bash,
-        Shell::Zsh => Generator::Zsh,
-        Shell::Fish => Generator::Fish,
-        Shell::Powershell => Generator::PowerShell,
-    };
     let mut out = Vec::new();
-    clap_complete::generate(generator, &mut Cli::command(), BIN_NAME, &mut out);
+    clap_complete::generate(shell, &mut Cli::command(), BIN_NAME, &mut out);
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -32,7 +26,7 @@ mod tests {
 
     #[test]
     fn every_shell_gets_a_script_with_every_command() {
-        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Powershell] {
+        for shell in super::super::args::SHELLS {
             let s = script(shell);
             for word in ["installations", "exec", "jwt", "git-credential", "app-id"] {
                 assert!(s.contains(word), "{shell:?} lacks {word}");

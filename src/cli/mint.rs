@@ -9,7 +9,7 @@ use super::output::{deliver, json_answer, stderr_log};
 use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
-use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
+use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan, Setting};
 use crate::excerpt::excerpt_name;
 use crate::github::{AppJwt, Client, Settings};
 use crate::jwt::Signer;
@@ -65,39 +65,19 @@ fn app_given(app: &AppArgs, api: Option<&ApiArgs>, env: Env<'_>) -> Given {
 
 /// Adds the app's key to a checked plan: a PEM, or a key held by a key service.
 fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> {
-    let (aws, gcp, azure, vault) = (&app.aws, &app.gcp, &app.azure, &app.vault);
-    let mut key = KeyGiven {
-        aws_kms_key_id: given(&aws.aws_kms_key_id),
-        aws_region: given(&aws.aws_region),
-        aws_role_to_assume: given(&aws.aws_role_to_assume),
-        gcp_kms_key: given(&gcp.gcp_kms_key),
-        gcp_workload_identity_provider: given(&gcp.gcp_workload_identity_provider),
-        gcp_service_account: given(&gcp.gcp_service_account),
-        azure_key_vault_key: given(&azure.azure_key_vault_key),
-        azure_client_id: given(&azure.azure_client_id),
-        azure_tenant_id: given(&azure.azure_tenant_id),
-        azure_key_vault_domain: given(&azure.azure_key_vault_domain),
-        vault_transit_key: given(&vault.vault_transit_key),
-        vault_url: given(&vault.vault_url),
-        vault_transit_mount: given(&vault.vault_transit_mount),
-        vault_role: given(&vault.vault_role),
-        vault_auth_path: given(&vault.vault_auth_path),
-        vault_audience: given(&vault.vault_audience),
-        vault_namespace: given(&vault.vault_namespace),
-        ..KeyGiven::environment(env)
-    };
+    let mut key = KeyGiven::environment(env).with_settings(|s| given(app.keys.get(s.setting)));
     // The key last: the cheaper mistakes are reported without touching the file. With a
     // service's key, a PEM is looked for only to say that both were given.
     let pem_given = app.private_key_file.is_some() || env_value(env, PRIVATE_KEY_ENV).is_some();
     let mut from = String::new();
     if pem_given || !key.names_a_service_key() {
         let (text, found) = private_key(app, env)?;
-        key.pem = Some(text);
+        key[Setting::PrivateKey] = Some(text);
         from = found;
     }
     plan.with_key(key).map_err(|e| match e.field {
         // The key's messages never quote the key.
-        Field::PrivateKey => usage(format!("the private key {from} {}", e.message)),
+        Field::Key(Setting::PrivateKey) => usage(format!("the private key {from} {}", e.message)),
         _ => e.into(),
     })
 }

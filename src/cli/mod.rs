@@ -22,7 +22,7 @@ use std::ffi::OsString;
 use clap::Parser;
 
 use crate::cancel::{Signal, Signals};
-use crate::config::{ConfigError, Field};
+use crate::config::{ConfigError, Field, Setting};
 use crate::github::Settings;
 use crate::runner::Env;
 use args::{Cli, Command};
@@ -75,41 +75,25 @@ pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure::Usage(message.into())
 }
 
-/// The flag that carries a field.
-fn flag_of(field: Field) -> &'static str {
+/// The flag that carries a field (a key setting's is `--` and its input's name).
+fn flag_of(field: Field) -> String {
     match field {
-        Field::AppId => "--app-id",
-        Field::PrivateKey => "the private key",
-        Field::ApiUrl => "--api-url (or GITHUB_API_URL)",
-        Field::Owner => "--owner",
-        Field::Repositories => "--repositories",
-        Field::Permissions | Field::Permission(_) => "--permissions",
-        Field::InstallationId => "--installation-id",
-        Field::Enterprise => "--enterprise",
-        Field::AwsKmsKeyId => "--aws-kms-key-id",
-        Field::AwsRegion => "--aws-region",
-        Field::AwsRoleToAssume => "--aws-role-to-assume",
-        Field::GcpKmsKey => "--gcp-kms-key",
-        Field::GcpWorkloadIdentityProvider => "--gcp-workload-identity-provider",
-        Field::GcpServiceAccount => "--gcp-service-account",
-        Field::AzureKeyVaultKey => "--azure-key-vault-key",
-        Field::AzureClientId => "--azure-client-id",
-        Field::AzureTenantId => "--azure-tenant-id",
-        Field::AzureKeyVaultDomain => "--azure-key-vault-domain",
-        Field::VaultTransitKey => "--vault-transit-key",
-        Field::VaultUrl => "--vault-url",
-        Field::VaultTransitMount => "--vault-transit-mount",
-        Field::VaultRole => "--vault-role",
-        Field::VaultAuthPath => "--vault-auth-path",
-        Field::VaultAudience => "--vault-audience",
-        Field::VaultNamespace => "--vault-namespace",
-        Field::Environment(name) => name,
+        Field::AppId => "--app-id".into(),
+        Field::Key(Setting::PrivateKey) => "the private key".into(),
+        Field::Key(setting) => format!("--{}", setting.name()),
+        Field::ApiUrl => "--api-url (or GITHUB_API_URL)".into(),
+        Field::Owner => "--owner".into(),
+        Field::Repositories => "--repositories".into(),
+        Field::Permissions | Field::Permission(_) => "--permissions".into(),
+        Field::InstallationId => "--installation-id".into(),
+        Field::Enterprise => "--enterprise".into(),
+        Field::Environment(name) => name.into(),
     }
 }
 
 impl From<ConfigError> for Failure {
     fn from(e: ConfigError) -> Self {
-        let message = e.message_with(|f| flag_of(f).to_string());
+        let message = e.message_with(flag_of);
         usage(format!("{}: {message}", flag_of(e.field)))
     }
 }

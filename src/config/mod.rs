@@ -9,7 +9,7 @@ use std::fmt;
 mod key;
 mod proxy;
 
-pub use key::{Key, KeyGiven, SIGNING_VARIABLES};
+pub use key::{Backend, Flag, Key, KeyGiven, KeySetting, Setting, KEY_SETTINGS, SIGNING_VARIABLES};
 pub use proxy::proxy;
 
 use crate::mint::{OwnerKind, Request, Selection};
@@ -24,7 +24,6 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     AppId,
-    PrivateKey,
     ApiUrl,
     Owner,
     Repositories,
@@ -33,23 +32,8 @@ pub enum Field {
     Permission(&'static str),
     InstallationId,
     Enterprise,
-    AwsKmsKeyId,
-    AwsRegion,
-    AwsRoleToAssume,
-    GcpKmsKey,
-    GcpWorkloadIdentityProvider,
-    GcpServiceAccount,
-    AzureKeyVaultKey,
-    AzureClientId,
-    AzureTenantId,
-    AzureKeyVaultDomain,
-    VaultTransitKey,
-    VaultUrl,
-    VaultTransitMount,
-    VaultRole,
-    VaultAuthPath,
-    VaultAudience,
-    VaultNamespace,
+    /// A key setting (the PEM, or a key service's), named as [`KEY_SETTINGS`] says.
+    Key(Setting),
     /// An environment variable, named the same by every front end.
     Environment(&'static str),
 }
@@ -92,7 +76,10 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = |field: Field| format!("{field:?}");
+        let name = |field: Field| match field {
+            Field::Key(setting) => format!("{setting:?}"),
+            other => format!("{other:?}"),
+        };
         write!(f, "{}: {}", name(self.field), self.message_with(name))
     }
 }
@@ -153,8 +140,7 @@ pub const MAX_PATH_BYTES: usize = 4096;
 /// used or quoted (`permissions` and `repositories` by their own parsers).
 pub fn max_len(field: Field) -> usize {
     match field {
-        Field::PrivateKey => MAX_KEY_BYTES,
-        Field::AwsKmsKeyId | Field::AwsRoleToAssume => MAX_AWS_ID_BYTES,
+        Field::Key(setting) => setting.spec().max_len,
         Field::Permissions => permissions::MAX_PERMISSIONS_BYTES,
         Field::Repositories => repositories::MAX_REPOSITORIES_BYTES,
         Field::Environment("GOOGLE_APPLICATION_CREDENTIALS") => MAX_PATH_BYTES,
@@ -580,8 +566,8 @@ mod tests {
         }
         // A numeric id as long as the bound is still read (and found a valid id).
         assert!(plan_with(|g| g.app_id = Some("9".repeat(MAX_NAME_BYTES))).is_ok());
-        assert_eq!(max_len(Field::AwsKmsKeyId), 2048);
-        assert_eq!(max_len(Field::PrivateKey), 64 * 1024);
+        assert_eq!(max_len(Field::Key(Setting::AwsKmsKeyId)), 2048);
+        assert_eq!(max_len(Field::Key(Setting::PrivateKey)), 64 * 1024);
     }
 
     #[test]

@@ -80,8 +80,9 @@ pub enum Auth<'a> {
 /// A log line sink: the client reports retries through it, knowing nothing of where they go.
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// Seconds since the epoch on this machine's clock.
-fn unix_now() -> i64 {
+/// Seconds since the epoch on this machine's clock: what the app's JWT is signed on, and
+/// what GitHub's `Date` and rate-limit resets are measured against. The crate's one reading of it.
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -98,6 +99,48 @@ pub fn parse_json<T: DeserializeOwned>(answer: &Answer) -> anyhow::Result<T> {
             e.column()
         )
     })
+}
+
+/// One request as [`Client::send`] is asked for it, attempt after attempt.
+struct Call<'a> {
+    method: &'a Method,
+    path: &'a str,
+    auth: Auth<'a>,
+    body: Option<&'a Value>,
+}
+
+impl Call<'_> {
+    /// A revocation: sent even after the step's deadline or its cancellation.
+    fn is_revocation(&self) -> bool {
+        *self.method == Method::DELETE
+    }
+
+    fn error(
+        &self,
+        status: Option<StatusCode>,
+        message: String,
+        request_id: Option<String>,
+        attempts: u32,
+    ) -> ApiError {
+        ApiError {
+            method: self.method.clone(),
+            path: self.path.to_string(),
+            status: status.map(|s| s.as_u16()),
+            message,
+            request_id,
+            attempts,
+        }
+    }
+}
+
+/// What one attempt came to.
+enum Tried {
+    /// A 2xx answer.
+    Answered(Answer),
+    /// GitHub refused the JWT for its clock, now corrected: the same attempt again.
+    ClockCorrected,
+    /// Any other answer, or none: what it means for a retry, and the error it would be.
+    Failed(Outcome, ApiError),
 }
 
 /// A client for one API base URL.
@@ -280,17 +323,15 @@ impl Client {
         body: Option<&Value>,
         retry: Retry,
     ) -> Result<Answer, ApiError> {
-        let started = Instant::now();
-        let fail = |status: Option<StatusCode>, message: String, request_id, attempts| ApiError {
-            method: method.clone(),
-            path: path.to_string(),
-            status: status.map(|s| s.as_u16()),
-            message,
-            request_id,
-            attempts,
+        let call = Call {
+            method: &method,
+            path,
+            auth,
+            body,
         };
+        let started = Instant::now();
         // Revocations may run past the step's deadline; nothing else starts after it.
-        let budget = if method == Method::DELETE {
+        let budget = if call.is_revocation() {
             self.settings.retry_budget
         } else {
             self.settings
@@ -302,62 +343,30 @@ impl Client {
                 "not sent: the step's deadline of {} s has passed",
                 self.settings.step_deadline.as_secs()
             );
-            return Err(fail(None, message, None, 0));
+            return Err(call.error(None, message, None, 0));
         }
-        // Revocations are what a cancelled step still does; nothing else starts or retries.
-        let stops_on_cancel = method != Method::DELETE;
         let mut attempt = 0u32;
         let mut clock_corrected = false;
         loop {
             attempt += 1;
-            if stops_on_cancel && self.is_cancelled() {
+            // Revocations are what a cancelled step still does; nothing else starts or retries.
+            if !call.is_revocation() && self.is_cancelled() {
                 let message = "not sent: the step was cancelled".to_string();
-                return Err(fail(None, message, None, attempt - 1));
+                return Err(call.error(None, message, None, attempt - 1));
             }
-            let request = self
-                .request(&method, path, auth, body)
-                .await
-                .map_err(|e| fail(None, format!("{e:#}"), None, attempt))?;
-            let remaining = budget.saturating_sub(started.elapsed());
-            let limit = self
-                .settings
-                .request_timeout
-                .min(remaining.max(Duration::from_secs(1)));
-            let sent_at = Instant::now();
-            let fresh_credential =
-                matches!(auth, Auth::Token(credential) if credential.is_fresh(Utc::now()));
-            let result = transport::exchange(self.octo.execute(request), limit).await;
-            self.debug_line(&method, path, &result, sent_at.elapsed(), attempt);
-            let (outcome, err) = match result {
-                Ok(answer) if answer.status.is_success() => return Ok(answer),
-                Ok(answer) => {
-                    if !clock_corrected && self.corrected_clock(auth, &answer) {
-                        // The same attempt again, on GitHub's clock.
-                        clock_corrected = true;
-                        attempt -= 1;
-                        continue;
-                    }
-                    let outcome = Outcome::Refused {
-                        status: answer.status,
-                        rate_limit: rate_limit_wait(
-                            answer.status,
-                            &answer.headers,
-                            &answer.body,
-                            unix_now(),
-                        ),
-                        fresh_credential,
-                    };
-                    let message = error_message(answer.status, &answer.headers, &answer.body);
-                    let id = request_id(&answer.headers);
-                    (outcome, fail(Some(answer.status), message, id, attempt))
+            let remaining = || budget.saturating_sub(started.elapsed());
+            let (outcome, err) = match self
+                .attempt(&call, attempt, remaining, !clock_corrected)
+                .await?
+            {
+                Tried::Answered(answer) => return Ok(answer),
+                Tried::ClockCorrected => {
+                    // The same attempt again, on GitHub's clock.
+                    clock_corrected = true;
+                    attempt -= 1;
+                    continue;
                 }
-                Err(failed) => {
-                    let outcome = Outcome::Failed {
-                        sent: failed.sent,
-                        permanent: failed.permanent,
-                    };
-                    (outcome, fail(None, failed.message, None, attempt))
-                }
+                Tried::Failed(outcome, err) => (outcome, err),
             };
             let elapsed = started.elapsed();
             match decide(
@@ -376,32 +385,96 @@ impl Client {
                         ..err
                     })
                 }
-                Decision::RetryAfter(wait) => {
-                    let what = err
-                        .status
-                        .map(|s| format!("HTTP {s}"))
-                        .unwrap_or_else(|| err.message.clone());
-                    (self.log)(&format!(
-                        "{method} {path}: {what}; retrying in {:.1} s (attempt {} of {})",
-                        wait.as_secs_f32(),
-                        attempt + 1,
-                        self.settings.max_attempts
-                    ));
-                    if stops_on_cancel {
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            () = self.until_cancelled() => {
-                                return Err(ApiError {
-                                    message: format!("{}; not retried: the step was cancelled", err.message),
-                                    ..err
-                                });
-                            }
-                        }
-                    } else {
-                        tokio::time::sleep(wait).await;
-                    }
-                }
+                Decision::RetryAfter(wait) => self.wait_to_retry(&call, err, wait, attempt).await?,
             }
+        }
+    }
+
+    /// One attempt at `call`: the request made (an app JWT signed for it), sent within
+    /// what `remaining` says is left of the budget, and its answer read for a retry.
+    /// `may_correct_clock`: a JWT refused for its clock may have it corrected (once a call).
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+        attempt: u32,
+        remaining: impl Fn() -> Duration,
+        may_correct_clock: bool,
+    ) -> Result<Tried, ApiError> {
+        let request = self
+            .request(call.method, call.path, call.auth, call.body)
+            .await
+            .map_err(|e| call.error(None, format!("{e:#}"), None, attempt))?;
+        let limit = self
+            .settings
+            .request_timeout
+            .min(remaining().max(Duration::from_secs(1)));
+        let sent_at = Instant::now();
+        let fresh_credential =
+            matches!(call.auth, Auth::Token(credential) if credential.is_fresh(Utc::now()));
+        let result = transport::exchange(self.octo.execute(request), limit).await;
+        self.debug_line(call.method, call.path, &result, sent_at.elapsed(), attempt);
+        Ok(match result {
+            Ok(answer) if answer.status.is_success() => Tried::Answered(answer),
+            Ok(answer) if may_correct_clock && self.corrected_clock(call.auth, &answer) => {
+                Tried::ClockCorrected
+            }
+            Ok(answer) => {
+                let outcome = Outcome::Refused {
+                    status: answer.status,
+                    rate_limit: rate_limit_wait(
+                        answer.status,
+                        &answer.headers,
+                        &answer.body,
+                        unix_now(),
+                    ),
+                    fresh_credential,
+                };
+                let message = error_message(answer.status, &answer.headers, &answer.body);
+                let id = request_id(&answer.headers);
+                let err = call.error(Some(answer.status), message, id, attempt);
+                Tried::Failed(outcome, err)
+            }
+            Err(failed) => {
+                let outcome = Outcome::Failed {
+                    sent: failed.sent,
+                    permanent: failed.permanent,
+                };
+                Tried::Failed(outcome, call.error(None, failed.message, None, attempt))
+            }
+        })
+    }
+
+    /// Says that `call` will be tried again after `wait`, and waits. A cancelled step
+    /// stops the wait at once (but for a revocation), giving back `err`.
+    async fn wait_to_retry(
+        &self,
+        call: &Call<'_>,
+        err: ApiError,
+        wait: Duration,
+        attempt: u32,
+    ) -> Result<(), ApiError> {
+        let what = err
+            .status
+            .map(|s| format!("HTTP {s}"))
+            .unwrap_or_else(|| err.message.clone());
+        (self.log)(&format!(
+            "{} {}: {what}; retrying in {:.1} s (attempt {} of {})",
+            call.method,
+            call.path,
+            wait.as_secs_f32(),
+            attempt + 1,
+            self.settings.max_attempts
+        ));
+        if call.is_revocation() {
+            tokio::time::sleep(wait).await;
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            () = self.until_cancelled() => Err(ApiError {
+                message: format!("{}; not retried: the step was cancelled", err.message),
+                ..err
+            }),
         }
     }
 

@@ -5,7 +5,7 @@ mod dialect;
 mod endpoints;
 mod retry;
 
-pub use client::{parse_json, AppJwt, Auth, Client, Credential, Log, REPLICATION_WINDOW};
+pub use client::{parse_json, unix_now, AppJwt, Auth, Client, Credential, Log, REPLICATION_WINDOW};
 pub use dialect::ApiError;
 pub use endpoints::*;
 pub use retry::{Retry, Settings};

@@ -24,10 +24,10 @@ pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com/";
 
 /// What the job's environment says about Azure, as azure-identity reads it.
+/// The variables that stand in for a key setting (a region, ids, an address, a namespace)
+/// are read with the settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AzureEnv {
-    pub client_id: Option<String>,
-    pub tenant_id: Option<String>,
     pub authority_host: Option<String>,
     pub client_secret: Option<Secret>,
 }
@@ -35,8 +35,6 @@ pub struct AzureEnv {
 impl AzureEnv {
     pub fn from_env(env: Env<'_>) -> Self {
         Self {
-            client_id: var(env, "AZURE_CLIENT_ID"),
-            tenant_id: var(env, "AZURE_TENANT_ID"),
             authority_host: var(env, "AZURE_AUTHORITY_HOST"),
             client_secret: var(env, "AZURE_CLIENT_SECRET").map(Secret::new),
         }

@@ -19,18 +19,16 @@ use crate::sign::{described, Context, Sign};
 use crate::transport::Answer;
 
 /// What the job's environment says about Vault, as the Vault CLI and hashicorp/vault-action leave it.
+/// The variables that stand in for a key setting (a region, ids, an address, a namespace)
+/// are read with the settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VaultEnv {
-    pub addr: Option<String>,
-    pub namespace: Option<String>,
     pub token: Option<Secret>,
 }
 
 impl VaultEnv {
     pub fn from_env(env: Env<'_>) -> Self {
         Self {
-            addr: var(env, "VAULT_ADDR"),
-            namespace: var(env, "VAULT_NAMESPACE"),
             token: var(env, "VAULT_TOKEN").map(Secret::new),
         }
     }

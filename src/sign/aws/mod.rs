@@ -12,10 +12,10 @@ pub use sts::STS_AUDIENCE;
 use crate::runner::{var, Env};
 
 /// What the job's environment says about AWS, read once by a front end.
+/// The variables that stand in for a key setting (a region, ids, an address, a namespace)
+/// are read with the settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsEnv {
-    pub region: Option<String>,
-    pub default_region: Option<String>,
     pub endpoint_url: Option<String>,
     pub endpoint_url_kms: Option<String>,
     pub endpoint_url_sts: Option<String>,
@@ -25,8 +25,6 @@ pub struct AwsEnv {
 impl AwsEnv {
     pub fn from_env(env: Env<'_>) -> Self {
         Self {
-            region: var(env, "AWS_REGION"),
-            default_region: var(env, "AWS_DEFAULT_REGION"),
             endpoint_url: var(env, "AWS_ENDPOINT_URL"),
             endpoint_url_kms: var(env, "AWS_ENDPOINT_URL_KMS"),
             endpoint_url_sts: var(env, "AWS_ENDPOINT_URL_STS"),

@@ -221,21 +221,7 @@ pub fn parse(
     if source.executable.is_some() {
         return Err("takes its token from an executable: only a `url` or a `file` credential source is supported".into());
     }
-    let format = match source.format {
-        None => Format::Text,
-        Some(f) => match f.kind.as_deref() {
-            None | Some("text") => Format::Text,
-            Some("json") => Format::Json {
-                field: f
-                    .subject_token_field_name
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| {
-                        "has a json `format` without `subject_token_field_name`".to_string()
-                    })?,
-            },
-            Some(_) => return Err("has a `format` whose type is neither `text` nor `json`".into()),
-        },
-    };
+    let format = format(source.format)?;
     let source = match (source.url, source.file) {
         (Some(url), None) => Source::Url {
             url: check_url_with_query(&url, &|raw: &str| check_url("credential_source.url", raw))
@@ -256,6 +242,25 @@ pub fn parse(
         service_account_impersonation_url,
         source,
     })
+}
+
+/// The subject token's `format`: `text` when it says none.
+fn format(raw: Option<RawFormat>) -> Result<Format, String> {
+    let Some(f) = raw else {
+        return Ok(Format::Text);
+    };
+    match f.kind.as_deref() {
+        None | Some("text") => Ok(Format::Text),
+        Some("json") => Ok(Format::Json {
+            field: f
+                .subject_token_field_name
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    "has a json `format` without `subject_token_field_name`".to_string()
+                })?,
+        }),
+        Some(_) => Err("has a `format` whose type is neither `text` nor `json`".into()),
+    }
 }
 
 /// A URL with a query (GitHub's OIDC URL has one): the part before `?` checked.

@@ -31,13 +31,13 @@ pub fn sts_audience(provider: &str) -> String {
     format!("//iam.googleapis.com/{provider}")
 }
 
-/// What the job's environment says about Google Cloud, read once by a front end.
+/// What the job's environment says about Google Cloud, read once by a front end (the
+/// variables that stand in for a key setting are read with the settings).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GcpEnv {
-    /// `GOOGLE_APPLICATION_CREDENTIALS`: the path of Application Default Credentials.
-    pub application_credentials: Option<String>,
-    /// That file's text, or why it could not be read: read only when Cloud KMS is the
-    /// key source and needs it ([`read_credentials_file`]).
+    /// The text of the file `GOOGLE_APPLICATION_CREDENTIALS` names (Application Default
+    /// Credentials), or why it could not be read: read only when Cloud KMS is the key
+    /// source and needs it ([`read_credentials_file`]).
     pub application_credentials_text: Option<Result<String, String>>,
     /// `CLOUDSDK_API_ENDPOINT_OVERRIDES_STS`, `_IAMCREDENTIALS`, `_CLOUDKMS`: base URLs
     /// that replace `https://SERVICE.googleapis.com/`.
@@ -49,7 +49,6 @@ pub struct GcpEnv {
 impl GcpEnv {
     pub fn from_env(env: Env<'_>) -> Self {
         Self {
-            application_credentials: var(env, "GOOGLE_APPLICATION_CREDENTIALS"),
             application_credentials_text: None,
             sts_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_STS"),
             iamcredentials_override: var(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS"),
