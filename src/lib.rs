@@ -12,23 +12,17 @@ pub mod action;
 pub mod cancel;
 pub mod cli;
 pub mod config;
+pub mod env;
 pub mod excerpt;
 #[cfg(debug_assertions)]
 pub mod fault;
 pub mod github;
 pub mod harden;
-pub mod inputs;
 pub mod jwt;
-pub mod ledger;
 pub mod mint;
-pub mod panic_guard;
 pub mod permissions;
-pub mod post;
 pub mod repositories;
-pub mod runner;
 pub mod sign;
-pub mod stage;
-pub mod summary;
 pub mod transport;
 
 /// A small single-threaded runtime: the work is a handful of concurrent requests.

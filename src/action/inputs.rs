@@ -2,9 +2,10 @@
 
 use std::fmt;
 
+use super::runner::{input, input_bool};
 use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven};
+use crate::env::Env;
 use crate::permissions::APP_PERMISSIONS;
-use crate::runner::{input, input_bool, Env};
 use crate::transport::Proxy;
 
 /// The inputs action.yml declares besides one `permission-<name>` per app permission.
@@ -191,9 +192,9 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::env_of;
+    use crate::env::env_of;
 
-    const KEY: &str = include_str!("../tests/fixtures/test-key-pkcs1.pem");
+    const KEY: &str = include_str!("../../tests/fixtures/test-key-pkcs1.pem");
 
     fn read_with(extra: &[(&str, &str)]) -> Result<Inputs, InputError> {
         let mut pairs = vec![

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::runner::{act_main_note, Runner, SavedToken, STATE_TOKENS};
+use super::stage::act_drops_post_state;
+use super::{inputs, summary};
 use crate::cancel::Signal;
+use crate::env::Env;
 use crate::github::{AppJwt, Client, Credential, Settings};
+use crate::mint::panic_guard::{self, Target, Witness};
 use crate::mint::{self, Ledger, Minted, Outcome, Revocation};
-use crate::panic_guard::{self, Target, Witness};
-use crate::runner::{act_main_note, Env, Runner, SavedToken, STATE_TOKENS};
 use crate::sign::SecretSink;
-use crate::stage::act_drops_post_state;
-use crate::{inputs, summary};
 
 fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
     let tokens = &outcome.tokens;

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
-use crate::action::CANCEL_REVOKE_LIMIT;
+use super::inputs;
+use super::main::CANCEL_REVOKE_LIMIT;
+use super::runner::{Runner, SavedToken, ACT_POST_NO_STATE};
+use super::stage::act_drops_post_state;
 use crate::cancel::Signal;
+use crate::env::Env;
 use crate::github::{Client, Credential, Settings};
-use crate::runner::{Env, Runner, SavedToken, ACT_POST_NO_STATE};
-use crate::stage::act_drops_post_state;
+use crate::mint;
 use crate::transport::Proxy;
-use crate::{inputs, mint};
 
 /// Splits saved tokens into those already expired at `now` and those still live.
 pub fn by_expiry(saved: &[SavedToken], now: DateTime<Utc>) -> (Vec<&SavedToken>, Vec<&SavedToken>) {

@@ -11,9 +11,9 @@ use super::output::deliver;
 use super::{env_value, given, usage, Failure};
 use crate::cancel::Signal;
 use crate::config;
+use crate::env::Env;
 use crate::github::Settings;
 use crate::mint;
-use crate::runner::Env;
 
 /// The username git sends with an installation token.
 pub const GIT_USERNAME: &str = "x-access-token";

@@ -5,8 +5,8 @@ use super::mint::{end_signing, prepare_app, signer};
 use super::output::print;
 use super::Failure;
 use crate::config;
+use crate::env::Env;
 use crate::github::Settings;
-use crate::runner::Env;
 
 pub(super) async fn command(
     args: &JwtArgs,

@@ -23,8 +23,8 @@ use clap::Parser;
 
 use crate::cancel::{Signal, Signals};
 use crate::config::{ConfigError, Field};
+use crate::env::Env;
 use crate::github::Settings;
-use crate::runner::Env;
 use args::{Cli, Command};
 
 pub use exec::TOKEN_VARIABLES;
@@ -151,7 +151,10 @@ where
         Ok(code) => code,
         Err(failure) => {
             // GitHub's words among them: shown, never obeyed (terminal escapes, workflow commands).
-            eprintln!("error: {}", crate::runner::plain_lines(failure.message()));
+            eprintln!(
+                "error: {}",
+                crate::action::runner::plain_lines(failure.message())
+            );
             failure.code()
         }
     }

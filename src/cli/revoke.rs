@@ -5,9 +5,9 @@ use std::io::{self, IsTerminal, Read};
 use super::args::RevokeArgs;
 use super::{env_value, given, usage, Failure};
 use crate::config;
+use crate::env::Env;
 use crate::github::{Client, Credential, Settings};
 use crate::mint;
-use crate::runner::Env;
 
 /// The tokens on stdin, one per line. Never quotes what it read: it may be a secret.
 fn tokens_from(text: &str) -> Result<Vec<String>, Failure> {

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{bounded, validate_url, ConfigError, Field};
+use crate::env::Env;
 use crate::jwt::{self, Signer};
-use crate::runner::Env;
 use crate::sign::aws::{self, AwsEnv, CredentialSource, KmsSettings};
 use crate::sign::azure::{self, AzureEnv};
 use crate::sign::gcp::{self, GcpEnv};

@@ -10,6 +10,9 @@
 //! mint through [`run_then_end_signing`]: after a cancel, GitHub's tokens are revoked
 //! before the key service's clean-up.
 
+pub mod ledger;
+pub mod panic_guard;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -28,9 +31,9 @@ use crate::github::{
     TokenRequest,
 };
 use crate::jwt::Signer;
-pub use crate::ledger::Ledger;
 use crate::permissions::{self, Level, Permissions};
 use crate::repositories::OwnerRepos;
+pub use ledger::Ledger;
 
 /// Which repositories one owner's token covers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,9 +14,9 @@
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::ledger::Ledger;
 use crate::github::{Client, Credential, Settings};
 use crate::jwt::Signer;
-use crate::ledger::Ledger;
 use crate::mint::{self, Revocation};
 use crate::transport::Proxy;
 

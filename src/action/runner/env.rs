@@ -1,14 +1,6 @@
 //! The step's environment as the runner sets it: `INPUT_*`, `STATE_*`, `RUNNER_DEBUG` and `GITHUB_ACTIONS`.
 
-/// A view of the environment: the process's, or a test's map.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// One variable's value, trimmed; blank means unset.
-pub fn var(env: Env<'_>, name: &str) -> Option<String> {
-    env(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
+use crate::env::Env;
 
 /// Reads one input the way the runner passes it to a container: `INPUT_` and the name in
 /// upper case, hyphens kept (`INPUT_APP-ID`). The underscore form is accepted too, for
@@ -46,19 +38,10 @@ pub fn under_actions(env: Env<'_>) -> bool {
     env("GITHUB_ACTIONS").as_deref() == Some("true")
 }
 
-/// An environment of these pairs only, for unit tests.
-#[cfg(test)]
-pub(crate) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: std::collections::HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |k: &str| map.get(k).cloned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::env_of;
 
     #[test]
     fn inputs_by_hyphenated_and_underscored_names() {

@@ -10,9 +10,7 @@ mod escape;
 mod state;
 
 pub use act::{main_note as act_main_note, under_act, POST_NO_STATE as ACT_POST_NO_STATE};
-#[cfg(test)]
-pub(crate) use env::env_of;
-pub use env::{input, input_bool, state_value, under_actions, var, Env};
+pub use env::{input, input_bool, state_value, under_actions};
 pub use escape::{
     escape_data, escape_property, heredoc_entry, plain_json, plain_line, plain_lines,
     random_delimiter, shown,
@@ -25,6 +23,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
+
+use crate::env::Env;
 
 /// Where the file commands go: the paths the runner gives in the environment.
 #[derive(Debug, Clone, Default)]
