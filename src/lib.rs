@@ -21,6 +21,7 @@ pub mod harden;
 pub mod jwt;
 pub mod mint;
 pub mod permissions;
+pub mod plain;
 pub mod repositories;
 pub mod sign;
 pub mod transport;

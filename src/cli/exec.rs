@@ -94,7 +94,7 @@ async fn revoke(client: &Client, token: &Credential, expires_at: &str, hurry: bo
         revoking.await
     };
     for f in failures {
-        let f = crate::action::runner::plain_lines(&f);
+        let f = crate::plain::plain_lines(&f);
         eprintln!("warning: the token was not revoked, and stays valid until {expires_at}: {f}");
     }
 }

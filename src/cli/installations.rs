@@ -8,11 +8,11 @@ use super::args::InstallationsArgs;
 use super::mint::{app_client, end_signing, prepare_app};
 use super::output::print;
 use super::Failure;
-use crate::action::runner::{plain_json, plain_line};
 use crate::cancel::Signal;
 use crate::env::Env;
 use crate::github::{self, Installation, RepositorySelection, Settings};
 use crate::permissions;
+use crate::plain::{plain_json, plain_line};
 
 /// The table's header, one name per column.
 const HEADER: [&str; 6] = [

@@ -8,7 +8,6 @@ use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
 use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::main::CANCEL_REVOKE_LIMIT;
-use crate::action::runner::plain_json;
 use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
 use crate::env::Env;
@@ -17,6 +16,7 @@ use crate::github::{AppJwt, Client, Settings};
 use crate::jwt::Signer;
 use crate::mint::panic_guard::{self, Guard, Target, Witness};
 use crate::mint::{self, Ledger, Outcome, Revocation};
+use crate::plain::plain_json;
 use crate::transport::Proxy;
 
 /// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.

@@ -151,10 +151,7 @@ where
         Ok(code) => code,
         Err(failure) => {
             // GitHub's words among them: shown, never obeyed (terminal escapes, workflow commands).
-            eprintln!(
-                "error: {}",
-                crate::action::runner::plain_lines(failure.message())
-            );
+            eprintln!("error: {}", crate::plain::plain_lines(failure.message()));
             failure.code()
         }
     }

@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use serde_json::{json, Map, Value};
 
 use super::Failure;
-use crate::action::runner::plain_lines;
 use crate::github::{Client, Log};
 use crate::mint::{self, Minted, Outcome};
+use crate::plain::plain_lines;
 
 /// Library log lines (retries, warnings) go to stderr: stdout carries only the answer.
 pub(super) fn stderr_log() -> Log {

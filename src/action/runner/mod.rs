@@ -11,10 +11,7 @@ mod state;
 
 pub use act::{main_note as act_main_note, under_act, POST_NO_STATE as ACT_POST_NO_STATE};
 pub use env::{input, input_bool, state_value, under_actions};
-pub use escape::{
-    escape_data, escape_property, heredoc_entry, plain_json, plain_line, plain_lines,
-    random_delimiter, shown,
-};
+pub use escape::{escape_data, escape_property, heredoc_entry, random_delimiter, shown};
 pub use state::{SavedToken, STATE_TOKENS};
 
 use std::fs::OpenOptions;
@@ -25,6 +22,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context, Result};
 
 use crate::env::Env;
+use crate::plain::plain_lines;
 
 /// Where the file commands go: the paths the runner gives in the environment.
 #[derive(Debug, Clone, Default)]
