@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::runner::{input, input_bool};
 use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven};
-use crate::env::Env;
+use crate::env::{var, Env};
 use crate::permissions::APP_PERMISSIONS;
 use crate::transport::Proxy;
 
@@ -130,7 +130,7 @@ pub fn skip_token_revoke(env: Env<'_>) -> Result<bool, InputError> {
 
 /// `github-api-url` (or `GITHUB_API_URL`, or github.com's), checked.
 pub fn api_url(env: Env<'_>) -> Result<String, InputError> {
-    let github = env("GITHUB_API_URL").filter(|v| !v.trim().is_empty());
+    let github = var(env, "GITHUB_API_URL");
     config::api_url(input(env, "github-api-url").as_deref(), github.as_deref())
         .map_err(|e| named(e, "app-id"))
 }
@@ -144,7 +144,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
     let given = Given {
         app_id,
         api_url: input(env, "github-api-url"),
-        github_api_url: env("GITHUB_API_URL").filter(|v| !v.trim().is_empty()),
+        github_api_url: var(env, "GITHUB_API_URL"),
         owner: input(env, "owner"),
         repositories: input(env, "repositories").unwrap_or_default(),
         permissions: input(env, "permissions"),
@@ -154,7 +154,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
             .collect(),
         installation_id: input(env, "installation-id"),
         enterprise: input(env, "enterprise"),
-        current_repository: env("GITHUB_REPOSITORY").filter(|r| !r.is_empty()),
+        current_repository: var(env, "GITHUB_REPOSITORY"),
     };
     let plan = config::plan(&given).map_err(|e| named(e, app_input))?;
     let skip_token_revoke = skip_token_revoke(env)?;

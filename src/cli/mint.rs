@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::args::{ApiArgs, AppArgs, MintArgs};
 use super::output::{deliver, json_answer, stderr_log};
-use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
+use super::{given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::action::main::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
-use crate::env::Env;
+use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
 use crate::github::{AppJwt, Client, Settings};
 use crate::jwt::Signer;
@@ -45,7 +45,7 @@ fn private_key(args: &AppArgs, env: Env<'_>) -> Result<(String, String), Failure
             }
             Ok((text, format!("in {shown}")))
         }
-        None => match env_value(env, PRIVATE_KEY_ENV) {
+        None => match var(env, PRIVATE_KEY_ENV) {
             Some(text) => Ok((text, format!("in {PRIVATE_KEY_ENV}"))),
             None => Err(usage(format!(
                 "the app's private key is required: --private-key-file PATH, or the PEM text in {PRIVATE_KEY_ENV}"
@@ -59,7 +59,7 @@ fn app_given(app: &AppArgs, api: Option<&ApiArgs>, env: Env<'_>) -> Given {
     Given {
         app_id: given(&app.app_id),
         api_url: api.and_then(|a| given(&a.api_url)),
-        github_api_url: api.and_then(|_| env_value(env, "GITHUB_API_URL")),
+        github_api_url: api.and_then(|_| var(env, "GITHUB_API_URL")),
         ..Given::default()
     }
 }
@@ -89,7 +89,7 @@ fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> 
     };
     // The key last: the cheaper mistakes are reported without touching the file. With a
     // service's key, a PEM is looked for only to say that both were given.
-    let pem_given = app.private_key_file.is_some() || env_value(env, PRIVATE_KEY_ENV).is_some();
+    let pem_given = app.private_key_file.is_some() || var(env, PRIVATE_KEY_ENV).is_some();
     let mut from = String::new();
     if pem_given || !key.names_a_service_key() {
         let (text, found) = private_key(app, env)?;
@@ -112,7 +112,7 @@ pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> 
         permission_levels: Vec::new(),
         installation_id: given(&args.installation_id),
         enterprise: given(&args.enterprise),
-        current_repository: env_value(env, "GITHUB_REPOSITORY"),
+        current_repository: var(env, "GITHUB_REPOSITORY"),
         ..app_given(&args.app, Some(&args.api), env)
     })?;
     with_key(plan, &args.app, env)

@@ -116,16 +116,7 @@ impl From<ConfigError> for Failure {
 
 /// A flag given as an empty string (an unset shell variable) counts as not given.
 fn given(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
-/// An environment variable, blank counting as unset.
-fn env_value(env: Env<'_>, name: &str) -> Option<String> {
-    env(name).filter(|v| !v.trim().is_empty())
+    crate::env::given(value.as_deref())
 }
 
 /// Runs the command line on `args` (the program name first); gives back the exit status.

@@ -1,16 +1,15 @@
 //! The step's environment as the runner sets it: `INPUT_*`, `STATE_*`, `RUNNER_DEBUG` and `GITHUB_ACTIONS`.
 
-use crate::env::Env;
+use crate::env::{given, var, Env};
 
 /// Reads one input the way the runner passes it to a container: `INPUT_` and the name in
 /// upper case, hyphens kept (`INPUT_APP-ID`). The underscore form is accepted too, for
 /// people who run the image by hand. Blank means unset.
 pub fn input(env: Env<'_>, name: &str) -> Option<String> {
     let upper = name.to_ascii_uppercase().replace(' ', "_");
-    env(&format!("INPUT_{upper}"))
-        .or_else(|| env(&format!("INPUT_{}", upper.replace('-', "_"))))
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    let value = env(&format!("INPUT_{upper}"))
+        .or_else(|| env(&format!("INPUT_{}", upper.replace('-', "_"))));
+    given(value.as_deref())
 }
 
 /// A boolean input, as the Actions toolkit reads them (YAML 1.2 core schema); unset is false.
@@ -25,7 +24,7 @@ pub fn input_bool(env: Env<'_>, name: &str) -> Result<bool, String> {
 
 /// What the main step saved under `key`, as the post step reads it (`STATE_<key>`). Blank means unset.
 pub fn state_value(env: Env<'_>, key: &str) -> Option<String> {
-    env(&format!("STATE_{key}")).filter(|s| !s.trim().is_empty())
+    var(env, &format!("STATE_{key}"))
 }
 
 /// Is step debug logging on (`RUNNER_DEBUG=1`)?

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
-use crate::env::Env;
+use crate::env::{var, Env};
 use crate::plain::plain_lines;
 
 /// Where the file commands go: the paths the runner gives in the environment.
@@ -35,7 +35,7 @@ pub struct FileCommands {
 impl FileCommands {
     /// Reads `GITHUB_OUTPUT`, `GITHUB_STATE` and `GITHUB_STEP_SUMMARY` from `env`.
     pub fn from_env(env: Env<'_>) -> Self {
-        let path = |name: &str| env(name).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let path = |name: &str| var(env, name).map(PathBuf::from);
         Self {
             output: path("GITHUB_OUTPUT"),
             state: path("GITHUB_STATE"),
