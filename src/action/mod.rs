@@ -1,4 +1,10 @@
-//! The GitHub Action: its main step, its post step, and the runner protocol they speak.
+//! The GitHub Action, one of the two front ends.
+//!
+//! Which step a start is, [`stage`] decides (from the image's post link, the native
+//! launcher's mark, `GITHUB_ACTIONS`). The main step ([`main`]) reads its [`inputs`]
+//! into the one configuration, mints through a session, and presents what it reports
+//! as the runner shows it: masks, outputs, state for post, the job [`summary`]. The
+//! [`post`] step revokes what main saved. Both speak the [`runner`] protocol.
 
 pub mod inputs;
 pub mod main;

@@ -7,13 +7,12 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
 use super::inputs;
-use super::main::CANCEL_REVOKE_LIMIT;
 use super::runner::{Runner, SavedToken, ACT_POST_NO_STATE};
 use super::stage::act_drops_post_state;
 use crate::cancel::Signal;
 use crate::env::Env;
 use crate::github::{Client, Credential, Settings};
-use crate::mint;
+use crate::mint::{self, CANCEL_REVOKE_LIMIT};
 use crate::transport::Proxy;
 
 /// Splits saved tokens into those already expired at `now` and those still live.

@@ -10,13 +10,12 @@ use tokio::process::{Child, Command};
 use super::args::ExecArgs;
 use super::mint::{mint_all, one_owner, prepare};
 use super::{usage, Failure};
-use crate::action::main::CANCEL_REVOKE_LIMIT;
 use crate::cancel::{Signal, Signals};
 use crate::config::SIGNING_VARIABLES;
 use crate::env::Env;
 use crate::excerpt::excerpt;
 use crate::github::{Client, Credential, Settings};
-use crate::mint;
+use crate::mint::{self, CANCEL_REVOKE_LIMIT};
 
 /// The variables the token is handed over in: `gh` reads the first, most other tools the second.
 pub const TOKEN_VARIABLES: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];

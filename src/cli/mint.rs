@@ -5,19 +5,16 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use super::args::{ApiArgs, AppArgs, MintArgs};
-use super::output::{deliver, json_answer, stderr_log};
+use super::output::{deliver, json_answer, StderrWitness};
 use super::{given, usage, Failure, PRIVATE_KEY_ENV};
-use crate::action::main::CANCEL_REVOKE_LIMIT;
 use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan};
 use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
-use crate::github::{AppJwt, Client, Settings};
-use crate::jwt::Signer;
-use crate::mint::panic_guard::{self, Guard, Target, Witness};
-use crate::mint::{self, Ledger, Outcome, Revocation};
+use crate::github::{Client, Settings};
+use crate::mint::panic_guard::Guard;
+use crate::mint::{Outcome, Raced, Session, Target, Unopened};
 use crate::plain::plain_json;
-use crate::transport::Proxy;
 
 /// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.
 /// At most [`config::MAX_KEY_BYTES`] of it are read (more is refused: no PEM is that
@@ -141,120 +138,59 @@ pub(super) fn one_owner(config: &Config, remedy: &str) -> Result<(), Failure> {
     )))
 }
 
-/// The app's JWT signer for `key`. A key service's client is made here, with the proxies and
-/// connect timeout of GitHub's.
-pub(super) fn signer(
-    app_id: &str,
-    key: Key,
-    proxy: &Proxy,
-    settings: &Settings,
-) -> Result<Signer, Failure> {
-    // No runner to mask secrets for: the command line never prints them.
-    key.into_signer(
-        app_id,
-        proxy,
-        settings.connect_timeout,
-        Arc::new(|_: &str| {}),
-    )
-    .map_err(|e| Failure::Api(format!("{e:#}")))
+/// Where GitHub is for a command: `api_url`, through the proxies the environment names
+/// (read here, once), with `settings`.
+pub(super) fn target(api_url: &str, env: Env<'_>, settings: Settings) -> Result<Target, Failure> {
+    Ok(Target {
+        api_url: api_url.to_string(),
+        proxy: config::proxy(env)?,
+        settings,
+    })
 }
 
-/// A client for the API at `api_url` that signs as the app with `key`, and its signer,
-/// for [`end_signing`].
-pub(super) fn app_client(
-    app_id: &str,
-    key: Key,
-    api_url: &str,
-    env: Env<'_>,
-    settings: Settings,
-) -> Result<(Arc<Client>, Arc<Signer>), Failure> {
-    let proxy = config::proxy(env)?;
-    let signer = Arc::new(signer(app_id, key, &proxy, &settings)?);
-    let app: Arc<dyn AppJwt> = Arc::clone(&signer) as Arc<dyn AppJwt>;
-    let client = Client::new(api_url, Some(app), &proxy, settings, stderr_log())
-        .map(Arc::new)
-        .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
-    Ok((client, signer))
+/// A session that signs as the app with `key` and reaches GitHub at `target`; what it
+/// does is said on stderr.
+pub(super) fn session(app_id: &str, key: Key, target: Target) -> Result<Session, Failure> {
+    Session::open(app_id, key, target, Arc::new(StderrWitness)).map_err(|e| match e {
+        Unopened::Key(e) => Failure::Api(format!("{e:#}")),
+        Unopened::Client(e) => Failure::Api(format!("cannot reach GitHub: {e:#}")),
+    })
 }
 
-/// Gives back what the key's backend borrowed for the command (the Vault token of a
-/// login is revoked); a failure is a warning, for the tokens are made or revoked by then.
-pub(super) async fn end_signing(signer: &Signer) {
-    if let Err(why) = mint::end_signing(signer).await {
-        eprintln!("warning: {why}");
+/// A signal stopped the command; `left` tokens it minted could not be revoked.
+pub(super) fn stopped(signal: Signal, left: usize) -> Failure {
+    let mut message = format!("{} received: stopped", signal.name());
+    if left > 0 {
+        message.push_str(&format!(
+            "; {left} token(s) could not be revoked and expire within the hour"
+        ));
     }
-}
-
-/// Says on stderr what a panic came to (the command line prints no token but its answer).
-struct StderrWitness;
-
-impl Witness for StderrWitness {
-    fn report(&self, live: usize, done: &Revocation) {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "warning: {}",
-            panic_guard::summary(live, done)
-        );
-    }
-
-    fn signing_not_ended(&self, why: &str) {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "warning: {why}");
-    }
+    Failure::Cancelled(signal, message)
 }
 
 /// Mints what `config` plans. A signal first revokes every token minted so far, then
 /// signing ends (in that order, as in the action). Until the [`Guard`] given back is
 /// dropped (once the tokens are delivered, or revoked), a panic revokes them. Nothing
 /// given back can sign as the app: the client can only use tokens, and the signer, with
-/// whatever credentials its key service lent it, is gone.
+/// whatever credentials its key service lent it, is gone (see [`Session::end`]).
 pub(super) async fn mint_all(
     config: Config,
     env: Env<'_>,
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> Result<(Arc<Client>, Outcome, Guard), Failure> {
-    let target = Target {
-        api_url: config.api_url.clone(),
-        proxy: config::proxy(env)?,
-        settings: settings.clone(),
-    };
-    let (client, signer) = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
-    let ledger = Ledger::default();
-    let armed =
-        panic_guard::arm(&ledger, target, Arc::new(StderrWitness)).with_signer(Arc::clone(&signer));
-    let work = async {
-        mint::mint(&client, &config.requests, &ledger, stderr_log())
-            .await
-            .map_err(|e| Failure::Api(format!("could not create an installation token: {e:#}")))
-    };
-    let (minting, minted) = (&client, &ledger);
-    let on_cancel = move |signal: Signal| async move {
-        mint::revoke_on_cancel(minting, minted, CANCEL_REVOKE_LIMIT).await;
-        let left = minted.live().len();
-        let mut message = format!("{} received: stopped", signal.name());
-        if left > 0 {
-            message.push_str(&format!(
-                "; {left} token(s) could not be revoked and expire within the hour"
-            ));
-        }
-        Err(Failure::Cancelled(signal, message))
-    };
-    let outcome = mint::run_then_end_signing(work, cancel, on_cancel, Some(&signer), |why| {
-        eprintln!("warning: {why}")
-    })
-    .await?;
-    armed.drop_signer();
-    let tokens_only = Arc::new(client.without_app());
-    drop(client);
-    debug_assert_eq!(
-        Arc::strong_count(&signer),
-        1,
-        "nothing but this holds the signer once minting is done"
-    );
-    drop(signer);
-    Ok((tokens_only, outcome, armed))
+    let target = target(&config.api_url, env, settings)?;
+    let session = session(&config.app_id, config.key, target)?;
+    let raced = session.race(session.mint(&config.requests), cancel).await;
+    let left = session.ledger().live().len();
+    let ended = session.end().await;
+    match raced {
+        Raced::Done(Ok(outcome)) => Ok((ended.client, outcome, ended.guard)),
+        Raced::Done(Err(e)) => Err(Failure::Api(format!(
+            "could not create an installation token: {e:#}"
+        ))),
+        Raced::Cancelled(signal) => Err(stopped(signal, left)),
+    }
 }
 
 /// The default command: mint, then print the token (or, with `--json`, everything).
