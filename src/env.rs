@@ -1,4 +1,4 @@
-//! The environment as the code reads it: a view that tests replace, and one way to read a value.
+//! The environment, read one way.
 //!
 //! Every front end and every key service's settings read variables through an [`Env`]:
 //! the process's (`harden::env`) in the binary, a map in tests. A value is read one way

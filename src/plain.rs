@@ -1,7 +1,9 @@
-//! Text shown, never obeyed: lines and JSON from elsewhere that neither a terminal nor the Actions runner takes for a command.
+//! Text shown, never obeyed.
 //!
-//! Both front ends print through here: the action's plain log lines, and everything
-//! the command line prints (its output may itself land in a job's log).
+//! Lines and JSON from elsewhere, printed so that neither a terminal nor the Actions
+//! runner takes them for a command. Both front ends print through here: the action's
+//! plain log lines, and everything the command line prints (its output may itself
+//! land in a job's log).
 
 use crate::excerpt::printable;
 

@@ -1,4 +1,8 @@
-//! Revoking what was minted: a list of tokens at once, and after a cancel every live token of a ledger, including those still on their way, within a bound.
+//! Revoking what was minted.
+//!
+//! A list of tokens at once ([`revoke_all`], [`revoke_recorded`]), and after a cancel
+//! every live token of a ledger, those still on their way included, within a bound
+//! ([`revoke_on_cancel`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
