@@ -11,8 +11,8 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use app_token::action::runner::{FileCommands, Runner};
 use app_token::github::Settings;
-use app_token::runner::{FileCommands, Runner};
 use common::*;
 use serde_json::json;
 
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     println!("== Main step: what the runner reads on stdout ==");
     let rt = app_token::runtime()?;
     let runner = Arc::new(Runner::new(std::io::stdout(), files.clone(), false));
-    let code = rt.block_on(app_token::action::run(
+    let code = rt.block_on(app_token::action::main::run(
         Arc::clone(&runner),
         &lookup,
         Settings::default(),
@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
         env.insert(format!("STATE_{k}"), v);
     }
     let lookup = |k: &str| env.get(k).cloned();
-    let code = rt.block_on(app_token::post::run(
+    let code = rt.block_on(app_token::action::post::run(
         Arc::clone(&runner),
         &lookup,
         Settings::default(),

@@ -38,7 +38,7 @@ fn cut(raw: &str, max: usize) -> String {
 /// a log, must show, not obey.
 ///
 /// Every line the command line prints and every plain line of the action goes
-/// through here (the action's via `runner::plain_lines`).
+/// through here, by way of `plain::plain_lines`.
 pub fn printable(chars: impl Iterator<Item = char>) -> String {
     chars
         .map(|c| {

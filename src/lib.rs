@@ -1,35 +1,44 @@
 //! app-token: a GitHub App installation token scoped to exactly the repositories and permissions a job needs.
 //!
-//! The core: `config` (one validated configuration for both front ends), `permissions`,
-//! `repositories`, `jwt` and `sign` (the app's JWT and the backends that sign it), `transport` (HTTPS to any host), `github` (GitHub's client,
-//! dialect and endpoints), `mint` (planning and making tokens). The front ends over it:
-//! the action (`inputs`, `action`, `post`, `summary`, with `runner` for the Actions
-//! protocol) and the command line (`cli`). `cancel` turns signals into a future;
-//! `panic_guard` revokes what was minted when the process panics; `harden` keeps the
-//! process's secrets from other processes of its user.
+//! Read it top down. The front ends: `action` (the GitHub Action's main and post steps,
+//! and the runner protocol they speak) and `cli` (the command line), each presenting
+//! what a session reports. Minting: `mint` (a session that owns the signer, the client,
+//! the ledger of what it minted and the panic guard; how tokens are planned, made and
+//! revoked), from one checked `config` (with `permissions` and `repositories`).
+//! Signing: `jwt` and `sign` (the app's JWT, and the key services that sign it).
+//! GitHub: `github` (its client, dialect and endpoints). Transport: `transport` (HTTPS
+//! to any host). Beside them: `env` (the environment, read one way), `cancel` (signals
+//! as a future), `harden` (the process's secrets kept from other processes of its
+//! user), `excerpt` and `plain` (text from elsewhere, shown and never obeyed).
 
+// The front ends.
 pub mod action;
-pub mod cancel;
 pub mod cli;
+
+// Minting, from one checked configuration.
 pub mod config;
+pub mod mint;
+pub mod permissions;
+pub mod repositories;
+
+// Signing.
+pub mod jwt;
+pub mod sign;
+
+// GitHub.
+pub mod github;
+
+// Transport.
+pub mod transport;
+
+// Beside them.
+pub mod cancel;
+pub mod env;
 pub mod excerpt;
 #[cfg(debug_assertions)]
 pub mod fault;
-pub mod github;
 pub mod harden;
-pub mod inputs;
-pub mod jwt;
-pub mod ledger;
-pub mod mint;
-pub mod panic_guard;
-pub mod permissions;
-pub mod post;
-pub mod repositories;
-pub mod runner;
-pub mod sign;
-pub mod stage;
-pub mod summary;
-pub mod transport;
+pub mod plain;
 
 /// A small single-threaded runtime: the work is a handful of concurrent requests.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {

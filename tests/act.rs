@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::common::docker::image;
 use crate::common::native::{self, NativeAction};
 use crate::common::*;
-use app_token::runner::ACT_POST_NO_STATE;
+use app_token::action::runner::ACT_POST_NO_STATE;
 
 const REQUIRE: &str = "APP_TOKEN_REQUIRE_ACT";
 /// The job container's image: one static busybox and its links, imported.

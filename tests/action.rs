@@ -189,6 +189,20 @@ fn defaults_to_the_current_repository_only() {
 }
 
 #[test]
+fn the_current_repository_is_read_trimmed() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let step = Step::new();
+    let mut env = step.env(&gh.url(), &[]);
+    env.retain(|(k, _)| k != "GITHUB_REPOSITORY");
+    env.push(("GITHUB_REPOSITORY".into(), " acme/site\n".into()));
+    let ran = run_binary(Path::new(BIN), &[], &env, "");
+    assert_eq!(ran.code, 0, "{}", ran.stdout);
+    flow.final_token.assert_calls(1);
+    assert_eq!(step.outputs()["repository-ids"], "[11]");
+}
+
+#[test]
 fn owner_alone_asks_for_every_repository() {
     let gh = FakeGitHub::start();
     let lookup = gh.account_installation("widgets", INSTALLATION);

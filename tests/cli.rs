@@ -87,6 +87,21 @@ fn defaults_to_github_repository_and_github_api_url_when_set() {
 }
 
 #[test]
+fn github_repository_and_github_api_url_are_read_trimmed() {
+    let gh = FakeGitHub::start();
+    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+    let ran = Cli::new(&["--app-id", APP_ID])
+        .key_file()
+        .env("GITHUB_REPOSITORY", " acme/site\n")
+        .env("GITHUB_API_URL", &format!(" {} ", gh.url()))
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(ran.stdout, format!("{FINAL_TOKEN}\n"));
+    flow.lookup.assert_calls(1);
+    flow.final_token.assert_calls(1);
+}
+
+#[test]
 fn an_installation_id_skips_the_lookup_by_repository() {
     let gh = FakeGitHub::start();
     let by_id = gh.installation_by_id("acme", INSTALLATION);

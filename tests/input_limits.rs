@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use app_token::inputs;
+use app_token::action::inputs;
 
 /// The bound the issue sets, for a release build: 100 ms.
 ///

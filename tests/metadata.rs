@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::common::not_checked;
-use app_token::inputs::{all_inputs, permission_input_name};
+use app_token::action::inputs::{all_inputs, permission_input_name};
 use app_token::permissions::APP_PERMISSIONS;
 
 const BEGIN: &str = "  # BEGIN GENERATED permission inputs";

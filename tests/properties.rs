@@ -1,7 +1,7 @@
 //! Property tests for the input parsers and the file-command writer: no input panics them,
 //! and no secret reaches their output. Bounded case counts keep CI quick.
 
-use app_token::runner::{escape_data, escape_property, heredoc_entry, random_delimiter};
+use app_token::action::runner::{escape_data, escape_property, heredoc_entry, random_delimiter};
 use app_token::sign::pem;
 use app_token::{permissions, repositories};
 use proptest::prelude::*;

@@ -1,6 +1,6 @@
 //! The one executable: the action's main step, its post step, and the command line.
 //!
-//! Which one a start is, `app_token::stage::choose` decides: the image's post link
+//! Which one a start is, `app_token::action::stage::choose` decides: the image's post link
 //! (`app-token-post`) and the native launcher's `APP_TOKEN_STEP` name a step; with no
 //! arguments under Actions it is main; otherwise the command line.
 
@@ -8,17 +8,17 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 
+use app_token::action::runner::Runner;
+use app_token::action::stage::{choose, Start};
 use app_token::cancel;
 use app_token::github::Settings;
-use app_token::runner::Runner;
-use app_token::stage::{choose, Start};
 
 fn step(post: bool) -> i32 {
     let env = app_token::harden::env;
     let runner = Arc::new(Runner::from_env(std::io::stdout(), &env));
     match app_token::runtime() {
         Ok(rt) if post => rt.block_on(async {
-            app_token::post::run(
+            app_token::action::post::run(
                 Arc::clone(&runner),
                 &env,
                 Settings::default(),
@@ -27,7 +27,7 @@ fn step(post: bool) -> i32 {
             .await
         }),
         Ok(rt) => rt.block_on(async {
-            app_token::action::run(
+            app_token::action::main::run(
                 Arc::clone(&runner),
                 &env,
                 Settings::default(),
@@ -49,7 +49,7 @@ fn step(post: bool) -> i32 {
 fn main() {
     // SAFETY: the first thing the process does, before any thread is started.
     unsafe { app_token::harden::start(app_token::config::SIGNING_VARIABLES) };
-    app_token::panic_guard::install();
+    app_token::mint::panic_guard::install();
     let args: Vec<OsString> = std::env::args_os().collect();
     let started_as = args
         .first()

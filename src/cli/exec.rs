@@ -10,13 +10,12 @@ use tokio::process::{Child, Command};
 use super::args::ExecArgs;
 use super::mint::{mint_all, one_owner, prepare};
 use super::{usage, Failure};
-use crate::action::CANCEL_REVOKE_LIMIT;
 use crate::cancel::{Signal, Signals};
 use crate::config::SIGNING_VARIABLES;
+use crate::env::Env;
 use crate::excerpt::excerpt;
 use crate::github::{Client, Credential, Settings};
-use crate::mint;
-use crate::runner::Env;
+use crate::mint::{self, CANCEL_REVOKE_LIMIT};
 
 /// The variables the token is handed over in: `gh` reads the first, most other tools the second.
 pub const TOKEN_VARIABLES: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
@@ -94,7 +93,7 @@ async fn revoke(client: &Client, token: &Credential, expires_at: &str, hurry: bo
         revoking.await
     };
     for f in failures {
-        let f = crate::runner::plain_lines(&f);
+        let f = crate::plain::plain_lines(&f);
         eprintln!("warning: the token was not revoked, and stays valid until {expires_at}: {f}");
     }
 }

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use super::args::{MintArgs, Operation};
 use super::mint::{mint_all, prepare};
 use super::output::deliver;
-use super::{env_value, given, usage, Failure};
+use super::{given, usage, Failure};
 use crate::cancel::Signal;
 use crate::config;
+use crate::env::{var, Env};
 use crate::github::Settings;
 use crate::mint;
-use crate::runner::Env;
 
 /// The username git sends with an installation token.
 pub const GIT_USERNAME: &str = "x-access-token";
@@ -115,7 +115,7 @@ pub(super) async fn command(
     }
     let api_url = config::api_url(
         given(&args.api.api_url).as_deref(),
-        env_value(env, "GITHUB_API_URL").as_deref(),
+        var(env, "GITHUB_API_URL").as_deref(),
     )?;
     if !credential_applies(&request, &api_url) {
         return Ok(());

@@ -5,13 +5,15 @@ use std::future::Future;
 use serde_json::{json, Value};
 
 use super::args::InstallationsArgs;
-use super::mint::{app_client, end_signing, prepare_app};
+use super::mint::{prepare_app, session, stopped, target};
 use super::output::print;
 use super::Failure;
 use crate::cancel::Signal;
+use crate::env::Env;
 use crate::github::{self, Installation, RepositorySelection, Settings};
+use crate::mint::Raced;
 use crate::permissions;
-use crate::runner::{plain_json, plain_line, Env};
+use crate::plain::{plain_json, plain_line};
 
 /// The table's header, one name per column.
 const HEADER: [&str; 6] = [
@@ -115,21 +117,16 @@ pub(super) async fn command(
     cancel: impl Future<Output = Signal>,
 ) -> Result<(), Failure> {
     let config = prepare_app(&args.app, Some(&args.api), env)?;
-    let (client, signer) = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
-    let listed = tokio::select! {
-        listed = github::app_installations(&client) => Ok(listed),
-        signal = cancel => Err(signal),
-    };
-    end_signing(&signer).await;
+    let target = target(&config.api_url, env, settings)?;
+    let session = session(&config.app_id, config.key, target)?;
+    let listed = session
+        .race(github::app_installations(session.client()), cancel)
+        .await;
+    session.end().await;
     let installations = match listed {
-        Ok(listed) => listed
+        Raced::Done(listed) => listed
             .map_err(|e| Failure::Api(format!("could not list the app's installations: {e:#}")))?,
-        Err(signal) => {
-            return Err(Failure::Cancelled(
-                signal,
-                format!("{} received: stopped", signal.name()),
-            ))
-        }
+        Raced::Cancelled(signal) => return Err(stopped(signal, 0)),
     };
     if args.json {
         print(&format!(

@@ -5,18 +5,16 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use super::args::{ApiArgs, AppArgs, MintArgs};
-use super::output::{deliver, json_answer, stderr_log};
-use super::{env_value, given, usage, Failure, PRIVATE_KEY_ENV};
-use crate::action::CANCEL_REVOKE_LIMIT;
+use super::output::{deliver, json_answer, StderrWitness};
+use super::{given, usage, Failure, PRIVATE_KEY_ENV};
 use crate::cancel::Signal;
 use crate::config::{self, Config, Field, Given, Key, KeyGiven, Plan, Setting};
+use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
-use crate::github::{AppJwt, Client, Settings};
-use crate::jwt::Signer;
-use crate::mint::{self, Ledger, Outcome, Revocation};
-use crate::panic_guard::{self, Guard, Target, Witness};
-use crate::runner::{plain_json, Env};
-use crate::transport::Proxy;
+use crate::github::{Client, Settings};
+use crate::mint::panic_guard::Guard;
+use crate::mint::{Outcome, Raced, Session, Target, Unopened};
+use crate::plain::plain_json;
 
 /// The private key's PEM text and where it came from: `--private-key-file`, else `APP_TOKEN_PRIVATE_KEY`.
 /// At most [`config::MAX_KEY_BYTES`] of it are read (more is refused: no PEM is that
@@ -44,7 +42,7 @@ fn private_key(args: &AppArgs, env: Env<'_>) -> Result<(String, String), Failure
             }
             Ok((text, format!("in {shown}")))
         }
-        None => match env_value(env, PRIVATE_KEY_ENV) {
+        None => match var(env, PRIVATE_KEY_ENV) {
             Some(text) => Ok((text, format!("in {PRIVATE_KEY_ENV}"))),
             None => Err(usage(format!(
                 "the app's private key is required: --private-key-file PATH, or the PEM text in {PRIVATE_KEY_ENV}"
@@ -58,7 +56,7 @@ fn app_given(app: &AppArgs, api: Option<&ApiArgs>, env: Env<'_>) -> Given {
     Given {
         app_id: given(&app.app_id),
         api_url: api.and_then(|a| given(&a.api_url)),
-        github_api_url: api.and_then(|_| env_value(env, "GITHUB_API_URL")),
+        github_api_url: api.and_then(|_| var(env, "GITHUB_API_URL")),
         ..Given::default()
     }
 }
@@ -68,7 +66,7 @@ fn with_key(plan: Plan, app: &AppArgs, env: Env<'_>) -> Result<Config, Failure> 
     let mut key = KeyGiven::environment(env).with_settings(|s| given(app.keys.get(s.setting)));
     // The key last: the cheaper mistakes are reported without touching the file. With a
     // service's key, a PEM is looked for only to say that both were given.
-    let pem_given = app.private_key_file.is_some() || env_value(env, PRIVATE_KEY_ENV).is_some();
+    let pem_given = app.private_key_file.is_some() || var(env, PRIVATE_KEY_ENV).is_some();
     let mut from = String::new();
     if pem_given || !key.names_a_service_key() {
         let (text, found) = private_key(app, env)?;
@@ -91,7 +89,7 @@ pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> 
         permission_levels: Vec::new(),
         installation_id: given(&args.installation_id),
         enterprise: given(&args.enterprise),
-        current_repository: env_value(env, "GITHUB_REPOSITORY"),
+        current_repository: var(env, "GITHUB_REPOSITORY"),
         ..app_given(&args.app, Some(&args.api), env)
     })?;
     with_key(plan, &args.app, env)
@@ -120,120 +118,59 @@ pub(super) fn one_owner(config: &Config, remedy: &str) -> Result<(), Failure> {
     )))
 }
 
-/// The app's JWT signer for `key`. A key service's client is made here, with the proxies and
-/// connect timeout of GitHub's.
-pub(super) fn signer(
-    app_id: &str,
-    key: Key,
-    proxy: &Proxy,
-    settings: &Settings,
-) -> Result<Signer, Failure> {
-    // No runner to mask secrets for: the command line never prints them.
-    key.into_signer(
-        app_id,
-        proxy,
-        settings.connect_timeout,
-        Arc::new(|_: &str| {}),
-    )
-    .map_err(|e| Failure::Api(format!("{e:#}")))
+/// Where GitHub is for a command: `api_url`, through the proxies the environment names
+/// (read here, once), with `settings`.
+pub(super) fn target(api_url: &str, env: Env<'_>, settings: Settings) -> Result<Target, Failure> {
+    Ok(Target {
+        api_url: api_url.to_string(),
+        proxy: config::proxy(env)?,
+        settings,
+    })
 }
 
-/// A client for the API at `api_url` that signs as the app with `key`, and its signer,
-/// for [`end_signing`].
-pub(super) fn app_client(
-    app_id: &str,
-    key: Key,
-    api_url: &str,
-    env: Env<'_>,
-    settings: Settings,
-) -> Result<(Arc<Client>, Arc<Signer>), Failure> {
-    let proxy = config::proxy(env)?;
-    let signer = Arc::new(signer(app_id, key, &proxy, &settings)?);
-    let app: Arc<dyn AppJwt> = Arc::clone(&signer) as Arc<dyn AppJwt>;
-    let client = Client::new(api_url, Some(app), &proxy, settings, stderr_log())
-        .map(Arc::new)
-        .map_err(|e| Failure::Api(format!("cannot reach GitHub: {e:#}")))?;
-    Ok((client, signer))
+/// A session that signs as the app with `key` and reaches GitHub at `target`; what it
+/// does is said on stderr.
+pub(super) fn session(app_id: &str, key: Key, target: Target) -> Result<Session, Failure> {
+    Session::open(app_id, key, target, Arc::new(StderrWitness)).map_err(|e| match e {
+        Unopened::Key(e) => Failure::Api(format!("{e:#}")),
+        Unopened::Client(e) => Failure::Api(format!("cannot reach GitHub: {e:#}")),
+    })
 }
 
-/// Gives back what the key's backend borrowed for the command (the Vault token of a
-/// login is revoked); a failure is a warning, for the tokens are made or revoked by then.
-pub(super) async fn end_signing(signer: &Signer) {
-    if let Err(why) = mint::end_signing(signer).await {
-        eprintln!("warning: {why}");
+/// A signal stopped the command; `left` tokens it minted could not be revoked.
+pub(super) fn stopped(signal: Signal, left: usize) -> Failure {
+    let mut message = format!("{} received: stopped", signal.name());
+    if left > 0 {
+        message.push_str(&format!(
+            "; {left} token(s) could not be revoked and expire within the hour"
+        ));
     }
-}
-
-/// Says on stderr what a panic came to (the command line prints no token but its answer).
-struct StderrWitness;
-
-impl Witness for StderrWitness {
-    fn report(&self, live: usize, done: &Revocation) {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "warning: {}",
-            panic_guard::summary(live, done)
-        );
-    }
-
-    fn signing_not_ended(&self, why: &str) {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "warning: {why}");
-    }
+    Failure::Cancelled(signal, message)
 }
 
 /// Mints what `config` plans. A signal first revokes every token minted so far, then
 /// signing ends (in that order, as in the action). Until the [`Guard`] given back is
 /// dropped (once the tokens are delivered, or revoked), a panic revokes them. Nothing
 /// given back can sign as the app: the client can only use tokens, and the signer, with
-/// whatever credentials its key service lent it, is gone.
+/// whatever credentials its key service lent it, is gone (see [`Session::end`]).
 pub(super) async fn mint_all(
     config: Config,
     env: Env<'_>,
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> Result<(Arc<Client>, Outcome, Guard), Failure> {
-    let target = Target {
-        api_url: config.api_url.clone(),
-        proxy: config::proxy(env)?,
-        settings: settings.clone(),
-    };
-    let (client, signer) = app_client(&config.app_id, config.key, &config.api_url, env, settings)?;
-    let ledger = Ledger::default();
-    let armed =
-        panic_guard::arm(&ledger, target, Arc::new(StderrWitness)).with_signer(Arc::clone(&signer));
-    let work = async {
-        mint::mint(&client, &config.requests, &ledger, stderr_log())
-            .await
-            .map_err(|e| Failure::Api(format!("could not create an installation token: {e:#}")))
-    };
-    let (minting, minted) = (&client, &ledger);
-    let on_cancel = move |signal: Signal| async move {
-        mint::revoke_on_cancel(minting, minted, CANCEL_REVOKE_LIMIT).await;
-        let left = minted.live().len();
-        let mut message = format!("{} received: stopped", signal.name());
-        if left > 0 {
-            message.push_str(&format!(
-                "; {left} token(s) could not be revoked and expire within the hour"
-            ));
-        }
-        Err(Failure::Cancelled(signal, message))
-    };
-    let outcome = mint::run_then_end_signing(work, cancel, on_cancel, Some(&signer), |why| {
-        eprintln!("warning: {why}")
-    })
-    .await?;
-    armed.drop_signer();
-    let tokens_only = Arc::new(client.without_app());
-    drop(client);
-    debug_assert_eq!(
-        Arc::strong_count(&signer),
-        1,
-        "nothing but this holds the signer once minting is done"
-    );
-    drop(signer);
-    Ok((tokens_only, outcome, armed))
+    let target = target(&config.api_url, env, settings)?;
+    let session = session(&config.app_id, config.key, target)?;
+    let raced = session.race(session.mint(&config.requests), cancel).await;
+    let left = session.ledger().live().len();
+    let ended = session.end().await;
+    match raced {
+        Raced::Done(Ok(outcome)) => Ok((ended.client, outcome, ended.guard)),
+        Raced::Done(Err(e)) => Err(Failure::Api(format!(
+            "could not create an installation token: {e:#}"
+        ))),
+        Raced::Cancelled(signal) => Err(stopped(signal, left)),
+    }
 }
 
 /// The default command: mint, then print the token (or, with `--json`, everything).

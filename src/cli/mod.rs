@@ -23,8 +23,8 @@ use clap::Parser;
 
 use crate::cancel::{Signal, Signals};
 use crate::config::{ConfigError, Field, Setting};
+use crate::env::Env;
 use crate::github::Settings;
-use crate::runner::Env;
 use args::{Cli, Command};
 
 pub use exec::TOKEN_VARIABLES;
@@ -100,16 +100,7 @@ impl From<ConfigError> for Failure {
 
 /// A flag given as an empty string (an unset shell variable) counts as not given.
 fn given(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
-/// An environment variable, blank counting as unset.
-fn env_value(env: Env<'_>, name: &str) -> Option<String> {
-    env(name).filter(|v| !v.trim().is_empty())
+    crate::env::given(value.as_deref())
 }
 
 /// Runs the command line on `args` (the program name first); gives back the exit status.
@@ -135,7 +126,7 @@ where
         Ok(code) => code,
         Err(failure) => {
             // GitHub's words among them: shown, never obeyed (terminal escapes, workflow commands).
-            eprintln!("error: {}", crate::runner::plain_lines(failure.message()));
+            eprintln!("error: {}", crate::plain::plain_lines(failure.message()));
             failure.code()
         }
     }

@@ -6,12 +6,41 @@ use serde_json::{json, Map, Value};
 
 use super::Failure;
 use crate::github::{Client, Log};
-use crate::mint::{self, Minted, Outcome};
-use crate::runner::plain_lines;
+use crate::mint::panic_guard;
+use crate::mint::{self, Minted, Outcome, Revocation, Witness};
+use crate::plain::plain_lines;
 
-/// Library log lines (retries, warnings) go to stderr: stdout carries only the answer.
+/// A library log line (a retry, a warning) on stderr: stdout carries only the answer.
+fn log_line(line: &str) {
+    eprintln!("{}", plain_lines(line));
+}
+
+/// Library log lines go to stderr (see [`log_line`]).
 pub(super) fn stderr_log() -> Log {
-    mint::log_sink(|line: &str| eprintln!("{}", plain_lines(line)))
+    mint::log_sink(log_line)
+}
+
+/// Says on stderr what a session does: its log lines, and warnings. The command line
+/// hides nothing (it prints no token but its answer), and says what a signal came to
+/// in its error.
+pub(super) struct StderrWitness;
+
+impl Witness for StderrWitness {
+    fn log(&self, line: &str) {
+        log_line(line);
+    }
+
+    fn panicked(&self, live: usize, done: &Revocation) {
+        let _ = writeln!(
+            io::stderr(),
+            "warning: {}",
+            panic_guard::summary(live, done)
+        );
+    }
+
+    fn signing_not_ended(&self, why: &str) {
+        let _ = writeln!(io::stderr(), "warning: {why}");
+    }
 }
 
 /// One token's JSON object.

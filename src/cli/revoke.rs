@@ -3,11 +3,11 @@
 use std::io::{self, IsTerminal, Read};
 
 use super::args::RevokeArgs;
-use super::{env_value, given, usage, Failure};
+use super::{given, usage, Failure};
 use crate::config;
+use crate::env::{var, Env};
 use crate::github::{Client, Credential, Settings};
 use crate::mint;
-use crate::runner::Env;
 
 /// The tokens on stdin, one per line. Never quotes what it read: it may be a secret.
 fn tokens_from(text: &str) -> Result<Vec<String>, Failure> {
@@ -43,7 +43,7 @@ pub(super) async fn command(
 ) -> Result<(), Failure> {
     let api_url = config::api_url(
         given(&args.api.api_url).as_deref(),
-        env_value(env, "GITHUB_API_URL").as_deref(),
+        var(env, "GITHUB_API_URL").as_deref(),
     )?;
     let mut stdin = io::stdin().lock();
     if stdin.is_terminal() {

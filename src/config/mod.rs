@@ -433,6 +433,19 @@ impl Plan {
     }
 }
 
+/// A session opens with the configuration's key.
+impl crate::mint::session::AppKey for Key {
+    fn into_signer(
+        self,
+        app_id: &str,
+        proxy: &crate::transport::Proxy,
+        connect_timeout: std::time::Duration,
+        on_secret: crate::sign::SecretSink,
+    ) -> anyhow::Result<crate::jwt::Signer> {
+        Key::into_signer(self, app_id, proxy, connect_timeout, on_secret)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

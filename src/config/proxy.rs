@@ -1,7 +1,7 @@
 //! The proxy settings from the environment, checked before any request: a proxy that cannot be spoken to safely is an error that names its variable.
 
 use super::{ConfigError, Field};
-use crate::runner::Env;
+use crate::env::Env;
 use crate::transport::{proxy_variable, Proxy};
 
 /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, checked: `socks*://` and

@@ -10,8 +10,8 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
+use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
-use crate::runner::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};

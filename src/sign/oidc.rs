@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::rest::{self, Call, Dialect, RestClient, ServiceError};
 use super::secret::{Secret, SecretSink};
-use crate::runner::{var, Env};
+use crate::env::{var, Env};
 use crate::transport::Answer;
 
 /// The runner's OIDC token endpoint and the bearer that opens it: present in a job with

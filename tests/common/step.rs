@@ -13,7 +13,7 @@ use super::{APP_ID, KEY_PKCS1};
 /// the file commands in `dir` (`output`, `state`, `summary`), and what every runner sets.
 /// `inputs` override, by input name.
 pub fn runner_env(api: &str, dir: &Path, inputs: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env: BTreeMap<String, String> = app_token::inputs::all_inputs()
+    let mut env: BTreeMap<String, String> = app_token::action::inputs::all_inputs()
         .iter()
         .map(|n| (format!("INPUT_{}", n.to_uppercase()), String::new()))
         .collect();

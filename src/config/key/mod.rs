@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::{bounded, validate_url, ConfigError, Field};
 use crate::jwt::{self, Signer};
-use crate::runner::{var, Env};
+use crate::env::{var, Env};
 use crate::sign::aws::AwsEnv;
 use crate::sign::azure::AzureEnv;
 use crate::sign::gcp::GcpEnv;

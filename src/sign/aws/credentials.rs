@@ -1,6 +1,6 @@
 //! AWS signing credentials: an access key pair with an optional session token, from the environment as aws-actions/configure-aws-credentials leaves it, or from STS.
 
-use crate::runner::{var, Env};
+use crate::env::{var, Env};
 use crate::sign::secret::Secret;
 
 /// Signing credentials.

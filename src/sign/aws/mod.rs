@@ -9,7 +9,7 @@ pub use credentials::Credentials;
 pub use kms::{CredentialSource, KmsKey, KmsSettings};
 pub use sts::STS_AUDIENCE;
 
-use crate::runner::{var, Env};
+use crate::env::{var, Env};
 
 /// What the job's environment says about AWS, read once by a front end.
 /// The variables that stand in for a key setting (a region, ids, an address, a namespace)

@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
 use self::external::{ExternalAccount, Source};
-use crate::runner::{var, Env};
+use crate::env::{var, Env};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};

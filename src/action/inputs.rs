@@ -2,9 +2,10 @@
 
 use std::fmt;
 
+use super::runner::{input, input_bool};
 use crate::config::{self, Config, ConfigError, Field, Given, KeyGiven, KEY_SETTINGS};
+use crate::env::{var, Env};
 use crate::permissions::APP_PERMISSIONS;
-use crate::runner::{input, input_bool, Env};
 use crate::transport::Proxy;
 
 /// The inputs action.yml declares besides one per key setting ([`KEY_SETTINGS`]) and one
@@ -96,7 +97,7 @@ pub fn skip_token_revoke(env: Env<'_>) -> Result<bool, InputError> {
 
 /// `github-api-url` (or `GITHUB_API_URL`, or github.com's), checked.
 pub fn api_url(env: Env<'_>) -> Result<String, InputError> {
-    let github = env("GITHUB_API_URL").filter(|v| !v.trim().is_empty());
+    let github = var(env, "GITHUB_API_URL");
     config::api_url(input(env, "github-api-url").as_deref(), github.as_deref())
         .map_err(|e| named(e, "app-id"))
 }
@@ -110,7 +111,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
     let given = Given {
         app_id,
         api_url: input(env, "github-api-url"),
-        github_api_url: env("GITHUB_API_URL").filter(|v| !v.trim().is_empty()),
+        github_api_url: var(env, "GITHUB_API_URL"),
         owner: input(env, "owner"),
         repositories: input(env, "repositories").unwrap_or_default(),
         permissions: input(env, "permissions"),
@@ -120,7 +121,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
             .collect(),
         installation_id: input(env, "installation-id"),
         enterprise: input(env, "enterprise"),
-        current_repository: env("GITHUB_REPOSITORY").filter(|r| !r.is_empty()),
+        current_repository: var(env, "GITHUB_REPOSITORY"),
     };
     let plan = config::plan(&given).map_err(|e| named(e, app_input))?;
     let skip_token_revoke = skip_token_revoke(env)?;
@@ -138,9 +139,9 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::env_of;
+    use crate::env::env_of;
 
-    const KEY: &str = include_str!("../tests/fixtures/test-key-pkcs1.pem");
+    const KEY: &str = include_str!("../../tests/fixtures/test-key-pkcs1.pem");
 
     fn read_with(extra: &[(&str, &str)]) -> Result<Inputs, InputError> {
         let mut pairs = vec![

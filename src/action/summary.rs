@@ -1,6 +1,6 @@
 //! The job summary: a markdown table of what each token can do. It never contains a token.
 
-use crate::mint::Minted;
+use crate::mint::{Minted, OwnerKind};
 use crate::permissions;
 
 /// Repositories listed in full before "and N more".
@@ -30,6 +30,14 @@ fn repositories(m: &Minted) -> String {
     names.join(", ")
 }
 
+/// The account for people: `acme`, or `enterprise big-co`.
+pub(super) fn account_label(m: &Minted) -> String {
+    match m.kind {
+        OwnerKind::Account => m.owner.clone(),
+        OwnerKind::Enterprise => format!("enterprise {}", m.owner),
+    }
+}
+
 /// The summary's markdown.
 pub fn markdown(tokens: &[Minted]) -> String {
     let mut out = String::from("### GitHub App installation token\n\n");
@@ -42,7 +50,7 @@ pub fn markdown(tokens: &[Minted]) -> String {
         };
         out.push_str(&format!(
             "| {} | {} (`{}`) | {} | {} | {} |\n",
-            cell(&m.account_label()),
+            cell(&account_label(m)),
             m.installation_id,
             cell(&m.app_slug),
             cell(&repositories(m)),

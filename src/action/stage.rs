@@ -7,7 +7,8 @@
 //! is named only where both are: a job's `env:` reaches a container action's step too,
 //! and a job's own `APP_TOKEN_STEP=post` must not turn the image's main step into post.
 
-use crate::runner::{under_act, under_actions, Env};
+use super::runner::{under_act, under_actions};
+use crate::env::Env;
 
 /// The file name (less any extension) the image's post step is started by.
 pub const POST_NAME: &str = "app-token-post";
@@ -78,7 +79,7 @@ pub fn choose(started_as: Option<&str>, arguments: usize, env: Env<'_>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::env_of;
+    use crate::env::env_of;
 
     fn start(name: &str, arguments: usize, pairs: &[(&str, &str)]) -> Result<Start, String> {
         choose(Some(name), arguments, &env_of(pairs))

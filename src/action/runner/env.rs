@@ -1,24 +1,15 @@
 //! The step's environment as the runner sets it: `INPUT_*`, `STATE_*`, `RUNNER_DEBUG` and `GITHUB_ACTIONS`.
 
-/// A view of the environment: the process's, or a test's map.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// One variable's value, trimmed; blank means unset.
-pub fn var(env: Env<'_>, name: &str) -> Option<String> {
-    env(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
+use crate::env::{given, var, Env};
 
 /// Reads one input the way the runner passes it to a container: `INPUT_` and the name in
 /// upper case, hyphens kept (`INPUT_APP-ID`). The underscore form is accepted too, for
 /// people who run the image by hand. Blank means unset.
 pub fn input(env: Env<'_>, name: &str) -> Option<String> {
     let upper = name.to_ascii_uppercase().replace(' ', "_");
-    env(&format!("INPUT_{upper}"))
-        .or_else(|| env(&format!("INPUT_{}", upper.replace('-', "_"))))
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    let value = env(&format!("INPUT_{upper}"))
+        .or_else(|| env(&format!("INPUT_{}", upper.replace('-', "_"))));
+    given(value.as_deref())
 }
 
 /// A boolean input, as the Actions toolkit reads them (YAML 1.2 core schema); unset is false.
@@ -33,7 +24,7 @@ pub fn input_bool(env: Env<'_>, name: &str) -> Result<bool, String> {
 
 /// What the main step saved under `key`, as the post step reads it (`STATE_<key>`). Blank means unset.
 pub fn state_value(env: Env<'_>, key: &str) -> Option<String> {
-    env(&format!("STATE_{key}")).filter(|s| !s.trim().is_empty())
+    var(env, &format!("STATE_{key}"))
 }
 
 /// Is step debug logging on (`RUNNER_DEBUG=1`)?
@@ -46,19 +37,10 @@ pub fn under_actions(env: Env<'_>) -> bool {
     env("GITHUB_ACTIONS").as_deref() == Some("true")
 }
 
-/// An environment of these pairs only, for unit tests.
-#[cfg(test)]
-pub(crate) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: std::collections::HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |k: &str| map.get(k).cloned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::env_of;
 
     #[test]
     fn inputs_by_hyphenated_and_underscored_names() {

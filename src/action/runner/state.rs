@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::env::{state_value, Env};
+use super::env::state_value;
+use crate::env::Env;
 use crate::github::Credential;
 
 /// The state key under which main hands its tokens to post.

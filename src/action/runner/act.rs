@@ -1,6 +1,6 @@
 //! nektos/act, a runner that is not GitHub's: how a step knows it runs under act, and what it says of the state act does not hand to a container action's post step.
 
-use super::env::Env;
+use crate::env::Env;
 
 /// Does the step run under nektos/act? act sets `ACT=true` in every step's environment.
 pub fn under_act(env: Env<'_>) -> bool {
@@ -24,7 +24,7 @@ pub const POST_NO_STATE: &str = "No state from the main step: act does not pass 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::env_of;
+    use crate::env::env_of;
 
     #[test]
     fn act_is_told_by_act_true_only() {

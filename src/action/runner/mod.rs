@@ -10,13 +10,8 @@ mod escape;
 mod state;
 
 pub use act::{main_note as act_main_note, under_act, POST_NO_STATE as ACT_POST_NO_STATE};
-#[cfg(test)]
-pub(crate) use env::env_of;
-pub use env::{input, input_bool, state_value, under_actions, var, Env};
-pub use escape::{
-    escape_data, escape_property, heredoc_entry, plain_json, plain_line, plain_lines,
-    random_delimiter, shown,
-};
+pub use env::{input, input_bool, state_value, under_actions};
+pub use escape::{escape_data, escape_property, heredoc_entry, random_delimiter, shown};
 pub use state::{SavedToken, STATE_TOKENS};
 
 use std::fs::OpenOptions;
@@ -25,6 +20,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
+
+use crate::env::{var, Env};
+use crate::plain::plain_lines;
 
 /// Where the file commands go: the paths the runner gives in the environment.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +35,7 @@ pub struct FileCommands {
 impl FileCommands {
     /// Reads `GITHUB_OUTPUT`, `GITHUB_STATE` and `GITHUB_STEP_SUMMARY` from `env`.
     pub fn from_env(env: Env<'_>) -> Self {
-        let path = |name: &str| env(name).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let path = |name: &str| var(env, name).map(PathBuf::from);
         Self {
             output: path("GITHUB_OUTPUT"),
             state: path("GITHUB_STATE"),

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
-use crate::action::CANCEL_REVOKE_LIMIT;
+use super::inputs;
+use super::runner::{Runner, SavedToken, ACT_POST_NO_STATE};
+use super::stage::act_drops_post_state;
 use crate::cancel::Signal;
+use crate::env::Env;
 use crate::github::{Client, Credential, Settings};
-use crate::runner::{Env, Runner, SavedToken, ACT_POST_NO_STATE};
-use crate::stage::act_drops_post_state;
+use crate::mint::{self, CANCEL_REVOKE_LIMIT};
 use crate::transport::Proxy;
-use crate::{inputs, mint};
 
 /// Splits saved tokens into those already expired at `now` and those still live.
 pub fn by_expiry(saved: &[SavedToken], now: DateTime<Utc>) -> (Vec<&SavedToken>, Vec<&SavedToken>) {
@@ -27,49 +28,11 @@ pub async fn run<W: Write + Send + 'static>(
     runner: Arc<Runner<W>>,
     env: Env<'_>,
     settings: Settings,
-    mut signals: impl Stream<Item = Signal> + Unpin,
+    signals: impl Stream<Item = Signal> + Unpin,
 ) -> i32 {
-    let saved = match SavedToken::load(env) {
-        Ok(Some(saved)) => saved,
-        Ok(None)
-            if act_drops_post_state(env) && !inputs::skip_token_revoke(env).unwrap_or(false) =>
-        {
-            runner.info(ACT_POST_NO_STATE);
-            return 0;
-        }
-        Ok(None) => {
-            runner.info(
-                "No token to revoke: the main step did not create one, or skip-token-revoke is set.",
-            );
-            return 0;
-        }
-        Err(e) => {
-            runner.warning("Token not revoked", &format!("{e}; nothing was revoked"));
-            return 0;
-        }
-    };
-    for s in &saved {
-        runner.mask(&s.token);
-    }
-    let mut saved = saved;
-    if inputs::skip_token_revoke(env).unwrap_or(false) {
-        runner.info("skip-token-revoke is set: the token stays valid until it expires.");
-        // Main's own tokens that it could not revoke are revoked all the same.
-        saved.retain(|s| s.helper);
-        if saved.is_empty() {
-            return 0;
-        }
-    }
-    let (expired, live) = by_expiry(&saved, Utc::now());
-    if !expired.is_empty() {
-        runner.info(&format!(
-            "{} token(s) already expired: nothing to revoke for them.",
-            expired.len()
-        ));
-    }
-    if live.is_empty() {
+    let Some(live) = to_revoke(&runner, env) else {
         return 0;
-    }
+    };
     let api_url = match inputs::api_url(env) {
         Ok(u) => u,
         Err(e) => {
@@ -88,12 +51,70 @@ pub async fn run<W: Write + Send + 'static>(
             return 0;
         }
     };
-    let tokens: Vec<Credential> = live.iter().map(|s| s.credential()).collect();
-    let revoking = mint::revoke_all(&client, &tokens);
+    let tokens: Vec<Credential> = live.iter().map(SavedToken::credential).collect();
+    revoke(&runner, &client, &tokens, signals).await
+}
+
+/// The tokens main saved that post is to revoke, masked; `None` when there are none
+/// (main saved none, skip-token-revoke keeps them, they have expired), said why.
+fn to_revoke<W: Write>(runner: &Runner<W>, env: Env<'_>) -> Option<Vec<SavedToken>> {
+    let mut saved = match SavedToken::load(env) {
+        Ok(Some(saved)) => saved,
+        Ok(None)
+            if act_drops_post_state(env) && !inputs::skip_token_revoke(env).unwrap_or(false) =>
+        {
+            runner.info(ACT_POST_NO_STATE);
+            return None;
+        }
+        Ok(None) => {
+            runner.info(
+                "No token to revoke: the main step did not create one, or skip-token-revoke is set.",
+            );
+            return None;
+        }
+        Err(e) => {
+            runner.warning("Token not revoked", &format!("{e}; nothing was revoked"));
+            return None;
+        }
+    };
+    for s in &saved {
+        runner.mask(&s.token);
+    }
+    if inputs::skip_token_revoke(env).unwrap_or(false) {
+        runner.info("skip-token-revoke is set: the token stays valid until it expires.");
+        // Main's own tokens that it could not revoke are revoked all the same.
+        saved.retain(|s| s.helper);
+        if saved.is_empty() {
+            return None;
+        }
+    }
+    let (expired, live) = by_expiry(&saved, Utc::now());
+    if !expired.is_empty() {
+        runner.info(&format!(
+            "{} token(s) already expired: nothing to revoke for them.",
+            expired.len()
+        ));
+    }
+    if live.is_empty() {
+        return None;
+    }
+    Some(live.into_iter().cloned().collect())
+}
+
+/// Revokes `tokens` and says how that went; gives back the exit code. A signal from
+/// `signals` before the end lets the revocation go on for up to [`CANCEL_REVOKE_LIMIT`],
+/// or until a SIGTERM after it.
+async fn revoke<W: Write>(
+    runner: &Runner<W>,
+    client: &Client,
+    tokens: &[Credential],
+    mut signals: impl Stream<Item = Signal> + Unpin,
+) -> i32 {
+    let revoking = mint::revoke_all(client, tokens);
     tokio::pin!(revoking);
     let first = tokio::select! {
         failures = &mut revoking => {
-            report(&runner, tokens.len(), &failures);
+            report(runner, tokens.len(), &failures);
             return 0;
         }
         Some(signal) = signals.next() => signal,
@@ -116,7 +137,7 @@ pub async fn run<W: Write + Send + 'static>(
     };
     tokio::select! {
         done = tokio::time::timeout(CANCEL_REVOKE_LIMIT, &mut revoking) => match done {
-            Ok(failures) => report(&runner, tokens.len(), &failures),
+            Ok(failures) => report(runner, tokens.len(), &failures),
             Err(_) => runner.warning(
                 "Token not revoked",
                 &format!(

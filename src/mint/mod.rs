@@ -6,31 +6,34 @@
 //! request is in flight. The bot user is looked up alongside. No helper token
 //! outlives this module but one GitHub would not revoke, and on failure no final
 //! token does either: what could not be revoked stays in the [`Ledger`], for the
-//! front end to hand on (the action's post step tries again). Both front ends end a
-//! mint through [`run_then_end_signing`]: after a cancel, GitHub's tokens are revoked
-//! before the key service's clean-up.
+//! front end to hand on (the action's post step tries again). A front end mints through
+//! a [`Session`], which owns the signer, the client, the ledger and the panic guard.
 
-use std::collections::BTreeMap;
-use std::future::Future;
+pub mod ledger;
+pub mod panic_guard;
+pub mod revoke;
+pub mod session;
+pub mod witness;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use futures::future::join_all;
-use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::OnceCell;
 
 use chrono::{DateTime, Utc};
 
-use crate::cancel::Signal;
 use crate::github::{
     self, Client, Credential, Installation, Log, Lookup, Repo, RepositorySelection, Token,
     TokenRequest,
 };
-use crate::jwt::Signer;
-pub use crate::ledger::Ledger;
 use crate::permissions::{self, Level, Permissions};
 use crate::repositories::OwnerRepos;
+pub use ledger::Ledger;
+pub use panic_guard::Target;
+pub use revoke::{revoke_all, revoke_on_cancel, revoke_recorded, Revocation, CANCEL_REVOKE_LIMIT};
+pub use session::{Raced, Session, Unopened};
+pub use witness::Witness;
 
 /// Which repositories one owner's token covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,146 +500,9 @@ pub async fn mint(
     })
 }
 
-/// Revokes tokens, concurrently; gives back one message per failure.
-pub async fn revoke_all(client: &Client, tokens: &[Credential]) -> Vec<String> {
-    revoke_recorded(client, tokens, &Ledger::default()).await
-}
-
-/// [`revoke_all`], crossing each revoked token off `ledger`.
-pub async fn revoke_recorded(
-    client: &Client,
-    tokens: &[Credential],
-    ledger: &Ledger,
-) -> Vec<String> {
-    let results = join_all(tokens.iter().map(|t| async move {
-        let result = github::revoke_token(client, t).await;
-        if result.is_ok() {
-            ledger.remove(&t.token);
-        }
-        result
-    }))
-    .await;
-    results
-        .into_iter()
-        .filter_map(Result::err)
-        .map(|e| format!("{e:#}"))
-        .collect()
-}
-
-/// What revoking after a cancel came to.
-#[derive(Debug, Default)]
-pub struct Revocation {
-    pub revoked: usize,
-    /// One message per token GitHub would not revoke (it stays in the ledger).
-    pub failures: Vec<String>,
-    /// The limit passed with requests or revocations unfinished.
-    pub timed_out: bool,
-}
-
-/// After a cancel, within `limit`: stops every request but revocations (see
-/// [`Client::cancel`]), revokes every live token at once, and each token that a request
-/// still in flight brings later, until no request is in flight and every revocation
-/// has come back. A request waiting to retry gives up at once, so what was minted is
-/// revoked within a round trip whatever the other requests are doing.
-pub async fn revoke_on_cancel(
-    client: &Client,
-    ledger: &Ledger,
-    limit: std::time::Duration,
-) -> Revocation {
-    client.cancel();
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut out = Revocation::default();
-    let mut tried = std::collections::HashSet::new();
-    let mut revoking = FuturesUnordered::new();
-    let mut changes = ledger.changes();
-    loop {
-        for token in ledger.live() {
-            if tried.insert(token.token.clone()) {
-                revoking.push(async move {
-                    let result = github::revoke_token(client, &token).await;
-                    if result.is_ok() {
-                        ledger.remove(&token.token);
-                    }
-                    result
-                });
-            }
-        }
-        if revoking.is_empty() && ledger.in_flight() == 0 {
-            return out;
-        }
-        tokio::select! {
-            () = changes.next() => {}
-            Some(result) = revoking.next(), if !revoking.is_empty() => match result {
-                Ok(()) => out.revoked += 1,
-                Err(e) => out.failures.push(format!("{e:#}")),
-            },
-            () = tokio::time::sleep_until(deadline) => {
-                out.timed_out = true;
-                return out;
-            }
-        }
-    }
-}
-
-/// How long giving back what signing borrowed may take.
-pub const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
-
-/// Gives back what the key's backend borrowed (the Vault token of a login is revoked),
-/// within [`END_SIGNING_LIMIT`]; what went wrong, for a warning.
-pub async fn end_signing(signer: &Signer) -> Result<(), String> {
-    match tokio::time::timeout(END_SIGNING_LIMIT, signer.finish()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("{e:#}")),
-        Err(_) => Err(format!(
-            "{}: giving back what signing borrowed did not finish within {} s",
-            signer.describe_key(),
-            END_SIGNING_LIMIT.as_secs()
-        )),
-    }
-}
-
-/// How both front ends end a mint: `work` raced against `cancel`; on a signal,
-/// `on_cancel` (which revokes what was minted, see [`revoke_on_cancel`]) first; then, on
-/// every path, signing ends, and `warn` hears if it did not end cleanly. Never the other
-/// way round: ending signing may wait on a key service for [`END_SIGNING_LIMIT`], while
-/// GitHub's tokens are what must not outlive a cancel.
-pub async fn run_then_end_signing<T, C>(
-    work: impl Future<Output = T>,
-    cancel: impl Future<Output = Signal>,
-    on_cancel: impl FnOnce(Signal) -> C,
-    signer: Option<&Signer>,
-    warn: impl FnOnce(&str),
-) -> T
-where
-    C: Future<Output = T>,
-{
-    let finished = tokio::select! {
-        done = work => Ok(done),
-        signal = cancel => Err(signal),
-    };
-    let done = match finished {
-        Ok(done) => done,
-        Err(signal) => on_cancel(signal).await,
-    };
-    if let Some(signer) = signer {
-        if let Err(why) = end_signing(signer).await {
-            warn(&why);
-        }
-    }
-    done
-}
-
 /// The ids of the repositories a token covers.
 pub fn repository_ids(m: &Minted) -> Vec<u64> {
     m.repositories.iter().map(|r| r.id).collect()
-}
-
-/// Owner → token, for the `tokens` output.
-pub fn tokens_by_owner(tokens: &[Minted]) -> BTreeMap<String, String> {
-    tokens
-        .iter()
-        .map(|t| (t.owner.clone(), t.token.clone()))
-        .collect()
 }
 
 /// Keeps a log sink alive across tasks.
@@ -644,39 +510,9 @@ pub fn log_sink(f: impl Fn(&str) + Send + Sync + 'static) -> Log {
     Arc::new(f)
 }
 
-/// What a request asks for, for the log (never secrets).
-pub fn context_note(req: &Request) -> String {
-    let repos = match &req.selection {
-        Selection::All => "all repositories the installation can access".to_string(),
-        Selection::Only(r) => {
-            let mut parts: Vec<String> = r.names.clone();
-            parts.extend(r.ids.iter().map(|i| format!("id {i}")));
-            parts.join(", ")
-        }
-    };
-    let perms = req
-        .permissions
-        .as_ref()
-        .map(permissions::describe)
-        .unwrap_or_else(|| "the installation's permissions".into());
-    let owner = match req.kind {
-        OwnerKind::Account => format!("owner: {}", req.owner),
-        OwnerKind::Enterprise => format!("enterprise: {}", req.owner),
-    };
-    format!("{owner}; repositories: {repos}; permissions: {perms}")
-}
-
 impl Minted {
     pub fn credential(&self) -> Credential {
         Credential::issued(&self.token, self.issued_at)
-    }
-
-    /// The account for people: `acme`, or `enterprise big-co`.
-    pub fn account_label(&self) -> String {
-        match self.kind {
-            OwnerKind::Account => self.owner.clone(),
-            OwnerKind::Enterprise => format!("enterprise {}", self.owner),
-        }
     }
 
     /// Does the token cover every repository of the installation?
@@ -689,95 +525,13 @@ impl Minted {
         self.expires_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     }
-
-    pub fn describe_repositories(&self) -> String {
-        if self.covers_all() && self.repositories.is_empty() {
-            return "all".into();
-        }
-        self.repositories
-            .iter()
-            .map(|r| r.name.clone())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use futures::future::BoxFuture;
     use serde_json::json;
 
     use super::*;
-    use crate::sign::Sign;
-
-    /// What happened, in order.
-    type Events = Arc<Mutex<Vec<&'static str>>>;
-
-    /// A key whose clean-up records that it ran, and fails.
-    struct Recorded(Events);
-
-    impl Sign for Recorded {
-        fn sign<'a>(&'a self, _: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
-            Box::pin(async { Ok(Vec::new()) })
-        }
-        fn describe(&self) -> String {
-            "a recorded key".into()
-        }
-        fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-            Box::pin(async {
-                self.0.lock().unwrap().push("signing ended");
-                Err(anyhow!("the key service said no"))
-            })
-        }
-    }
-
-    /// Runs [`run_then_end_signing`] with `work` that never ends unless `cancelled` is
-    /// false; gives its answer and what happened, in order.
-    fn run(cancelled: bool) -> (&'static str, Vec<&'static str>) {
-        let events = Events::default();
-        let signer = Signer::new(Box::new(Recorded(Arc::clone(&events))), "1");
-        let record = |what: &'static str| events.lock().unwrap().push(what);
-        let answer = crate::runtime().unwrap().block_on(async {
-            run_then_end_signing(
-                async {
-                    if cancelled {
-                        std::future::pending::<()>().await;
-                    }
-                    "worked"
-                },
-                async {
-                    if !cancelled {
-                        std::future::pending::<()>().await;
-                    }
-                    Signal::Interrupt
-                },
-                |signal| async move {
-                    assert_eq!(signal, Signal::Interrupt);
-                    record("revoked");
-                    "cancelled"
-                },
-                Some(&signer),
-                |why| {
-                    assert_eq!(why, "the key service said no");
-                    record("warned");
-                },
-            )
-            .await
-        });
-        let events = events.lock().unwrap().clone();
-        (answer, events)
-    }
-
-    #[test]
-    fn a_cancel_revokes_before_signing_ends_and_signing_ends_on_every_path() {
-        assert_eq!(
-            run(true),
-            ("cancelled", vec!["revoked", "signing ended", "warned"])
-        );
-        assert_eq!(run(false), ("worked", vec!["signing ended", "warned"]));
-    }
 
     fn on(account: serde_json::Value) -> Installation {
         serde_json::from_value(json!({"id": 999, "app_slug": "bot", "account": account})).unwrap()

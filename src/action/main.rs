@@ -1,20 +1,25 @@
 //! The action's main step: validated inputs, minted tokens, then masks, outputs, state and summary through the runner.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 
+use super::runner::{act_main_note, Runner, SavedToken, STATE_TOKENS};
+use super::stage::act_drops_post_state;
+use super::{inputs, summary};
 use crate::cancel::Signal;
-use crate::github::{AppJwt, Client, Credential, Settings};
-use crate::mint::{self, Ledger, Minted, Outcome, Revocation};
-use crate::panic_guard::{self, Target, Witness};
-use crate::runner::{act_main_note, Env, Runner, SavedToken, STATE_TOKENS};
-use crate::sign::SecretSink;
-use crate::stage::act_drops_post_state;
-use crate::{inputs, summary};
+use crate::config::Config;
+use crate::env::Env;
+use crate::github::{Client, Settings};
+use crate::mint::panic_guard;
+use crate::mint::{
+    self, Ledger, Minted, Outcome, OwnerKind, Raced, Request, Revocation, Selection, Session,
+    Target, Unopened, Witness, CANCEL_REVOKE_LIMIT,
+};
+use crate::permissions;
 
 fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
     let tokens = &outcome.tokens;
@@ -29,7 +34,7 @@ fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
         out.push(("installation-id", m.installation_id.to_string()));
         out.push(("permissions", json!(m.permissions).to_string()));
     }
-    out.push(("tokens", json!(mint::tokens_by_owner(tokens)).to_string()));
+    out.push(("tokens", json!(tokens_by_owner(tokens)).to_string()));
     if let Some(first) = tokens.first() {
         out.push(("app-slug", first.app_slug.clone()));
     }
@@ -47,45 +52,46 @@ fn outputs(outcome: &Outcome) -> Vec<(&'static str, String)> {
     out
 }
 
-/// How long a cancelled step spends revoking what it minted. The runner sends SIGTERM
-/// 7.5 s after SIGINT; on a live connection a revocation takes a round trip.
-pub const CANCEL_REVOKE_LIMIT: Duration = Duration::from_secs(5);
+/// Owner → token, for the `tokens` output.
+fn tokens_by_owner(tokens: &[Minted]) -> BTreeMap<String, String> {
+    tokens
+        .iter()
+        .map(|t| (t.owner.clone(), t.token.clone()))
+        .collect()
+}
 
-/// Revokes what a cancelled step minted, within [`CANCEL_REVOKE_LIMIT`]: every live
-/// token at once, and every token a request still in flight brings later (GitHub may
-/// have minted one whose answer is on its way); no request is retried. What is still
-/// live after that is saved for the post step. Gives back the exit code.
-pub async fn cancelled<W: Write>(
-    runner: &Runner<W>,
-    client: &Client,
-    ledger: &Ledger,
-    signal: Signal,
-) -> i32 {
-    runner.error(
-        "Cancelled",
-        &format!(
-            "{} received: the step stops, and revokes any token it minted",
-            signal.name()
-        ),
-    );
-    let done = mint::revoke_on_cancel(client, ledger, CANCEL_REVOKE_LIMIT).await;
-    for f in &done.failures {
-        runner.warning("Token not revoked", f);
+/// What a request asks for, for the log (never secrets).
+fn context_note(req: &Request) -> String {
+    let repos = match &req.selection {
+        Selection::All => "all repositories the installation can access".to_string(),
+        Selection::Only(r) => {
+            let mut parts: Vec<String> = r.names.clone();
+            parts.extend(r.ids.iter().map(|i| format!("id {i}")));
+            parts.join(", ")
+        }
+    };
+    let perms = req
+        .permissions
+        .as_ref()
+        .map(permissions::describe)
+        .unwrap_or_else(|| "the installation's permissions".into());
+    let owner = match req.kind {
+        OwnerKind::Account => format!("owner: {}", req.owner),
+        OwnerKind::Enterprise => format!("enterprise: {}", req.owner),
+    };
+    format!("{owner}; repositories: {repos}; permissions: {perms}")
+}
+
+/// The repositories a token covers, for the log: `all`, or their names.
+fn describe_repositories(m: &Minted) -> String {
+    if m.covers_all() && m.repositories.is_empty() {
+        return "all".into();
     }
-    if done.revoked > 0 {
-        runner.info(&format!("Revoked {} installation token(s).", done.revoked));
-    }
-    if done.timed_out {
-        runner.warning(
-            "Token not revoked",
-            &format!(
-                "revocation did not finish within {} s; a token minted after that expires within the hour",
-                CANCEL_REVOKE_LIMIT.as_secs()
-            ),
-        );
-    }
-    keep_for_post(runner, ledger, &[]);
-    signal.exit_code()
+    m.repositories
+        .iter()
+        .map(|r| r.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The tokens still live in `ledger` that are not among `delivered`: main's own (helpers
@@ -132,18 +138,61 @@ fn keep_for_post<W: Write>(runner: &Runner<W>, ledger: &Ledger, delivered: &[Min
     }
 }
 
-/// Tells the runner what a panic came to: masks the live tokens before anything else is
-/// printed (the panic message included), then a warning.
+/// Presents what the session does as the runner shows it: log lines, debug lines,
+/// masks (before anything else is printed about a panic, the panic message included),
+/// annotations.
 struct RunnerWitness<W: Write>(Arc<Runner<W>>);
 
 impl<W: Write + Send> Witness for RunnerWitness<W> {
-    fn hide(&self, tokens: &[Credential]) {
-        for t in tokens {
-            self.0.mask(&t.token);
+    fn log(&self, line: &str) {
+        self.0.info(line);
+    }
+
+    fn debugs(&self) -> bool {
+        self.0.debug_enabled()
+    }
+
+    fn debug(&self, line: &str) {
+        self.0.debug(line);
+    }
+
+    fn hide(&self, secret: &str) {
+        self.0.mask(secret);
+    }
+
+    fn cancelled(&self, signal: Signal) {
+        self.0.error(
+            "Cancelled",
+            &format!(
+                "{} received: the step stops, and revokes any token it minted",
+                signal.name()
+            ),
+        );
+    }
+
+    /// Within [`CANCEL_REVOKE_LIMIT`], every live token was revoked at once, and every
+    /// token a request still in flight brought later (GitHub may have minted one whose
+    /// answer was on its way); no request was retried.
+    fn revoked_after_cancel(&self, done: &Revocation) {
+        for f in &done.failures {
+            self.0.warning("Token not revoked", f);
+        }
+        if done.revoked > 0 {
+            self.0
+                .info(&format!("Revoked {} installation token(s).", done.revoked));
+        }
+        if done.timed_out {
+            self.0.warning(
+                "Token not revoked",
+                &format!(
+                    "revocation did not finish within {} s; a token minted after that expires within the hour",
+                    CANCEL_REVOKE_LIMIT.as_secs()
+                ),
+            );
         }
     }
 
-    fn report(&self, live: usize, done: &Revocation) {
+    fn panicked(&self, live: usize, done: &Revocation) {
         self.0
             .warning("Step panicked", &panic_guard::summary(live, done));
     }
@@ -153,8 +202,19 @@ impl<W: Write + Send> Witness for RunnerWitness<W> {
     }
 }
 
+/// Says what the step is about to ask for.
+fn announce<W: Write>(runner: &Runner<W>, config: &Config) {
+    runner.group("Requesting a GitHub App installation token");
+    runner.info(&format!("App: {}; API: {}", config.app_id, config.api_url));
+    for request in &config.requests {
+        runner.info(&context_note(request));
+    }
+    runner.end_group();
+}
+
 /// Runs the main step; gives back the process exit code. When `cancel` resolves first,
-/// the work stops, what was minted is revoked, and the code says which signal it was.
+/// the work stops, what was minted is revoked (what is still live after that is saved
+/// for the post step), and the code says which signal it was.
 pub async fn run<W: Write + Send + 'static>(
     runner: Arc<Runner<W>>,
     env: Env<'_>,
@@ -169,99 +229,68 @@ pub async fn run<W: Write + Send + 'static>(
         }
     };
     let config = inputs.config;
-    runner.group("Requesting a GitHub App installation token");
-    runner.info(&format!("App: {}; API: {}", config.app_id, config.api_url));
-    for request in &config.requests {
-        runner.info(&mint::context_note(request));
-    }
-    runner.end_group();
-
-    let log = {
-        let r = Arc::clone(&runner);
-        mint::log_sink(move |line: &str| r.info(line))
-    };
-    let proxy = inputs.proxy;
-    let mask: SecretSink = {
-        let r = Arc::clone(&runner);
-        Arc::new(move |secret: &str| r.mask(secret))
-    };
+    announce(&runner, &config);
     let target = Target {
         api_url: config.api_url.clone(),
-        proxy: proxy.clone(),
-        settings: settings.clone(),
+        proxy: inputs.proxy,
+        settings,
     };
-    let signer = config
-        .key
-        .into_signer(&config.app_id, &proxy, settings.connect_timeout, mask)
-        .map(Arc::new);
-    let client = match signer
-        .as_ref()
-        .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .and_then(|signer| {
-            Client::new(
-                &config.api_url,
-                Some(Arc::clone(signer) as Arc<dyn AppJwt>),
-                &proxy,
-                settings,
-                log.clone(),
-            )
-        }) {
-        Ok(c) if runner.debug_enabled() => {
-            let r = Arc::clone(&runner);
-            c.with_debug(mint::log_sink(move |line: &str| r.debug(line)))
-        }
-        Ok(c) => c,
-        Err(e) => {
+    let witness = Arc::new(RunnerWitness(Arc::clone(&runner)));
+    let session = match Session::open(&config.app_id, config.key, target, witness) {
+        Ok(session) => session,
+        Err(Unopened::Key(e) | Unopened::Client(e)) => {
             runner.error("Cannot reach GitHub", &format!("{e:#}"));
             return 1;
         }
     };
-    let client = Arc::new(client);
-    let ledger = Ledger::default();
-    // Until the step ends, a panic revokes every live token (see `panic_guard`).
-    let armed = panic_guard::arm(
-        &ledger,
-        target,
-        Arc::new(RunnerWitness(Arc::clone(&runner))),
+    let work = mint_and_deliver(
+        &runner,
+        &session,
+        &config.requests,
+        inputs.skip_token_revoke,
+        env,
     );
-    let _armed = match &signer {
-        Ok(signer) => armed.with_signer(Arc::clone(signer)),
-        Err(_) => armed,
-    };
-    let work = async {
-        match mint::mint(&client, &config.requests, &ledger, log).await {
-            Ok(outcome) => {
-                let left = leftovers(&ledger, &outcome.tokens);
-                let code =
-                    deliver(&runner, &client, &outcome, &left, inputs.skip_token_revoke).await;
-                let latest = outcome.tokens.iter().max_by_key(|t| t.expires_at);
-                if let Some(t) = latest
-                    .filter(|_| code == 0 && !inputs.skip_token_revoke && act_drops_post_state(env))
-                {
-                    runner.warning(
-                        "Not revoked under act",
-                        &act_main_note(&t.expires_at_text()),
-                    );
-                }
-                code
-            }
-            Err(e) => {
-                runner.error("Could not create an installation token", &format!("{e:#}"));
-                keep_for_post(&runner, &ledger, &[]);
-                1
-            }
+    let code = match session.race(work, cancel).await {
+        Raced::Done(code) => code,
+        Raced::Cancelled(signal) => {
+            keep_for_post(&runner, session.ledger(), &[]);
+            signal.exit_code()
         }
     };
     // What signing borrowed is given back on every path, last: a failure is a warning,
     // for the step's tokens are delivered or revoked by then.
-    mint::run_then_end_signing(
-        work,
-        cancel,
-        |signal| cancelled(&runner, &client, &ledger, signal),
-        signer.as_deref().ok(),
-        |why| runner.warning("Signing did not end cleanly", why),
-    )
-    .await
+    session.end().await;
+    code
+}
+
+/// Mints, then delivers what was minted (see [`deliver`]); on a failure, saves for post
+/// what main could not revoke.
+async fn mint_and_deliver<W: Write>(
+    runner: &Runner<W>,
+    session: &Session,
+    requests: &[Request],
+    skip_token_revoke: bool,
+    env: Env<'_>,
+) -> i32 {
+    let outcome = match session.mint(requests).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            runner.error("Could not create an installation token", &format!("{e:#}"));
+            keep_for_post(runner, session.ledger(), &[]);
+            return 1;
+        }
+    };
+    let left = leftovers(session.ledger(), &outcome.tokens);
+    let code = deliver(runner, session.client(), &outcome, &left, skip_token_revoke).await;
+    let latest = outcome.tokens.iter().max_by_key(|t| t.expires_at);
+    if let Some(t) = latest.filter(|_| code == 0 && !skip_token_revoke && act_drops_post_state(env))
+    {
+        runner.warning(
+            "Not revoked under act",
+            &act_main_note(&t.expires_at_text()),
+        );
+    }
+    code
 }
 
 /// Masks, then outputs, state and summary; revokes everything if they cannot be written.
@@ -328,9 +357,9 @@ fn finish<W: Write>(
     for t in &outcome.tokens {
         runner.info(&format!(
             "Created a token for {} (installation {}), repositories: {}; expires at {}",
-            t.account_label(),
+            summary::account_label(t),
             t.installation_id,
-            t.describe_repositories(),
+            describe_repositories(t),
             t.expires_at_text()
         ));
     }
@@ -377,7 +406,7 @@ mod tests {
         );
         let delivered = Minted {
             owner: "acme".into(),
-            kind: mint::OwnerKind::Account,
+            kind: OwnerKind::Account,
             installation_id: 1,
             app_slug: "bot".into(),
             token: "ghs_final".into(),

@@ -1,7 +1,7 @@
 //! No token outlives a panic: the ledgers a front end arms, and the panic hook that revokes their live tokens (then has an armed signer give back what it borrowed, a Vault login's token) on a fresh thread and runtime, within a bound, before the panic is reported.
 //!
-//! A front end arms its [`Ledger`] with what a client needs to reach GitHub again (the
-//! API URL, the proxies, the [`Settings`]) and a [`Witness`] that tells the user; the
+//! A session arms its [`Ledger`] with what a client needs to reach GitHub again (the
+//! API URL, the proxies, the [`Settings`]) and its front end's [`Witness`]; the
 //! binary calls [`install`] once. At a panic the hook cannot use the step's runtime
 //! (it is single-threaded, and its thread is the one panicking), nor its pooled
 //! connections: a fresh thread builds a runtime and a client of its own, revokes every
@@ -14,10 +14,12 @@
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::ledger::Ledger;
+use super::revoke::{revoke_recorded, Revocation};
+use super::witness::Witness;
 use crate::github::{Client, Credential, Settings};
 use crate::jwt::Signer;
-use crate::ledger::Ledger;
-use crate::mint::{self, Revocation};
+use crate::mint;
 use crate::transport::Proxy;
 
 /// How long revoking after a panic may take, from the panic to the revocations' answers.
@@ -26,19 +28,6 @@ pub const PANIC_REVOKE_LIMIT: Duration = Duration::from_secs(3);
 /// How much longer than [`PANIC_REVOKE_LIMIT`] the panicking thread waits, for the
 /// witness to report after a revocation cut short.
 const REPORT_MARGIN: Duration = Duration::from_millis(500);
-
-/// Tells the user what a panic came to. Never given a token to print.
-pub trait Witness: Send + Sync {
-    /// Before anything else is printed about the panic, the panic message included:
-    /// hides the live tokens where the output can hide them (the runner's masks).
-    fn hide(&self, _tokens: &[Credential]) {}
-
-    /// What revoking `live` tokens came to.
-    fn report(&self, live: usize, done: &Revocation);
-
-    /// That the signer could not give back what it borrowed (a Vault login's token).
-    fn signing_not_ended(&self, _why: &str) {}
-}
 
 /// Where an armed ledger's tokens are revoked: what a fresh client needs.
 #[derive(Debug, Clone)]
@@ -153,9 +142,11 @@ fn revoke_one(a: &Armed) {
     if tokens.is_empty() {
         return;
     }
-    a.witness.hide(&tokens);
+    for t in &tokens {
+        a.witness.hide(&t.token);
+    }
     let done = revoke(&a.ledger, &tokens, &a.target);
-    a.witness.report(tokens.len(), &done);
+    a.witness.panicked(tokens.len(), &done);
 }
 
 /// Has the armed signer give back what it borrowed, with a fresh runtime and client,
@@ -204,7 +195,7 @@ fn revoke(ledger: &Ledger, tokens: &[Credential], target: &Target) -> Revocation
             target.settings.clone(),
             quiet,
         )?;
-        let revoking = mint::revoke_recorded(&client, tokens, ledger);
+        let revoking = revoke_recorded(&client, tokens, ledger);
         Ok::<_, anyhow::Error>(tokio::time::timeout(PANIC_REVOKE_LIMIT, revoking).await)
     });
     let answered = match answered {
@@ -260,7 +251,8 @@ mod tests {
     struct Silent;
 
     impl Witness for Silent {
-        fn report(&self, _: usize, _: &Revocation) {}
+        fn log(&self, _: &str) {}
+        fn panicked(&self, _: usize, _: &Revocation) {}
     }
 
     fn target() -> Target {
