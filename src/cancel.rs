@@ -1,4 +1,7 @@
-//! Cancellation: SIGINT and SIGTERM (on Windows Ctrl-C and Ctrl-Break) as a future that the front ends race their work against, or as a stream to pass on to a child.
+//! Cancellation.
+//!
+//! SIGINT and SIGTERM (on Windows Ctrl-C and Ctrl-Break) as a future that the front ends
+//! race their work against, or as a stream to pass on to a child.
 //!
 //! On Windows the Actions runner cancels a step as it would with SIGINT then SIGTERM,
 //! with a console control event: CTRL_C_EVENT, then CTRL_BREAK_EVENT 7.5 s later

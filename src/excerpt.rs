@@ -1,4 +1,7 @@
-//! Quoting what a user gave back to them in an error: a short prefix, with control characters shown as `?`, so that no input can flood or garble the log.
+//! Quoting what a user gave back to them in an error.
+//!
+//! A short prefix, with control characters shown as `?`, so that no input can flood or
+//! garble the log.
 //!
 //! Every input an error (or a key's description) quotes goes through [`excerpt`], or
 //! [`excerpt_name`] where the value is a name a service made, which a real one fills

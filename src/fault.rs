@@ -1,4 +1,7 @@
-//! Test-only fault injection, compiled only into debug builds: `APP_TOKEN_TEST_PANIC=<point>` makes the process panic at that point, for the tests to check what a panic leaves behind.
+//! Test-only fault injection, compiled only into debug builds.
+//!
+//! `APP_TOKEN_TEST_PANIC=<point>` makes the process panic at that point, for the tests to
+//! check what a panic leaves behind.
 //!
 //! The points: `after-mint`, every token requested has been minted, and none delivered;
 //! `command-running`, `exec`'s command has started with its token (the signer is gone by

@@ -1,4 +1,7 @@
-//! Keeping what the process holds from other processes of its user: the signing variables taken out of its environment at start, and the process made non-dumpable (no `/proc/PID/environ`, `/proc/PID/mem` or ptrace for them).
+//! Keeping what the process holds from other processes of its user.
+//!
+//! The signing variables taken out of its environment at start, and the process made
+//! non-dumpable (no `/proc/PID/environ`, `/proc/PID/mem` or ptrace for them).
 //!
 //! The binary calls [`start`] first thing, before any thread and before the
 //! configuration reads a secret; the front ends then read the environment through

@@ -1,4 +1,7 @@
-//! The app's JWT: its claims on a clock GitHub may correct, signed once and reused while valid, by whichever signer holds the key (see `sign`).
+//! The app's JWT.
+//!
+//! Its claims on a clock GitHub may correct, signed once and reused while valid, by
+//! whichever signer holds the key (see `sign`).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 

@@ -1,4 +1,7 @@
-//! app-token: a GitHub App installation token scoped to exactly the repositories and permissions a job needs.
+//! app-token, the library behind the action and the command line.
+//!
+//! A GitHub App installation token scoped to exactly the repositories and permissions a job
+//! needs.
 //!
 //! Read it top down. The front ends: `action` (the GitHub Action's main and post steps,
 //! and the runner protocol they speak) and `cli` (the command line), each presenting

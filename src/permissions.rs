@@ -1,4 +1,6 @@
-//! App permissions: parsing the `permissions` input, validating names and levels, and comparing grants.
+//! App permissions.
+//!
+//! Parsing the `permissions` input, validating names and levels, and comparing grants.
 //!
 //! The list of permissions is generated at build time from the repository's copy of
 //! GitHub's REST description (`github-api/app-token-endpoints.json`), never typed by hand.

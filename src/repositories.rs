@@ -1,4 +1,6 @@
-//! The `repositories` input: entries as names, `owner/name` or numeric ids, checked against GitHub's naming rules.
+//! The `repositories` input.
+//!
+//! Entries as names, `owner/name` or numeric ids, checked against GitHub's naming rules.
 
 use std::collections::{BTreeMap, HashSet};
 

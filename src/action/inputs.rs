@@ -1,4 +1,7 @@
-//! The action's inputs: the names action.yml declares, read from the step's environment into the one configuration, and configuration errors named as inputs.
+//! The action's inputs.
+//!
+//! The names action.yml declares, read from the step's environment into the one
+//! configuration, and configuration errors named as inputs.
 
 use std::fmt;
 

@@ -1,4 +1,7 @@
-//! The action's main step: validated inputs, minted tokens, then masks, outputs, state and summary through the runner.
+//! The action's main step.
+//!
+//! Validated inputs, minted tokens, then masks, outputs, state and summary through the
+//! runner.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,4 +1,7 @@
-//! The post step: revokes the tokens main created, unless told not to or they have expired. Never fails the job, unless it is cancelled.
+//! The post step.
+//!
+//! Revokes the tokens main created, unless told not to or they have expired. Never fails
+//! the job, unless it is cancelled.
 
 use std::io::Write;
 use std::sync::Arc;

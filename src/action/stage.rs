@@ -1,4 +1,7 @@
-//! Which front end a start of the executable is: the action's main step, its post step, or the command line; and whether the native action's launcher started it.
+//! Which front end a start of the executable is.
+//!
+//! The action's main step, its post step, or the command line; and whether the native
+//! action's launcher started it.
 //!
 //! The image starts the post step by a link's name (`runs.post-entrypoint`:
 //! `app-token-post`). Windows has no such link, and a copy's name carries `.exe`, so

@@ -1,4 +1,6 @@
-//! The job summary: a markdown table of what each token can do. It never contains a token.
+//! The job summary.
+//!
+//! A markdown table of what each token can do. It never contains a token.
 
 use crate::mint::{Minted, OwnerKind};
 use crate::permissions;

@@ -1,4 +1,6 @@
-//! `app-token completions SHELL`: the shell's completion script for every command and flag, on stdout.
+//! `app-token completions SHELL`.
+//!
+//! The shell's completion script for every command and flag, on stdout.
 
 use clap::CommandFactory;
 use clap_complete::Shell;

@@ -1,4 +1,7 @@
-//! `app-token exec`: a command run with a new installation token in `GH_TOKEN` and `GITHUB_TOKEN`, SIGINT and SIGTERM passed on to it, and the token revoked when it ends.
+//! `app-token exec`.
+//!
+//! A command run with a new installation token in `GH_TOKEN` and `GITHUB_TOKEN`, SIGINT and
+//! SIGTERM passed on to it, and the token revoked when it ends.
 
 use std::ffi::OsStr;
 use std::io;

@@ -1,4 +1,7 @@
-//! `app-token git-credential`: git's credential-helper protocol, answered with a new installation token for the API's own web host only.
+//! `app-token git-credential`.
+//!
+//! Git's credential-helper protocol, answered with a new installation token for the API's
+//! own web host only.
 
 use std::future::Future;
 use std::io::{self, BufRead};

@@ -1,4 +1,6 @@
-//! `app-token installations`: every installation of the app, as an aligned table or as one JSON array.
+//! `app-token installations`.
+//!
+//! Every installation of the app, as an aligned table or as one JSON array.
 
 use std::future::Future;
 

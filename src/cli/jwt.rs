@@ -1,4 +1,7 @@
-//! `app-token jwt`: a new app JWT on stdout, and nothing else, for scripts that call the app's own endpoints.
+//! `app-token jwt`.
+//!
+//! A new app JWT on stdout, and nothing else, for scripts that call the app's own
+//! endpoints.
 
 use std::sync::Arc;
 

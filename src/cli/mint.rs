@@ -1,4 +1,7 @@
-//! Minting from the command line: flags to the one configuration, the key from a file or the environment, the tokens minted with Ctrl-C handled, and the default command that prints them.
+//! Minting from the command line.
+//!
+//! Flags to the one configuration, the key from a file or the environment, the tokens
+//! minted with Ctrl-C handled, and the default command that prints them.
 
 use std::future::Future;
 use std::io::Read as _;

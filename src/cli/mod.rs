@@ -1,4 +1,7 @@
-//! The command line: the same binary and library as the action, for terminals and scripts; this module dispatches its commands and owns their exit statuses.
+//! The command line.
+//!
+//! The same binary and library as the action, for terminals and scripts; this module
+//! dispatches its commands and owns their exit statuses.
 //!
 //! What is particular to a terminal lives in this folder: where the key comes from (a
 //! file or `APP_TOKEN_PRIVATE_KEY`, never a flag value), what is printed (only the

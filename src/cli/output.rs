@@ -1,4 +1,7 @@
-//! What the command line prints: log lines on stderr, the `--json` answer, and stdout that, if it cannot be written, revokes what it could not deliver.
+//! What the command line prints.
+//!
+//! Log lines on stderr, the `--json` answer, and stdout that, if it cannot be written,
+//! revokes what it could not deliver.
 
 use std::io::{self, Write};
 

@@ -1,4 +1,6 @@
-//! One validated configuration for both front ends: what to mint, checked before any request, with errors that name the field at fault.
+//! One validated configuration for both front ends.
+//!
+//! What to mint, checked before any request, with errors that name the field at fault.
 //!
 //! The action's inputs and the command line's flags both fill a [`Given`]; [`plan`]
 //! checks it and turns it into mint requests, and [`Plan::with_key`] adds the app's

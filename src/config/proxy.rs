@@ -1,4 +1,6 @@
-//! The proxy settings from the environment, checked before any request: a proxy that cannot be spoken to safely is an error that names its variable.
+//! The proxy settings from the environment, checked before any request.
+//!
+//! A proxy that cannot be spoken to safely is an error that names its variable.
 
 use super::{ConfigError, Field};
 use crate::env::Env;

@@ -1,4 +1,7 @@
-//! The GitHub client: octocrab over the transport, authenticated as the app or an installation, with GitHub's retry policy and clock-skew recovery.
+//! The GitHub client.
+//!
+//! Octocrab over the transport, authenticated as the app or an installation, with GitHub's
+//! retry policy and clock-skew recovery.
 //!
 //! octocrab's own retry layer is not used: it resends POSTs at once, and a resent
 //! token request can mint a token that nobody ever revokes. Redirects are not

@@ -1,4 +1,6 @@
-//! GitHub's dialect of HTTP, as pure functions: error bodies and request ids, rate-limit waits, and a JWT refused for its clock.
+//! GitHub's dialect of HTTP, as pure functions.
+//!
+//! Error bodies and request ids, rate-limit waits, and a JWT refused for its clock.
 
 use std::time::Duration;
 

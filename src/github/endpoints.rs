@@ -1,4 +1,7 @@
-//! GitHub's app endpoints: installation lookup and listing, token create and revoke, repository listing and the bot user, with the shapes of their answers.
+//! GitHub's app endpoints.
+//!
+//! Installation lookup and listing, token create and revoke, repository listing and the bot
+//! user, with the shapes of their answers.
 //!
 //! Shapes follow GitHub's REST description. Permissions maps are read as maps (not a
 //! fixed struct such as octocrab's `InstallationPermissions`) so that permissions

@@ -1,4 +1,7 @@
-//! GitHub's REST API as app-token uses it: the client and its dialect (errors, rate limits, clock skew, retries) and the app endpoints. It knows nothing of GitHub Actions.
+//! GitHub's REST API as app-token uses it.
+//!
+//! The client and its dialect (errors, rate limits, clock skew, retries) and the app
+//! endpoints. It knows nothing of GitHub Actions.
 
 mod client;
 mod dialect;

@@ -1,4 +1,6 @@
-//! What may be retried against GitHub, and after how long: the bounds, and one pure decision per failed attempt.
+//! What may be retried against GitHub, and after how long.
+//!
+//! The bounds, and one pure decision per failed attempt.
 
 use std::time::Duration;
 

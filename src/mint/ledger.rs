@@ -1,4 +1,7 @@
-//! The ledger of this process's live tokens: every token minted and not yet revoked, and the token requests still in flight, for a cancelled step to settle and revoke.
+//! The ledger of this process's live tokens.
+//!
+//! Every token minted and not yet revoked, and the token requests still in flight, for a
+//! cancelled step to settle and revoke.
 
 use std::sync::{Arc, Mutex};
 

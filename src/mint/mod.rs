@@ -1,4 +1,7 @@
-//! Minting: from "these repositories of this owner, with these permissions" to revocable tokens, with the fewest sequential round trips.
+//! Minting.
+//!
+//! From "these repositories of this owner, with these permissions" to revocable tokens,
+//! with the fewest sequential round trips.
 //!
 //! Per owner: find the installation; resolve names to ids with a short-lived helper
 //! token (`metadata: read`, the named repositories) whose answer lists their ids;

@@ -1,4 +1,8 @@
-//! No token outlives a panic: the ledgers a front end arms, and the panic hook that revokes their live tokens (then has an armed signer give back what it borrowed, a Vault login's token) on a fresh thread and runtime, within a bound, before the panic is reported.
+//! No token outlives a panic.
+//!
+//! The ledgers a front end arms, and the panic hook that revokes their live tokens (then
+//! has an armed signer give back what it borrowed, a Vault login's token) on a fresh thread
+//! and runtime, within a bound, before the panic is reported.
 //!
 //! A session arms its [`Ledger`] with what a client needs to reach GitHub again (the
 //! API URL, the proxies, the [`Settings`]) and its front end's [`Witness`]; the

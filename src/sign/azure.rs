@@ -1,4 +1,7 @@
-//! The Azure Key Vault backend: the app's key in Key Vault, reached with a Microsoft Entra token for the job's OIDC token (a federated credential) or the environment's client secret.
+//! The Azure Key Vault backend.
+//!
+//! The app's key in Key Vault, reached with a Microsoft Entra token for the job's OIDC
+//! token (a federated credential) or the environment's client secret.
 
 use anyhow::Context as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

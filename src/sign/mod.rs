@@ -1,4 +1,8 @@
-//! The signers of the app's JWT behind one interface, [`Sign`], and the choice of backend: a PEM in memory, or a key held by AWS KMS, GCP Cloud KMS, Azure Key Vault or Vault transit, each reached over [`rest`] with the job's [`oidc`] token or the environment's credentials.
+//! The signers of the app's JWT, behind one interface.
+//!
+//! [`Sign`], and the choice of backend: a PEM in memory, or a key held by AWS KMS, GCP
+//! Cloud KMS, Azure Key Vault or Vault transit, each reached over [`rest`] with the job's
+//! [`oidc`] token or the environment's credentials.
 //!
 //! One file (or folder) per backend; none of them knows the others, the configuration
 //! or the JWT's claims: a backend turns a JWS signing input into an RS256 signature.

@@ -1,4 +1,8 @@
-//! The job's OIDC token, asked of the runner once per audience (`ACTIONS_ID_TOKEN_REQUEST_URL` + `&audience=…`, with `ACTIONS_ID_TOKEN_REQUEST_TOKEN` as the bearer), masked as soon as it arrives; every cloud backend trades it for its own credentials.
+//! The job's OIDC token.
+//!
+//! Asked of the runner once per audience (`ACTIONS_ID_TOKEN_REQUEST_URL` + `&audience=…`,
+//! with `ACTIONS_ID_TOKEN_REQUEST_TOKEN` as the bearer), masked as soon as it arrives;
+//! every cloud backend trades it for its own credentials.
 
 use http::Method;
 use serde::Deserialize;

@@ -1,4 +1,7 @@
-//! The app's private key as text: a PEM (PKCS#1 or PKCS#8), pasted however a secret store keeps it, or its base64 encoding; parsed into a signer of RS256.
+//! The app's private key as text.
+//!
+//! A PEM (PKCS#1 or PKCS#8), pasted however a secret store keeps it, or its base64
+//! encoding; parsed into a signer of RS256.
 //!
 //! No error from here ever contains the key or any line of it.
 

@@ -1,4 +1,8 @@
-//! Requests to a key service over the transport: a few bounded retries of what the service calls transient, and its error answers read, by the service's own dialect, into one error that names the call, the code and the message.
+//! Requests to a key service over the transport.
+//!
+//! A few bounded retries of what the service calls transient, and its error answers read,
+//! by the service's own dialect, into one error that names the call, the code and the
+//! message.
 
 use std::time::Duration;
 

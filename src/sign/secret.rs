@@ -1,4 +1,7 @@
-//! Values a signer comes to hold that no log may show: a `Secret` prints as `***`, and a `SecretSink` is told each one so that the runner masks it at once.
+//! Values a signer comes to hold that no log may show.
+//!
+//! A `Secret` prints as `***`, and a `SecretSink` is told each one so that the runner masks
+//! it at once.
 
 use std::fmt;
 use std::sync::Arc;

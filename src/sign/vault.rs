@@ -1,4 +1,7 @@
-//! The HashiCorp Vault transit backend: the app's key in a transit mount, reached with a Vault token from JWT auth with the job's OIDC token, or `VAULT_TOKEN` from the environment.
+//! The HashiCorp Vault transit backend.
+//!
+//! The app's key in a transit mount, reached with a Vault token from JWT auth with the
+//! job's OIDC token, or `VAULT_TOKEN` from the environment.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

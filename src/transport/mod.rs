@@ -1,4 +1,7 @@
-//! A plain HTTPS client for any host: TLS roots from the system store, proxies, connect and exchange timeouts, a bounded body, HTTP/2; no retries, no redirects.
+//! A plain HTTPS client for any host.
+//!
+//! TLS roots from the system store, proxies, connect and exchange timeouts, a bounded body,
+//! HTTP/2; no retries, no redirects.
 //!
 //! It knows nothing of GitHub. What a failure means for a retry is said here only as
 //! facts (was the request sent? can trying again help?); the policy is the caller's.

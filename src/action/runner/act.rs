@@ -1,4 +1,7 @@
-//! nektos/act, a runner that is not GitHub's: how a step knows it runs under act, and what it says of the state act does not hand to a container action's post step.
+//! nektos/act, a runner that is not GitHub's.
+//!
+//! How a step knows it runs under act, and what it says of the state act does not hand to a
+//! container action's post step.
 
 use crate::env::Env;
 

@@ -1,4 +1,6 @@
-//! The step's environment as the runner sets it: `INPUT_*`, `STATE_*`, `RUNNER_DEBUG` and `GITHUB_ACTIONS`.
+//! The step's environment as the runner sets it.
+//!
+//! `INPUT_*`, `STATE_*`, `RUNNER_DEBUG` and `GITHUB_ACTIONS`.
 
 use crate::env::{given, var, Env};
 

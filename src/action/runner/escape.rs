@@ -1,4 +1,7 @@
-//! Escaping for workflow commands (their messages and properties, text for people inside them), and heredoc file-command entries with random delimiters.
+//! Escaping for workflow commands and file commands.
+//!
+//! Workflow commands' messages and properties (with text for people inside them), and
+//! heredoc file-command entries with random delimiters.
 
 use anyhow::{bail, Result};
 

@@ -1,4 +1,7 @@
-//! The GitHub Actions runner protocol, all of it: the step's environment (inputs, state, debug), workflow commands and masks on stdout, and file commands (outputs, state, summary).
+//! The GitHub Actions runner protocol, all of it.
+//!
+//! The step's environment (inputs, state, debug), workflow commands and masks on stdout,
+//! and file commands (outputs, state, summary).
 //!
 //! This module knows nothing of GitHub's API. Every value it prints inside a
 //! workflow command is escaped, so that no input can start a command of its

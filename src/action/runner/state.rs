@@ -1,4 +1,6 @@
-//! What the main step hands to the post step through `GITHUB_STATE`: the tokens to revoke, when they expire, and which are main's own helpers.
+//! What the main step hands to the post step through `GITHUB_STATE`.
+//!
+//! The tokens to revoke, when they expire, and which are main's own helpers.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -17,8 +17,8 @@ use std::ops::{Index, IndexMut};
 use std::time::Duration;
 
 use super::{bounded, validate_url, ConfigError, Field};
-use crate::jwt::{self, Signer};
 use crate::env::{var, Env};
+use crate::jwt::{self, Signer};
 use crate::sign::aws::AwsEnv;
 use crate::sign::azure::AzureEnv;
 use crate::sign::gcp::GcpEnv;

@@ -1,4 +1,7 @@
-//! AWS signing credentials: an access key pair with an optional session token, from the environment as aws-actions/configure-aws-credentials leaves it, or from STS.
+//! AWS signing credentials.
+//!
+//! An access key pair with an optional session token, from the environment as
+//! aws-actions/configure-aws-credentials leaves it, or from STS.
 
 use crate::env::{var, Env};
 use crate::sign::secret::Secret;

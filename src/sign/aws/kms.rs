@@ -1,4 +1,7 @@
-//! The app's key in AWS KMS: RS256 signatures from KMS `Sign` (RSASSA_PKCS1_V1_5_SHA_256 over the raw signing input), with credentials fetched once, when first needed.
+//! The app's key in AWS KMS.
+//!
+//! RS256 signatures from KMS `Sign` (RSASSA_PKCS1_V1_5_SHA_256 over the raw signing input),
+//! with credentials fetched once, when first needed.
 
 use anyhow::Context as _;
 use base64::engine::general_purpose::STANDARD;

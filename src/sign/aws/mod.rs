@@ -1,4 +1,7 @@
-//! The AWS KMS backend: the app's key in KMS, credentials from the environment or a role assumed with the job's OIDC token, over the key services' client with aws-sigv4.
+//! The AWS KMS backend.
+//!
+//! The app's key in KMS, credentials from the environment or a role assumed with the job's
+//! OIDC token, over the key services' client with aws-sigv4.
 
 mod credentials;
 mod kms;

@@ -1,4 +1,7 @@
-//! AWS's dialect over the key services' client: SigV4 signing (aws-sigv4) of each attempt, and AWS's error answers (KMS's JSON, STS's XML) read into the call's code and message.
+//! AWS's dialect over the key services' client.
+//!
+//! SigV4 signing (aws-sigv4) of each attempt, and AWS's error answers (KMS's JSON, STS's
+//! XML) read into the call's code and message.
 
 use std::time::SystemTime;
 

@@ -1,4 +1,7 @@
-//! AWS STS: temporary credentials for a role, assumed in-process with the job's OIDC token and never put in the job's environment.
+//! AWS STS.
+//!
+//! Temporary credentials for a role, assumed in-process with the job's OIDC token and never
+//! put in the job's environment.
 
 use bytes::Bytes;
 use http::Method;

@@ -1,4 +1,10 @@
-//! Application Default Credentials of type `external_account`, as google-github-actions/auth writes them: the STS `token_url`, `audience` and `subject_token_type`, an optional `service_account_impersonation_url`, and where the subject token comes from (a URL with headers, or a file, in `text` or `json` format). Parsed and checked, with no I/O.
+//! GitHub-style `external_account` credentials.
+//!
+//! Application Default Credentials of type `external_account`, as
+//! google-github-actions/auth writes them: the STS `token_url`, `audience` and
+//! `subject_token_type`, an optional `service_account_impersonation_url`, and where the
+//! subject token comes from (a URL with headers, or a file, in `text` or `json` format).
+//! Parsed and checked, with no I/O.
 
 use serde::Deserialize;
 

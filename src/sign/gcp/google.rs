@@ -1,4 +1,9 @@
-//! Google's three REST calls for a signature, over the key services' client: STS's token exchange, IAM credentials' `generateAccessToken`, Cloud KMS's `asymmetricSign`; and Google's errors, in OAuth's form (`error`, `error_description`) and in Google's (`error.code`, `message`, `status`), quoted as they come.
+//! Google's three REST calls for a signature, and its errors.
+//!
+//! Over the key services' client: STS's token exchange, IAM credentials'
+//! `generateAccessToken`, Cloud KMS's `asymmetricSign`. Google's errors come in OAuth's
+//! form (`error`, `error_description`) and in Google's (`error.code`, `message`, `status`),
+//! and are quoted as they come.
 
 use serde::Deserialize;
 use serde_json::json;

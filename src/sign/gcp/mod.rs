@@ -1,4 +1,8 @@
-//! The GCP Cloud KMS backend: the app's key as a Cloud KMS key version, reached with an access token from STS (the job's OIDC token through workload identity federation, or an `external_account` file as Application Default Credentials), optionally impersonating a service account.
+//! The GCP Cloud KMS backend.
+//!
+//! The app's key as a Cloud KMS key version, reached with an access token from STS (the
+//! job's OIDC token through workload identity federation, or an `external_account` file as
+//! Application Default Credentials), optionally impersonating a service account.
 
 pub mod external;
 mod google;
