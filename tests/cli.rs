@@ -71,14 +71,16 @@ fn the_key_from_the_environment_a_client_id_and_yaml_permissions() {
     token.assert_calls(1);
 }
 
-#[test]
-fn defaults_to_github_repository_and_github_api_url_when_set() {
+/// With neither `--owner` nor `--repositories`, the command line mints for
+/// `GITHUB_REPOSITORY` at `GITHUB_API_URL`, each written as `repository` and `api_url`
+/// say (`{}` stands for the fake's URL).
+fn mints_for_the_current_repository(repository: &str, api_url: &str) {
     let gh = FakeGitHub::start();
     let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
     let ran = Cli::new(&["--app-id", APP_ID])
         .key_file()
-        .env("GITHUB_REPOSITORY", "acme/site")
-        .env("GITHUB_API_URL", &gh.url())
+        .env("GITHUB_REPOSITORY", repository)
+        .env("GITHUB_API_URL", &api_url.replace("{}", &gh.url()))
         .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(ran.stdout, format!("{FINAL_TOKEN}\n"));
@@ -87,18 +89,13 @@ fn defaults_to_github_repository_and_github_api_url_when_set() {
 }
 
 #[test]
+fn defaults_to_github_repository_and_github_api_url_when_set() {
+    mints_for_the_current_repository("acme/site", "{}");
+}
+
+#[test]
 fn github_repository_and_github_api_url_are_read_trimmed() {
-    let gh = FakeGitHub::start();
-    let flow = gh.flow("acme", &["site"], &[], &[(11, "site")], None);
-    let ran = Cli::new(&["--app-id", APP_ID])
-        .key_file()
-        .env("GITHUB_REPOSITORY", " acme/site\n")
-        .env("GITHUB_API_URL", &format!(" {} ", gh.url()))
-        .run();
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert_eq!(ran.stdout, format!("{FINAL_TOKEN}\n"));
-    flow.lookup.assert_calls(1);
-    flow.final_token.assert_calls(1);
+    mints_for_the_current_repository(" acme/site\n", " {} ");
 }
 
 #[test]
