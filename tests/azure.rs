@@ -1,7 +1,10 @@
 //! Keyless on Azure: the app's JWT signed by a key in Azure Key Vault, reached with the job's OIDC token traded at Entra ID (or a client secret), against stand-ins held to azure-identity and azure-keyvault-keys, and a fake GitHub that verifies the JWT with the vault key's public half.
 
 use crate::common::azure::*;
-use crate::common::oidc::{id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_SUBJECT};
+use crate::common::oidc::{
+    assert_claims_debugged, error_lines, id_token, shown_claims, FakeOidc, BOTH_FORMATS,
+    ID_TOKEN_REQUEST_TOKEN, OIDC_SUBJECT, OIDC_SUBJECT_IMMUTABLE, SAID_IMMUTABLE,
+};
 use crate::common::*;
 
 /// azure-identity and azure-keyvault-keys, as a workflow's Python would use them.
@@ -23,11 +26,12 @@ try:
                            disable_instance_discovery=True).get_token("https://vault.azure.net/.default")
 except ClientAuthenticationError as e:
     print("WRONG_SECRET=" + str(e.message).splitlines()[0])
-try:
-    ClientAssertionCredential(tenant, client_id, lambda: os.environ["WRONG_AUDIENCE"],
-                              authority=authority).get_token("https://vault.azure.net/.default")
-except ClientAuthenticationError as e:
-    print("WRONG_AUDIENCE=" + str(e.message).splitlines()[0])
+for name in ("WRONG_AUDIENCE", "WRONG_SUBJECT"):
+    try:
+        ClientAssertionCredential(tenant, client_id, lambda: os.environ[name],
+                                  authority=authority).get_token("https://vault.azure.net/.default")
+    except ClientAuthenticationError as e:
+        print(name + "=" + str(e.message).splitlines()[0])
 
 digest = hashlib.sha256(os.environ["MESSAGE"].encode()).digest()
 for name, key_id in (("CURRENT", os.environ["KEY_ID"]), ("VERSIONED", os.environ["KEY_ID_VERSIONED"])):
@@ -64,6 +68,11 @@ fn the_stand_in_answers_azure_identity_and_azure_keyvault_keys() {
             "WRONG_AUDIENCE",
             id_token("https://github.com/acme", OIDC_SUBJECT),
         ),
+        // The federated credential's subject is the classic one.
+        (
+            "WRONG_SUBJECT",
+            id_token(AZURE_FEDERATED_AUDIENCE, OIDC_SUBJECT_IMMUTABLE),
+        ),
         ("MESSAGE", message.into()),
         ("KEY_ID", azure.https_key_id(AZURE_KEY_NAME, None)),
         (
@@ -88,6 +97,13 @@ fn the_stand_in_answers_azure_identity_and_azure_keyvault_keys() {
                 .contains("https://github.com/acme"),
         "{}",
         client.value("WRONG_AUDIENCE")
+    );
+    assert!(
+        client.value("WRONG_SUBJECT").contains(&format!(
+            "AADSTS700213: No matching federated identity record found for presented assertion subject '{OIDC_SUBJECT_IMMUTABLE}'"
+        )),
+        "{}",
+        client.value("WRONG_SUBJECT")
     );
     // What they sent was accepted: the grant's fields, as the stand-in checks them.
     let grants = azure.token_requests();
@@ -322,6 +338,74 @@ fn an_oidc_audience_the_federated_credential_does_not_hold_is_refused_and_named(
         error.contains(AZURE_TENANT) && error.contains(AZURE_CLIENT_ID),
         "{error}"
     );
+}
+
+#[test]
+fn a_federated_credential_that_refuses_the_jobs_token_is_shown_its_claims_and_a_credential_that_admits_it(
+) {
+    // The app's federated credential was made for the classic subject; the repository's
+    // tokens now carry the immutable one.
+    let azure = FakeAzure::start();
+    azure.federated_subjects(&[OIDC_SUBJECT]);
+    let oidc = FakeOidc::with_subject(OIDC_SUBJECT_IMMUTABLE);
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let mut extra = oidc.env();
+    extra.push(authority(&azure));
+    let inputs = key_inputs(&azure.key_id(AZURE_KEY_NAME, None));
+    let ran = step.run_keyless(bin(), &gh.url(), &borrowed(&inputs), extra);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+    assert!(azure.issued_tokens().is_empty());
+    let lines = error_lines(&ran.stdout);
+    assert!(
+        lines[0].contains(&format!("Entra ID token request failed: invalid_client: AADSTS700213: No matching federated identity record found for presented assertion subject '{OIDC_SUBJECT_IMMUTABLE}'.")),
+        "Entra's own words first: {lines:?}"
+    );
+    assert_eq!(
+        lines[1..],
+        [
+            shown_claims(AZURE_FEDERATED_AUDIENCE, OIDC_SUBJECT_IMMUTABLE).as_str(),
+            SAID_IMMUTABLE,
+            "A federated identity credential that admits this job: issuer 'https://token.actions.githubusercontent.com', subject 'repo:acme@4242/site@90210:ref:refs/heads/main', audience 'api://AzureADTokenExchange'",
+            "To admit it under either sub format, one credential for each, with the same issuer and audience: subject 'repo:acme/site:ref:refs/heads/main' and subject 'repo:acme@4242/site@90210:ref:refs/heads/main'",
+        ],
+    );
+    assert!(!ran.stdout.contains("::debug::"), "{}", ran.stdout);
+    let secrets: Vec<String> = oidc.issued().into_iter().map(|(_, t)| t).collect();
+    assert_no_secret(&ran.stdout, &secrets);
+}
+
+#[test]
+fn a_credential_for_each_format_admits_both_and_debug_logs_the_claims() {
+    let azure = FakeAzure::start();
+    // The two credentials the refusal offers.
+    azure.federated_subjects(&[OIDC_SUBJECT, OIDC_SUBJECT_IMMUTABLE]);
+    for (subject, format) in BOTH_FORMATS {
+        let oidc = FakeOidc::with_subject(subject);
+        let gh = FakeGitHub::start();
+        gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+        let step = Step::new();
+        let mut extra = oidc.env();
+        extra.push(authority(&azure));
+        extra.push(("RUNNER_DEBUG".into(), "1".into()));
+        let inputs = key_inputs(&azure.key_id(AZURE_KEY_NAME, None));
+        let ran = step.run_keyless(bin(), &gh.url(), &borrowed(&inputs), extra);
+        assert_eq!(ran.code, 0, "{subject}: {}", ran.stdout);
+        assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+        let exchange = "Entra ID token request";
+        assert_claims_debugged(
+            &ran.stdout,
+            exchange,
+            AZURE_FEDERATED_AUDIENCE,
+            subject,
+            format,
+        );
+        let secrets: Vec<String> = oidc.issued().into_iter().map(|(_, t)| t).collect();
+        assert_no_secret(&ran.stdout, &secrets);
+    }
 }
 
 #[test]

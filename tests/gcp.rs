@@ -6,6 +6,10 @@
 
 use std::path::Path;
 
+use crate::common::oidc::{
+    assert_claims_debugged, error_lines, shown_claims, BOTH_FORMATS, OIDC_SUBJECT,
+    OIDC_SUBJECT_IMMUTABLE, SAID_IMMUTABLE,
+};
 use crate::common::*;
 use serde_json::json;
 
@@ -180,9 +184,81 @@ fn an_oidc_token_for_the_wrong_audience_is_refused_and_named() {
         error.contains("The audience in ID Token [https://github.com/acme] does not match"),
         "the wrong audience is named: {error}"
     );
+    // The file's subject token is the job's: what it showed STS follows.
+    assert!(
+        error.contains("%0AThe job's OIDC token showed (its claims; the token itself is not shown): iss 'https://token.actions.githubusercontent.com', aud 'https://github.com/acme', sub 'repo:acme/site:ref:refs/heads/main',"),
+        "{error}"
+    );
     assert_eq!(gcp.calls("kms"), 0);
     any.assert_calls(0);
     assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn an_attribute_condition_that_refuses_the_jobs_token_is_shown_its_claims_and_a_condition_that_admits_it(
+) {
+    // The provider's condition was written for the classic format; the repository's
+    // tokens now carry the immutable one.
+    let gcp = GcpStandIn::start(GcpExpect {
+        subject: OIDC_SUBJECT_IMMUTABLE.into(),
+        attribute_condition: vec![("sub", OIDC_SUBJECT.into())],
+        ..GcpExpect::default()
+    });
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let ran = step.run_keyless(bin(), &gh.url(), &federated_inputs(), gcp_env(&gcp));
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+    assert_eq!(
+        (gcp.calls("sts"), gcp.calls("iam"), gcp.calls("kms")),
+        (1, 0, 0)
+    );
+    let lines = error_lines(&ran.stdout);
+    assert!(
+        lines[0].contains("STS token exchange failed: unauthorized_client: The given credential is rejected by the attribute condition. (HTTP 400)"),
+        "Google's own words first: {lines:?}"
+    );
+    let audience = format!("https://iam.googleapis.com/{GCP_PROVIDER}");
+    assert_eq!(
+        lines[1..],
+        [
+            shown_claims(&audience, OIDC_SUBJECT_IMMUTABLE).as_str(),
+            SAID_IMMUTABLE,
+            "A workload identity provider's attribute condition that admits this job: assertion.sub == 'repo:acme@4242/site@90210:ref:refs/heads/main'",
+            "To admit it under either sub format, match on the repository's id: assertion.repository_id == '90210' && assertion.ref == 'refs/heads/main'; and grant the service account's roles/iam.workloadIdentityUser (or the key's own role) to principalSet://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/github/attribute.repository_id/90210, with the attribute mapping attribute.repository_id=assertion.repository_id",
+        ],
+    );
+    assert!(!ran.stdout.contains("::debug::"), "{}", ran.stdout);
+    assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn a_condition_on_the_repositorys_id_admits_both_formats_and_debug_logs_the_claims() {
+    for (subject, format) in BOTH_FORMATS {
+        // The condition the refusal offers for either format.
+        let gcp = GcpStandIn::start(GcpExpect {
+            subject: subject.into(),
+            attribute_condition: vec![
+                ("repository_id", "90210".into()),
+                ("ref", "refs/heads/main".into()),
+            ],
+            ..GcpExpect::default()
+        });
+        let gh = FakeGitHub::start();
+        gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+        let step = Step::new();
+        let mut env = gcp_env(&gcp);
+        env.push(("RUNNER_DEBUG".into(), "1".into()));
+        let ran = step.run_keyless(bin(), &gh.url(), &federated_inputs(), env);
+        assert_eq!(ran.code, 0, "{subject}: {}", ran.stdout);
+        assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+        let audience = format!("https://iam.googleapis.com/{GCP_PROVIDER}");
+        let exchange = "STS token exchange";
+        assert_claims_debugged(&ran.stdout, exchange, &audience, subject, format);
+        assert_no_secret(&ran.stdout);
+    }
 }
 
 #[test]
@@ -383,13 +459,14 @@ try:
     out["short"] = "signed"
 except google.api_core.exceptions.BadRequest as e:
     out["short"] = e.message
-wrong, _ = client(json.loads(os.environ["WRONG_ACCOUNT"]))
-try:
-    import google.auth.transport.requests
-    wrong.refresh(google.auth.transport.requests.Request())
-    out["wrong"] = "refreshed"
-except google.auth.exceptions.GoogleAuthError as e:
-    out["wrong"] = str(e)
+import google.auth.transport.requests
+for name in ("WRONG_ACCOUNT", "REFUSED_ACCOUNT"):
+    creds, _ = client(json.loads(os.environ[name]))
+    try:
+        creds.refresh(google.auth.transport.requests.Request())
+        out[name] = "refreshed"
+    except google.auth.exceptions.GoogleAuthError as e:
+        out[name] = str(e)
 print(json.dumps(out))
 "#;
 
@@ -405,6 +482,17 @@ fn the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak() {
         Some(GCP_SERVICE_ACCOUNT),
     );
     let wrong = gcp.external_account("https://github.com/acme", Some(GCP_SERVICE_ACCOUNT));
+    // A provider whose attribute condition was written for the classic sub, and a job
+    // whose token carries the immutable one.
+    let refusing = GcpStandIn::start(GcpExpect {
+        subject: OIDC_SUBJECT_IMMUTABLE.into(),
+        attribute_condition: vec![("sub", OIDC_SUBJECT.into())],
+        ..GcpExpect::default()
+    });
+    let refused = refusing.external_account(
+        &format!("https://iam.googleapis.com/{GCP_PROVIDER}"),
+        Some(GCP_SERVICE_ACCOUNT),
+    );
     let missing = GCP_KEY_VERSION.replace("cryptoKeyVersions/1", "cryptoKeyVersions/9");
     let ran = run_python(
         &python,
@@ -412,6 +500,7 @@ fn the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak() {
         &[
             ("GOOD_ACCOUNT", &good.to_string()),
             ("WRONG_ACCOUNT", &wrong.to_string()),
+            ("REFUSED_ACCOUNT", &refused.to_string()),
             ("KMS_ENDPOINT", &gcp.url),
             ("KEY_VERSION", GCP_KEY_VERSION),
             ("MISSING_KEY", &missing),
@@ -462,12 +551,19 @@ fn the_stand_in_speaks_what_google_auth_and_google_cloud_kms_speak() {
             .contains("Digest length 31"),
         "{out}"
     );
-    let wrong = out["wrong"].as_str().unwrap_or_default();
+    let wrong = out["WRONG_ACCOUNT"].as_str().unwrap_or_default();
     assert!(
         wrong.contains("invalid_grant")
             && wrong.contains("The audience in ID Token [https://github.com/acme]"),
         "{wrong}"
     );
+    let refused = out["REFUSED_ACCOUNT"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("unauthorized_client")
+            && refused.contains("The given credential is rejected by the attribute condition."),
+        "{refused}"
+    );
+    assert_eq!(refusing.calls("iam"), 0, "{:?}", refusing.seen());
 }
 
 /// An `external_account` file that sends a token to a host neither Google's, an

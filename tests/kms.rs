@@ -1,7 +1,13 @@
 //! Keyless: the app's JWT signed by a key in AWS KMS, against moto (a real AWS stand-in
 //! on 127.0.0.1, KMS signing with real RSA keys) and a fake GitHub that verifies the JWT
-//! with the KMS key's public half. Run the way the runner runs the step, and as the CLI.
+//! with the KMS key's public half. Run the way the runner runs the step, and as the CLI;
+//! a role's trust in front of moto's STS refuses a token it does not admit, in STS's
+//! words (held against botocore), and the step shows what the token showed it.
 
+use crate::common::oidc::{
+    assert_claims_debugged, error_lines, id_token, shown_claims, FakeOidc, BOTH_FORMATS,
+    OIDC_SUBJECT, OIDC_SUBJECT_IMMUTABLE, SAID_IMMUTABLE,
+};
 use crate::common::*;
 use httpmock::prelude::*;
 use serde_json::json;
@@ -393,4 +399,187 @@ fn kms_requests_carry_signatures_botocore_computes_too() {
             assert!(signed.contains(&header), "{header} is not signed: {c}");
         }
     }
+}
+
+/// The step's environment for a role assumed with the runner's OIDC token: STS at the
+/// role's trust in front of moto, KMS at moto, the runner's OIDC endpoint.
+fn role_env(moto: &Moto, sts: &StsTrust, oidc: &FakeOidc) -> Vec<(String, String)> {
+    let mut env = aws_env(moto, false);
+    env.push(("AWS_ENDPOINT_URL_STS".into(), sts.url.clone()));
+    env.extend(oidc.env());
+    env
+}
+
+/// What the role trust of these tests admits: GitHub's audience for STS, and `subjects`.
+fn trust(subjects: &[&str]) -> RoleTrust {
+    RoleTrust {
+        audiences: vec!["sts.amazonaws.com".into()],
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// The condition the refusal offers for either `sub` format.
+const EITHER_FORMAT: &str = r#"To admit it under either sub format: "Condition": {"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":["repo:acme/site:ref:refs/heads/main","repo:acme@4242/site@90210:ref:refs/heads/main"]}}"#;
+
+#[test]
+fn a_role_that_refuses_the_jobs_token_is_shown_its_claims_and_the_condition_that_admits_it() {
+    let test =
+        "a_role_that_refuses_the_jobs_token_is_shown_its_claims_and_the_condition_that_admits_it";
+    let Some(moto) = moto(test) else {
+        return;
+    };
+    let (key_id, public_key) = moto.signing_key(None);
+    // The role's trust was written for the classic format; the repository's tokens now
+    // carry the immutable one.
+    let sts = StsTrust::start(&moto.url, trust(&[OIDC_SUBJECT]));
+    let oidc = FakeOidc::with_subject(OIDC_SUBJECT_IMMUTABLE);
+    let gh = FakeGitHub::verifying_with(&public_key);
+    let any = gh.catch_all();
+    let step = Step::new();
+    let ran = step.run_keyless(
+        bin(),
+        &gh.url(),
+        &[
+            ("aws-kms-key-id", &key_id),
+            ("aws-role-to-assume", AWS_ROLE_ARN),
+        ],
+        role_env(&moto, &sts, &oidc),
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+    assert_eq!(sts.assume_calls(), 1);
+    let lines = error_lines(&ran.stdout);
+    // STS's own words first, then what the token showed it.
+    assert!(
+        lines[0].contains("STS AssumeRoleWithWebIdentity failed: AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity (HTTP 403, request id "),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1..],
+        [
+            shown_claims("sts.amazonaws.com", OIDC_SUBJECT_IMMUTABLE).as_str(),
+            SAID_IMMUTABLE,
+            r#"An IAM role trust policy that admits this job: "Condition": {"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com","token.actions.githubusercontent.com:sub":"repo:acme@4242/site@90210:ref:refs/heads/main"}}"#,
+            EITHER_FORMAT,
+        ],
+    );
+    // The token itself only in its mask; no debug line without the runner's debug logging.
+    let token = &oidc.issued()[0].1;
+    assert_eq!(
+        ran.stdout.matches(token.as_str()).count(),
+        1,
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("::debug::"), "{}", ran.stdout);
+    assert_no_secret(&ran.stdout);
+}
+
+#[test]
+fn the_condition_for_either_format_admits_both_and_debug_logs_the_claims_at_each_exchange() {
+    let test =
+        "the_condition_for_either_format_admits_both_and_debug_logs_the_claims_at_each_exchange";
+    let Some(moto) = moto(test) else {
+        return;
+    };
+    let (key_id, public_key) = moto.signing_key(None);
+    // The StringLike list the refusal offers.
+    let sts = StsTrust::start(&moto.url, trust(&[OIDC_SUBJECT, OIDC_SUBJECT_IMMUTABLE]));
+    for (subject, format) in BOTH_FORMATS {
+        let oidc = FakeOidc::with_subject(subject);
+        let gh = FakeGitHub::verifying_with(&public_key);
+        gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+        let step = Step::new();
+        let mut env = role_env(&moto, &sts, &oidc);
+        env.push(("RUNNER_DEBUG".into(), "1".into()));
+        let ran = step.run_keyless(
+            bin(),
+            &gh.url(),
+            &[
+                ("aws-kms-key-id", &key_id),
+                ("aws-role-to-assume", AWS_ROLE_ARN),
+            ],
+            env,
+        );
+        assert_eq!(ran.code, 0, "{subject}: {}", ran.stdout);
+        assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+        let exchange = "STS AssumeRoleWithWebIdentity";
+        assert_claims_debugged(&ran.stdout, exchange, "sts.amazonaws.com", subject, format);
+        assert_no_secret(&ran.stdout);
+    }
+    assert_eq!(sts.assume_calls(), 2);
+}
+
+/// botocore's STS client, as a workflow's Python would call AssumeRoleWithWebIdentity.
+const BOTOCORE_STS: &str = r#"
+import json, os
+import botocore.session
+from botocore.exceptions import ClientError
+
+sts = botocore.session.get_session().create_client(
+    "sts", region_name="eu-west-1", endpoint_url=os.environ["STS"],
+    aws_access_key_id="unused", aws_secret_access_key="unused")
+out = {}
+for name in ("ADMITTED", "REFUSED", "WRONG_AUDIENCE"):
+    try:
+        answer = sts.assume_role_with_web_identity(
+            RoleArn=os.environ["ROLE"], RoleSessionName="app-token", WebIdentityToken=os.environ[name])
+        out[name] = ["assumed", answer["Credentials"]["AccessKeyId"], answer["AssumedRoleUser"]["Arn"]]
+    except ClientError as e:
+        out[name] = [e.response["Error"]["Code"], e.response["Error"]["Message"],
+                     e.response["ResponseMetadata"]["HTTPStatusCode"]]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn the_role_trust_refuses_botocore_in_stss_words() {
+    let test = "the_role_trust_refuses_botocore_in_stss_words";
+    let Some(moto) = moto(test) else {
+        return;
+    };
+    let Some(python) = clients_python(test) else {
+        return;
+    };
+    let sts = StsTrust::start(&moto.url, trust(&[OIDC_SUBJECT]));
+    let ran = run_python(
+        &python,
+        BOTOCORE_STS,
+        &[
+            ("STS", &sts.url),
+            ("ROLE", AWS_ROLE_ARN),
+            ("ADMITTED", &id_token("sts.amazonaws.com", OIDC_SUBJECT)),
+            (
+                "REFUSED",
+                &id_token("sts.amazonaws.com", OIDC_SUBJECT_IMMUTABLE),
+            ),
+            (
+                "WRONG_AUDIENCE",
+                &id_token("https://github.com/acme", OIDC_SUBJECT),
+            ),
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let out: serde_json::Value =
+        serde_json::from_str(ran.stdout.lines().last().unwrap_or_default()).expect("JSON");
+    // Admitted, moto's STS assumed the role.
+    assert_eq!(out["ADMITTED"][0], "assumed", "{out}");
+    assert!(
+        out["ADMITTED"][2]
+            .as_str()
+            .is_some_and(|a| a.ends_with(":assumed-role/github-app-signer/app-token")),
+        "{out}"
+    );
+    assert_eq!(
+        out["REFUSED"],
+        json!([
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+            403
+        ])
+    );
+    assert_eq!(
+        out["WRONG_AUDIENCE"],
+        json!(["InvalidIdentityToken", "Incorrect token audience", 400])
+    );
 }

@@ -3,7 +3,9 @@
 use app_token::excerpt::excerpt_name;
 
 use crate::common::oidc::{
-    id_token, FakeOidc, ID_TOKEN_REQUEST_TOKEN, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT,
+    assert_claims_debugged, error_lines, id_token, shown_claims, FakeOidc, BOTH_FORMATS,
+    ID_TOKEN_REQUEST_TOKEN, OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT, OIDC_SUBJECT_IMMUTABLE,
+    SAID_IMMUTABLE,
 };
 use crate::common::vault::*;
 use crate::common::*;
@@ -22,6 +24,10 @@ try:
     client.auth.jwt.jwt_login(role=os.environ["ROLE"], jwt=os.environ["WRONG_AUDIENCE"], path="jwt")
 except InvalidRequest as e:
     print("WRONG_AUDIENCE=" + "; ".join(e.errors))
+try:
+    client.auth.jwt.jwt_login(role=os.environ["ROLE"], jwt=os.environ["WRONG_SUBJECT"], path="jwt")
+except InvalidRequest as e:
+    print("WRONG_SUBJECT=" + "; ".join(e.errors))
 message = os.environ["MESSAGE"].encode()
 signed = client.secrets.transit.sign_data(
     name=os.environ["KEY"], hash_input=base64.b64encode(message).decode(), hash_algorithm="sha2-256",
@@ -57,6 +63,11 @@ fn the_stand_in_answers_hvac() {
             "WRONG_AUDIENCE",
             id_token("sts.amazonaws.com", OIDC_SUBJECT),
         ),
+        // The role's bound_subject is the classic one.
+        (
+            "WRONG_SUBJECT",
+            id_token(OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT_IMMUTABLE),
+        ),
         ("KEY", VAULT_KEY_NAME.into()),
         ("MESSAGE", message.into()),
     ];
@@ -71,6 +82,10 @@ fn the_stand_in_answers_hvac() {
     assert!(client
         .value("WRONG_AUDIENCE")
         .contains("invalid audience (aud) claim"));
+    assert_eq!(
+        client.value("WRONG_SUBJECT"),
+        "error validating token: invalid subject (sub) claim"
+    );
     // The rotated key's latest version signs, with the app's key, as a JWS signature.
     let signature = client.value("SIGNATURE");
     let jws = signature.strip_prefix("vault:v2:").expect("version 2");
@@ -243,6 +258,95 @@ fn an_oidc_audience_the_role_does_not_bind_is_refused_and_named() {
         &[("vault-audience", VAULT_AUDIENCE)],
     );
     assert_eq!(ran.code, 0, "{}", ran.stdout);
+}
+
+#[test]
+fn a_role_that_refuses_the_jobs_token_is_shown_its_claims_and_a_role_that_admits_it() {
+    // The role's bound_subject was written for the classic format; the repository's
+    // tokens now carry the immutable one.
+    let vault = FakeVault::start();
+    vault.bind_subject(OIDC_SUBJECT);
+    let oidc = FakeOidc::with_subject(OIDC_SUBJECT_IMMUTABLE);
+    let gh = FakeGitHub::start();
+    let any = gh.catch_all();
+    let step = Step::new();
+    let ran = role_step(&vault, &oidc, &gh, &step, &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    any.assert_calls(0);
+    assert!(step.outputs().is_empty());
+    assert!(vault.login_tokens().is_empty());
+    let lines = error_lines(&ran.stdout);
+    assert!(
+        lines[0].contains("Vault JWT login failed: Bad Request: error validating token: invalid subject (sub) claim (HTTP 400)"),
+        "Vault's own words first: {lines:?}"
+    );
+    assert_eq!(
+        lines[1..],
+        [
+            shown_claims(OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT_IMMUTABLE).as_str(),
+            SAID_IMMUTABLE,
+            r#"A JWT auth role that admits this job: {"bound_audiences":["https://github.com/acme"],"bound_subject":"repo:acme@4242/site@90210:ref:refs/heads/main"}"#,
+            r#"To admit it under either sub format, bind the repository's id instead of the subject: {"bound_audiences":["https://github.com/acme"],"bound_claims":{"ref":"refs/heads/main","repository_id":"90210"},"bound_subject":""}"#,
+        ],
+    );
+    assert!(!ran.stdout.contains("::debug::"), "{}", ran.stdout);
+    assert_no_secret(&ran.stdout, &secrets(&oidc, &vault));
+    // A role bound to another repository's id is refused by its bound claims, and shown
+    // the same.
+    vault
+        .bind_subject("")
+        .bind_claims(&[("repository_id", &["1"])]);
+    let gh = FakeGitHub::start();
+    let ran = role_step(&vault, &oidc, &gh, &Step::new(), &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stdout);
+    let lines = error_lines(&ran.stdout);
+    assert!(
+        lines[0].ends_with("Vault JWT login failed: Bad Request: error validating claims: claim \"repository_id\" does not match any associated bound claim values (HTTP 400)"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        shown_claims(OIDC_DEFAULT_AUDIENCE, OIDC_SUBJECT_IMMUTABLE)
+    );
+}
+
+#[test]
+fn a_role_bound_to_the_repositorys_id_admits_both_formats_and_debug_logs_the_claims() {
+    let vault = FakeVault::start();
+    // The role the refusal offers for either format.
+    vault
+        .bind_subject("")
+        .bind_claims(&[("repository_id", &["90210"]), ("ref", &["refs/heads/main"])]);
+    for (subject, format) in BOTH_FORMATS {
+        let oidc = FakeOidc::with_subject(subject);
+        let gh = FakeGitHub::start();
+        gh.flow("acme", &["site"], &[], &[(11, "site")], None);
+        let step = Step::new();
+        let url = vault.url();
+        let mut env = oidc.env();
+        env.push(("RUNNER_DEBUG".into(), "1".into()));
+        let ran = step.run_keyless(
+            bin(),
+            &gh.url(),
+            &[
+                ("vault-transit-key", VAULT_KEY_NAME),
+                ("vault-url", url.as_str()),
+                ("vault-role", VAULT_ROLE),
+            ],
+            env,
+        );
+        assert_eq!(ran.code, 0, "{subject}: {}", ran.stdout);
+        assert_eq!(step.outputs()["token"], FINAL_TOKEN);
+        let exchange = "Vault JWT login";
+        assert_claims_debugged(
+            &ran.stdout,
+            exchange,
+            OIDC_DEFAULT_AUDIENCE,
+            subject,
+            format,
+        );
+        assert_no_secret(&ran.stdout, &secrets(&oidc, &vault));
+    }
 }
 
 /// Names as long as the bounds let them be (1024 bytes), though no real one is, are

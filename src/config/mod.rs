@@ -443,8 +443,9 @@ impl crate::mint::session::AppKey for Key {
         proxy: &crate::transport::Proxy,
         connect_timeout: std::time::Duration,
         on_secret: crate::sign::SecretSink,
+        on_debug: Option<crate::sign::DebugSink>,
     ) -> anyhow::Result<crate::jwt::Signer> {
-        Key::into_signer(self, app_id, proxy, connect_timeout, on_secret)
+        Key::into_signer(self, app_id, proxy, connect_timeout, on_secret, on_debug)
     }
 }
 

@@ -22,7 +22,7 @@ use super::{Ledger, Outcome, Request};
 use crate::cancel::Signal;
 use crate::github::{AppJwt, Client, Log};
 use crate::jwt::Signer;
-use crate::sign::SecretSink;
+use crate::sign::{DebugSink, SecretSink};
 use crate::transport::Proxy;
 
 /// How long giving back what signing borrowed may take.
@@ -31,18 +31,21 @@ pub const END_SIGNING_LIMIT: Duration = Duration::from_secs(5);
 /// The app's key, made a signer when a session opens (`config::Key` is one).
 pub trait AppKey {
     /// The signer for app JWTs; a key service's client is made with GitHub's proxies and
-    /// connect timeout, and `on_secret` learns the secrets it comes to hold.
+    /// connect timeout, `on_secret` learns the secrets it comes to hold, and `on_debug`
+    /// (with debug logging on) its debug lines.
     fn into_signer(
         self,
         app_id: &str,
         proxy: &Proxy,
         connect_timeout: Duration,
         on_secret: SecretSink,
+        on_debug: Option<DebugSink>,
     ) -> anyhow::Result<Signer>;
 }
 
 /// The signer for `key`, reaching its key service as `target` reaches GitHub; the
-/// secrets it is lent go to `witness` to hide.
+/// secrets it is lent go to `witness` to hide, and its debug lines (what the job's OIDC
+/// token shows each exchange) to `witness`'s debug log when it keeps one.
 pub fn signer(
     app_id: &str,
     key: impl AppKey,
@@ -51,11 +54,16 @@ pub fn signer(
 ) -> anyhow::Result<Arc<Signer>> {
     let hide = Arc::clone(witness);
     let on_secret: SecretSink = Arc::new(move |secret: &str| hide.hide(secret));
+    let on_debug = witness.debugs().then(|| {
+        let debug = Arc::clone(witness);
+        Arc::new(move |line: &str| debug.debug(line)) as DebugSink
+    });
     key.into_signer(
         app_id,
         &target.proxy,
         target.settings.connect_timeout,
         on_secret,
+        on_debug,
     )
     .map(Arc::new)
 }

@@ -15,14 +15,17 @@ use tokio::sync::OnceCell;
 
 use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
-use crate::sign::oidc::{self, OidcRequest};
+use crate::sign::claims::Trust;
+use crate::sign::oidc::{self, IdToken, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
-use crate::sign::{described, Context, Sign};
+use crate::sign::{described, Context, DebugSink, Sign};
 use crate::transport::Answer;
 
 /// The audience Entra expects in a federated OIDC token.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
+/// Entra's token request, as messages name it.
+const TOKEN_REQUEST: &str = "Entra ID token request";
 /// The authority when `AZURE_AUTHORITY_HOST` is not set.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com/";
 
@@ -267,6 +270,7 @@ pub struct KeyVaultKey {
     challenged: OnceCell<()>,
     token: OnceCell<Secret>,
     on_secret: SecretSink,
+    on_debug: Option<DebugSink>,
 }
 
 impl KeyVaultKey {
@@ -277,6 +281,7 @@ impl KeyVaultKey {
             challenged: OnceCell::new(),
             token: OnceCell::new(),
             on_secret: context.on_secret.clone(),
+            on_debug: context.on_debug.clone(),
         })
     }
 
@@ -295,7 +300,7 @@ impl KeyVaultKey {
             .get_or_try_init(|| async {
                 let s = &self.settings;
                 let scope = scope_for(&s.domain);
-                let assertion;
+                let assertion: Option<IdToken>;
                 let mut pairs = vec![
                     ("client_id", s.client_id.as_str()),
                     ("scope", scope.as_str()),
@@ -303,32 +308,47 @@ impl KeyVaultKey {
                 ];
                 let how = match &s.credential {
                     Credential::Oidc(request) => {
-                        assertion =
+                        let token =
                             oidc::token(&self.client, request, Some(AUDIENCE), &self.on_secret)
                                 .await
                                 .with_context(|| {
                                     format!("the job's OIDC token for audience {AUDIENCE}")
                                 })?;
+                        token.tell(TOKEN_REQUEST, self.on_debug.as_ref());
+                        assertion = Some(token);
                         pairs.push((
                             "client_assertion_type",
                             "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                         ));
-                        pairs.push(("client_assertion", assertion.expose()));
+                        pairs.extend(
+                            assertion
+                                .as_ref()
+                                .map(|a| ("client_assertion", a.token.expose())),
+                        );
                         format!("the job's OIDC token (audience {AUDIENCE})")
                     }
                     Credential::ClientSecret(secret) => {
+                        assertion = None;
                         pairs.push(("client_secret", secret.expose()));
                         "AZURE_CLIENT_SECRET".to_string()
                     }
                 };
-                let call = Call::post_form("Entra ID token request", self.token_url(), &pairs);
-                let answer = self.client.send(&call, &ENTRA).await.with_context(|| {
-                    format!(
-                        "signing in to tenant {} as client {} with {how}",
-                        excerpt_name(&s.tenant_id),
-                        excerpt_name(&s.client_id)
-                    )
-                })?;
+                let call = Call::post_form(TOKEN_REQUEST, self.token_url(), &pairs);
+                let answer = self
+                    .client
+                    .send(&call, &ENTRA)
+                    .await
+                    .map_err(|e| match &assertion {
+                        Some(token) => token.explain(e, &Trust::EntraCredential),
+                        None => e,
+                    })
+                    .with_context(|| {
+                        format!(
+                            "signing in to tenant {} as client {} with {how}",
+                            excerpt_name(&s.tenant_id),
+                            excerpt_name(&s.client_id)
+                        )
+                    })?;
                 let token: TokenAnswer =
                     rest::json(call.name, &answer, "Entra's answer has no access_token")?;
                 (self.on_secret)(&token.access_token);

@@ -5,9 +5,10 @@
 //! [`oidc`] token or the environment's credentials.
 //!
 //! One file (or folder) per backend; none of them knows the others, the configuration
-//! or the JWT's claims: a backend turns a JWS signing input into an RS256 signature.
+//! or the app JWT's claims: a backend turns a JWS signing input into an RS256 signature.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,6 +20,7 @@ use crate::transport::Proxy;
 
 pub mod aws;
 pub mod azure;
+pub mod claims;
 pub mod gcp;
 pub mod oidc;
 pub mod pem;
@@ -27,6 +29,10 @@ pub mod secret;
 pub mod vault;
 
 pub use secret::{Secret, SecretSink};
+
+/// Told the lines the runner's debug logging shows: what the job's OIDC token shows at
+/// each exchange.
+pub type DebugSink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What holds the app's key: it makes RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signatures
 /// of a JWS signing input.
@@ -57,12 +63,14 @@ pub enum Service {
 }
 
 /// What every service's client is made with: the GitHub client's proxies and connect
-/// timeout, and where the secrets it comes to hold are told.
+/// timeout, where the secrets it comes to hold are told, and, with the runner's debug
+/// logging on, where its debug lines go.
 #[derive(Clone)]
 pub struct Context {
     pub proxy: Proxy,
     pub connect_timeout: Duration,
     pub on_secret: SecretSink,
+    pub on_debug: Option<DebugSink>,
 }
 
 impl Context {

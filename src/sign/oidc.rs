@@ -1,14 +1,17 @@
 //! The job's OIDC token.
 //!
 //! Asked of the runner once per audience (`ACTIONS_ID_TOKEN_REQUEST_URL` + `&audience=…`,
-//! with `ACTIONS_ID_TOKEN_REQUEST_TOKEN` as the bearer), masked as soon as it arrives;
-//! every cloud backend trades it for its own credentials.
+//! with `ACTIONS_ID_TOKEN_REQUEST_TOKEN` as the bearer), masked as soon as it arrives,
+//! and kept with its claims; every cloud backend trades it for its own credentials, and
+//! says what it showed when the cloud refuses it.
 
 use http::Method;
 use serde::Deserialize;
 
+use super::claims::{self, Claims, Trust};
 use super::rest::{self, Call, Dialect, RestClient, ServiceError};
 use super::secret::{Secret, SecretSink};
+use super::DebugSink;
 use crate::env::{var, Env};
 use crate::transport::Answer;
 
@@ -50,8 +53,37 @@ pub fn token_url(request_url: &str, audience: Option<&str>) -> String {
 }
 
 #[derive(Deserialize)]
-struct IdToken {
+struct TokenAnswer {
     value: String,
+}
+
+/// The job's OIDC token, with the claims a cloud's trust rules match on.
+pub struct IdToken {
+    pub token: Secret,
+    /// `None` for a token that is no JWT with a readable payload.
+    pub claims: Option<Claims>,
+}
+
+impl IdToken {
+    /// `token`, with its claims read from its payload.
+    pub fn new(token: Secret) -> Self {
+        let claims = Claims::of_token(token.expose());
+        Self { token, claims }
+    }
+
+    /// Tells `on_debug` (the runner's debug log, when it is on) what the token shows
+    /// `exchange`, before it is sent there.
+    pub fn tell(&self, exchange: &str, on_debug: Option<&DebugSink>) {
+        if let (Some(debug), Some(claims)) = (on_debug, &self.claims) {
+            debug(&claims::debug_line(exchange, claims));
+        }
+    }
+
+    /// `error`, the answer of the exchange, with what the token showed when it is the
+    /// cloud refusing it by `trust`.
+    pub fn explain(&self, error: ServiceError, trust: &Trust) -> ServiceError {
+        claims::explained(error, self.claims.as_ref(), trust)
+    }
 }
 
 /// The runner's errors: its status, and its body's `message` when it has one.
@@ -72,14 +104,14 @@ const DIALECT: Dialect = Dialect {
     transient: |status, _| rest::transient_status(status),
 };
 
-/// The job's OIDC token for `audience` (GitHub's default without one); `on_secret` learns
-/// it before anything else sees it.
+/// The job's OIDC token for `audience` (GitHub's default without one), with its claims;
+/// `on_secret` learns it before anything else sees it.
 pub async fn token(
     client: &RestClient,
     request: &OidcRequest,
     audience: Option<&str>,
     on_secret: &SecretSink,
-) -> Result<Secret, ServiceError> {
+) -> Result<IdToken, ServiceError> {
     let call = Call {
         name: "GitHub's OIDC token request",
         method: Method::GET,
@@ -95,9 +127,9 @@ pub async fn token(
         prepare: None,
     };
     let answer = client.send(&call, &DIALECT).await?;
-    let token: IdToken = rest::json(call.name, &answer, "the runner's answer has no `value`")?;
+    let token: TokenAnswer = rest::json(call.name, &answer, "the runner's answer has no `value`")?;
     on_secret(&token.value);
-    Ok(Secret::new(token.value))
+    Ok(IdToken::new(Secret::new(token.value)))
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub struct ServiceError {
     pub message: String,
     pub status: Option<u16>,
     pub request_id: Option<String>,
+    /// Lines that follow the service's words: what the job's OIDC token showed a cloud
+    /// that refused it (see [`super::claims`]). Boxed, to keep the error small.
+    pub note: Option<Box<str>>,
 }
 
 impl ServiceError {
@@ -42,6 +45,7 @@ impl ServiceError {
             message: message.to_string(),
             status: None,
             request_id: None,
+            note: None,
         }
     }
 }
@@ -56,6 +60,7 @@ impl ServiceError {
             message,
             status: Some(answer.status.as_u16()),
             request_id: None,
+            note: None,
         }
     }
 }
@@ -86,9 +91,13 @@ impl std::fmt::Display for ServiceError {
             write!(f, ": {}", self.message)?;
         }
         match (self.status, &self.request_id) {
-            (Some(s), Some(id)) => write!(f, " (HTTP {s}, request id {id})"),
-            (Some(s), None) => write!(f, " (HTTP {s})"),
-            _ => Ok(()),
+            (Some(s), Some(id)) => write!(f, " (HTTP {s}, request id {id})")?,
+            (Some(s), None) => write!(f, " (HTTP {s})")?,
+            _ => {}
+        }
+        match &self.note {
+            Some(note) => write!(f, "\n{note}"),
+            None => Ok(()),
         }
     }
 }
@@ -354,6 +363,7 @@ mod tests {
             message: "Alias alias/x is not found.".into(),
             status: Some(400),
             request_id: Some("r-1".into()),
+            note: None,
         };
         assert_eq!(
             e.to_string(),
@@ -362,6 +372,14 @@ mod tests {
         assert_eq!(
             ServiceError::local("STS", "no answer", "").to_string(),
             "STS failed: no answer"
+        );
+        let noted = ServiceError {
+            note: Some("what the token showed".into()),
+            ..e
+        };
+        assert_eq!(
+            noted.to_string(),
+            "KMS Sign failed: NotFoundException: Alias alias/x is not found. (HTTP 400, request id r-1)\nwhat the token showed"
         );
     }
 

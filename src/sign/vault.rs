@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
+use crate::sign::claims::Trust;
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
@@ -66,6 +67,9 @@ pub struct Settings {
     pub namespace: Option<String>,
     pub auth: Auth,
 }
+
+/// The login with the job's OIDC token, as messages name it.
+const LOGIN: &str = "Vault JWT login";
 
 /// Vault's errors, `{"errors":["…"]}`: the status's name as the code, the errors as the
 /// message.
@@ -211,14 +215,17 @@ impl TransitKey {
                             .await
                             .with_context(|| format!("the job's OIDC token for audience {named}"))?;
                         let call = self.call(
-                            "Vault JWT login",
+                            LOGIN,
                             &format!("auth/{path}/login"),
-                            &json!({"role": role, "jwt": jwt.expose()}),
+                            &json!({"role": role, "jwt": jwt.token.expose()}),
                             None,
                         );
+                        jwt.tell(LOGIN, self.context.on_debug.as_ref());
                         // Not sent again once Vault may have served it: a second login
                         // would leave the first one's token, in a lost answer, unrevoked.
-                        let answer = self.client.send_issuing(&call, &VAULT).await.with_context(|| {
+                        let answer = self.client.send_issuing(&call, &VAULT).await
+                            .map_err(|e| jwt.explain(e, &Trust::VaultRole))
+                            .with_context(|| {
                             format!(
                                 "logging in to Vault as role {role_named} at auth/{path_named} with the job's OIDC token \
                                  (audience {named}: the role's bound_audiences must hold it; vault-audience sets it)"

@@ -66,8 +66,9 @@ struct State {
     vault_tenant: String,
     /// The resource its challenge names.
     resource: String,
-    /// The federated credential's subject and audience.
-    subject: String,
+    /// The subjects of the app's federated credentials (one each, all with GitHub's
+    /// issuer and `audience`): an assertion must have one of them exactly.
+    subjects: Vec<String>,
     audience: String,
     /// Each key's versions, oldest first: (version, PEM).
     keys: BTreeMap<String, Vec<(String, String)>>,
@@ -135,7 +136,7 @@ impl FakeAzure {
         let state = Arc::new(Mutex::new(State {
             vault_tenant: AZURE_TENANT.into(),
             resource: KEY_VAULT_RESOURCE.into(),
-            subject: OIDC_SUBJECT.into(),
+            subjects: vec![OIDC_SUBJECT.into()],
             audience: AZURE_FEDERATED_AUDIENCE.into(),
             keys,
             tokens: Vec::new(),
@@ -325,7 +326,7 @@ fn token(state: &mut State, tenant: &str, form: &[(String, String)]) -> HttpMock
             if claim("iss") != OIDC_ISSUER {
                 return entra_error(401, "invalid_client", 700211, &format!("No matching federated identity record found for presented assertion issuer '{}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation", claim("iss")));
             }
-            if claim("sub") != state.subject {
+            if !state.subjects.contains(&claim("sub")) {
                 return entra_error(401, "invalid_client", 700213, &format!("No matching federated identity record found for presented assertion subject '{}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation", claim("sub")));
             }
             if claim("aud") != state.audience {
@@ -509,6 +510,12 @@ impl FakeAzure {
 }
 
 impl FakeAzure {
+    /// The app's federated credentials are for `subjects`, one each.
+    pub fn federated_subjects(&self, subjects: &[&str]) {
+        self.state.lock().expect("the stand-in's state").subjects =
+            subjects.iter().map(|s| s.to_string()).collect();
+    }
+
     /// The federated credential was made with another audience than Entra's default.
     pub fn federated_audience(&self, audience: &str) {
         self.state.lock().expect("the stand-in's state").audience = audience.to_string();

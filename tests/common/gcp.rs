@@ -1,4 +1,4 @@
-//! A GCP stand-in on 127.0.0.1: the runner's OIDC endpoint, STS's token exchange, IAM credentials' generateAccessToken and Cloud KMS's asymmetricSign, each checking what the real service checks (grant and token types, audiences, the bearer of each call, the key version's name, the digest's length) and answering, or refusing, in its words. It signs with the test key, whose public half the fake GitHub verifies with.
+//! A GCP stand-in on 127.0.0.1: the runner's OIDC endpoint (GitHub's claims, a `sub` in either format), STS's token exchange, IAM credentials' generateAccessToken and Cloud KMS's asymmetricSign, each checking what the real service checks (grant and token types, audiences, the provider's attribute condition, the bearer of each call, the key version's name, the digest's length) and answering, or refusing, in its words. It signs with the test key, whose public half the fake GitHub verifies with.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -12,6 +12,7 @@ use hyper::{Request, Response};
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
 use serde_json::{json, Value};
 
+use super::oidc::{job_claims, OIDC_SUBJECT};
 use super::KEY_PKCS1;
 
 /// The runner's bearer for its OIDC endpoint.
@@ -34,6 +35,11 @@ pub struct GcpExpect {
     /// federated token itself (direct workload identity federation).
     pub service_account: Option<String>,
     pub key_version: String,
+    /// The `sub` of the job's OIDC tokens (either of GitHub's formats).
+    pub subject: String,
+    /// The provider's attribute condition: `assertion.CLAIM == 'VALUE'` for each pair,
+    /// all of them (none: no condition).
+    pub attribute_condition: Vec<(&'static str, String)>,
 }
 
 impl Default for GcpExpect {
@@ -42,6 +48,8 @@ impl Default for GcpExpect {
             provider: GCP_PROVIDER.into(),
             service_account: Some(GCP_SERVICE_ACCOUNT.into()),
             key_version: GCP_KEY_VERSION.into(),
+            subject: OIDC_SUBJECT.into(),
+            attribute_condition: Vec::new(),
         }
     }
 }
@@ -68,17 +76,16 @@ pub struct GcpStandIn {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-/// A fake OIDC token for `aud`: a JWT's shape, with the stand-in's signature.
+/// A fake OIDC token for `aud`: a JWT's shape, with GitHub's claims for the classic
+/// `sub`, and the stand-in's signature.
 pub fn gcp_oidc_token(aud: &str) -> String {
+    gcp_oidc_token_for(aud, OIDC_SUBJECT)
+}
+
+/// [`gcp_oidc_token`] with `subject` (either format).
+pub fn gcp_oidc_token_for(aud: &str, subject: &str) -> String {
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({
-        "aud": aud,
-        "iss": "https://token.actions.githubusercontent.com",
-        "sub": "repo:acme/site:ref:refs/heads/main",
-        "repository": "acme/site",
-        "ref": "refs/heads/main",
-    });
-    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let claims = URL_SAFE_NO_PAD.encode(job_claims(aud, subject).to_string());
     format!("{header}.{claims}.{GCP_OIDC_SIGNATURE}")
 }
 
@@ -211,7 +218,7 @@ async fn answer(
         .unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
     let (service, (status, value)) = if path == "/_apis/distributedtask/token" {
-        ("oidc", oidc(&query, &authorization))
+        ("oidc", oidc(&query, &authorization, &expect.subject))
     } else if path == "/v1/token" {
         ("sts", sts(&body, expect))
     } else if let Some(rest) = path.strip_prefix("/v1/projects/-/serviceAccounts/") {
@@ -241,7 +248,7 @@ async fn answer(
 }
 
 /// The runner: a token for the asked audience (GitHub's default without one).
-fn oidc(query: &str, authorization: &Option<String>) -> (u16, Value) {
+fn oidc(query: &str, authorization: &Option<String>, subject: &str) -> (u16, Value) {
     if bearer(authorization) != Some(GCP_REQUEST_TOKEN) {
         return (401, json!({"message": "Unauthorized"}));
     }
@@ -249,14 +256,16 @@ fn oidc(query: &str, authorization: &Option<String>) -> (u16, Value) {
         .find(|(k, _)| k == "audience")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_else(|| "https://github.com/acme".into());
-    (200, json!({"count": 1, "value": gcp_oidc_token(&audience)}))
+    (
+        200,
+        json!({"count": 1, "value": gcp_oidc_token_for(&audience, subject)}),
+    )
 }
 
-/// The `aud` of a JWT-shaped token.
-fn audience_of(token: &str) -> Option<String> {
+/// The claims of a JWT-shaped token.
+fn claims_of(token: &str) -> Option<Value> {
     let claims = token.split('.').nth(1)?;
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
-    claims["aud"].as_str().map(str::to_string)
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
 }
 
 /// STS: a token exchange for the provider's audience, with a JWT whose `aud` is the
@@ -300,17 +309,30 @@ fn sts(body: &str, expect: &GcpExpect) -> (u16, Value) {
         );
     }
     let expected = format!("https://iam.googleapis.com/{}", expect.provider);
-    match audience_of(get("subject_token")) {
+    let Some(claims) = claims_of(get("subject_token")) else {
+        return oauth_error("invalid_grant", "Unable to parse the ID Token.");
+    };
+    match claims["aud"].as_str() {
         Some(aud) if aud == expected => {}
-        Some(aud) => {
+        aud => {
             return oauth_error(
                 "invalid_grant",
                 &format!(
-                "The audience in ID Token [{aud}] does not match the expected audience {expected}."
+                "The audience in ID Token [{}] does not match the expected audience {expected}.",
+                aud.unwrap_or_default()
             ),
             )
         }
-        None => return oauth_error("invalid_grant", "Unable to parse the ID Token."),
+    }
+    let admitted = expect
+        .attribute_condition
+        .iter()
+        .all(|(claim, value)| claims[*claim].as_str() == Some(value.as_str()));
+    if !admitted {
+        return oauth_error(
+            "unauthorized_client",
+            "The given credential is rejected by the attribute condition.",
+        );
     }
     (
         200,

@@ -1,7 +1,7 @@
 //! The one test harness, shared by the tests, the demo and the benchmark: a fake GitHub on
 //! 127.0.0.1 (httpmock) that checks the app JWT like GitHub does, the step environment
 //! and file commands the runner gives (`step`), the built binary run as a process
-//! (`step`), the command line run as a user runs it (`cli`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), a GCP stand-in (`gcp`), the key services'
+//! (`step`), the command line run as a user runs it (`cli`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), with a role's trust in front of its STS (`sts`), a GCP stand-in (`gcp`), the key services'
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
 //! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), and
 //! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
@@ -23,6 +23,7 @@ pub mod oidc;
 mod ops;
 mod stand_in;
 mod step;
+mod sts;
 mod unprivileged;
 pub mod vault;
 
@@ -34,6 +35,7 @@ pub use moto::*;
 pub use net::*;
 pub use ops::*;
 pub use step::*;
+pub use sts::*;
 pub use unprivileged::*;
 
 use std::sync::{Arc, Mutex};

@@ -160,8 +160,20 @@ pub struct Recorded {
     pub body: Vec<u8>,
 }
 
+/// An answer given in moto's stead: status, headers, body.
+pub struct Answered {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// What a [`Recorder`] asks of each request before it passes it on: `Some` answers it
+/// instead (a check moto does not make, refused in AWS's words).
+pub type Gate = std::sync::Arc<dyn Fn(&Recorded) -> Option<Answered> + Send + Sync>;
+
 /// A forwarder in front of moto on 127.0.0.1 that records every request before passing
-/// it on unchanged (moto checks no signature: the tests check them against botocore).
+/// it on unchanged (moto checks no signature: the tests check them against botocore),
+/// unless its gate answers it.
 pub struct Recorder {
     pub url: String,
     pub requests: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
@@ -169,6 +181,11 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn start(upstream: &str) -> Self {
+        Self::gated(upstream, std::sync::Arc::new(|_: &Recorded| None))
+    }
+
+    /// A recorder whose `gate` answers the requests it takes, and passes on the rest.
+    pub fn gated(upstream: &str, gate: Gate) -> Self {
         use http_body_util::{BodyExt as _, Full};
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
         listener.set_nonblocking(true).expect("non-blocking");
@@ -191,18 +208,20 @@ impl Recorder {
                     let Ok((stream, _)) = listener.accept().await else {
                         continue;
                     };
-                    let (seen, upstream, client) = (
+                    let (seen, upstream, client, gate) = (
                         std::sync::Arc::clone(&seen),
                         upstream.clone(),
                         client.clone(),
+                        std::sync::Arc::clone(&gate),
                     );
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(
                             move |req: hyper::Request<hyper::body::Incoming>| {
-                                let (seen, upstream, client) = (
+                                let (seen, upstream, client, gate) = (
                                     std::sync::Arc::clone(&seen),
                                     upstream.clone(),
                                     client.clone(),
+                                    std::sync::Arc::clone(&gate),
                                 );
                                 async move {
                                     let (parts, body) = req.into_parts();
@@ -216,22 +235,35 @@ impl Recorder {
                                         .path_and_query()
                                         .map(|p| p.as_str().to_string())
                                         .unwrap_or_default();
+                                    let recorded = Recorded {
+                                        method: parts.method.to_string(),
+                                        target: target.clone(),
+                                        headers: parts
+                                            .headers
+                                            .iter()
+                                            .map(|(k, v)| {
+                                                (
+                                                    k.to_string(),
+                                                    v.to_str().unwrap_or_default().to_string(),
+                                                )
+                                            })
+                                            .collect(),
+                                        body: body.to_vec(),
+                                    };
+                                    let answered = gate(&recorded);
                                     if let Ok(mut s) = seen.lock() {
-                                        s.push(Recorded {
-                                            method: parts.method.to_string(),
-                                            target: target.clone(),
-                                            headers: parts
-                                                .headers
-                                                .iter()
-                                                .map(|(k, v)| {
-                                                    (
-                                                        k.to_string(),
-                                                        v.to_str().unwrap_or_default().to_string(),
-                                                    )
-                                                })
-                                                .collect(),
-                                            body: body.to_vec(),
-                                        });
+                                        s.push(recorded);
+                                    }
+                                    if let Some(a) = answered {
+                                        let mut answer =
+                                            hyper::Response::builder().status(a.status);
+                                        for (k, v) in a.headers {
+                                            answer = answer.header(k, v);
+                                        }
+                                        let answer = answer
+                                            .body(Full::new(Bytes::from(a.body)))
+                                            .expect("a response");
+                                        return Ok::<_, std::convert::Infallible>(answer);
                                     }
                                     let mut forward = hyper::Request::builder()
                                         .method(parts.method)

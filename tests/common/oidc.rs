@@ -1,4 +1,4 @@
-//! The runner's OIDC token endpoint on 127.0.0.1: `ACTIONS_ID_TOKEN_REQUEST_URL` answers a real JWT for the audience asked (GitHub's default `https://github.com/OWNER` without one), signed with a key whose public half the cloud stand-ins verify, as the clouds verify GitHub's.
+//! The runner's OIDC token endpoint on 127.0.0.1: `ACTIONS_ID_TOKEN_REQUEST_URL` answers a real JWT for the audience asked (GitHub's default `https://github.com/OWNER` without one), with the claims GitHub's carry and a `sub` in either format (classic `repo:OWNER/REPO:…` or immutable `repo:OWNER@OWNER_ID/REPO@REPO_ID:…`), signed with a key whose public half the cloud stand-ins verify, as the clouds verify GitHub's; and what the tests expect a refusal or the debug log to say of such a token.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,29 +9,49 @@ use serde_json::{json, Value};
 /// The bearer that opens the runner's token endpoint.
 pub const ID_TOKEN_REQUEST_TOKEN: &str = "runnerRequestTokenForOidcNeverPrinted02";
 pub const OIDC_ISSUER: &str = "https://token.actions.githubusercontent.com";
-/// The job's `sub`: this repository's main branch.
+/// The job's `sub`: this repository's main branch, in the classic format.
 pub const OIDC_SUBJECT: &str = "repo:acme/site:ref:refs/heads/main";
+/// acme's and acme/site's ids, as GitHub's tokens carry them.
+pub const OWNER_ID: &str = "4242";
+pub const REPO_ID: &str = "90210";
+/// The same job's `sub` in the immutable format (GitHub's default since 2026-07-15 for
+/// repositories created, renamed or transferred after that date).
+pub const OIDC_SUBJECT_IMMUTABLE: &str = "repo:acme@4242/site@90210:ref:refs/heads/main";
 /// GitHub's default audience for acme's jobs.
 pub const OIDC_DEFAULT_AUDIENCE: &str = "https://github.com/acme";
 /// The key GitHub's OIDC tokens are signed with here, and its public half (the JWKS).
 pub const OIDC_KEY: &str = include_str!("../fixtures/test-key-2-pkcs1.pem");
 pub const OIDC_PUBLIC_KEY: &str = include_str!("../fixtures/test-key-2-public.pem");
 
-/// A JWT as GitHub's OIDC provider issues it, for `audience`, signed with [`OIDC_KEY`].
-pub fn id_token(audience: &str, subject: &str) -> String {
-    let now = super::unix_now();
-    let claims = json!({
-        "jti": format!("{now}-{audience}"),
+/// The claims of a token of acme/site's main branch for `audience`, with `subject`
+/// (either format), as GitHub's OIDC provider issues them, but for its times.
+pub fn job_claims(audience: &str, subject: &str) -> Value {
+    json!({
         "sub": subject,
         "aud": audience,
         "ref": "refs/heads/main",
+        "ref_type": "branch",
         "repository": "acme/site",
+        "repository_id": REPO_ID,
         "repository_owner": "acme",
+        "repository_owner_id": OWNER_ID,
+        "repository_visibility": "private",
+        "event_name": "push",
+        "workflow": "ci",
+        "job_workflow_ref": "acme/site/.github/workflows/ci.yml@refs/heads/main",
+        "runner_environment": "github-hosted",
         "iss": OIDC_ISSUER,
-        "nbf": now - 5,
-        "iat": now - 5,
-        "exp": now + 300,
-    });
+    })
+}
+
+/// A JWT as GitHub's OIDC provider issues it, for `audience`, signed with [`OIDC_KEY`].
+pub fn id_token(audience: &str, subject: &str) -> String {
+    let now = super::unix_now();
+    let mut claims = job_claims(audience, subject);
+    claims["jti"] = json!(format!("{now}-{audience}"));
+    claims["nbf"] = json!(now - 5);
+    claims["iat"] = json!(now - 5);
+    claims["exp"] = json!(now + 300);
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(OIDC_KEY.as_bytes()).expect("the OIDC key");
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
@@ -65,7 +85,8 @@ impl FakeOidc {
         Self::with_subject(OIDC_SUBJECT)
     }
 
-    /// A runner whose tokens carry `subject` (another repository or branch).
+    /// A runner whose tokens carry `subject` (another repository or branch, or the
+    /// immutable format).
     pub fn with_subject(subject: &str) -> Self {
         let server = MockServer::start();
         let issued = Arc::new(Mutex::new(Vec::new()));
@@ -122,4 +143,56 @@ impl FakeOidc {
     pub fn issued(&self) -> Vec<(String, String)> {
         self.issued.lock().expect("the issued tokens").clone()
     }
+}
+
+/// Both of GitHub's `sub` formats for the job, each with the name the debug log gives it.
+pub const BOTH_FORMATS: [(&str, &str); 2] = [
+    (OIDC_SUBJECT, "the classic format"),
+    (OIDC_SUBJECT_IMMUTABLE, "the immutable format"),
+];
+
+/// What a refusal says of a token in the immutable format.
+pub const SAID_IMMUTABLE: &str = "Its sub is in the immutable format, repo:OWNER@OWNER_ID/REPO@REPO_ID:… (GitHub's default since 2026-07-15 for repositories created, renamed or transferred after that date): a rule written for the classic repo:OWNER/REPO:… does not match it.";
+
+/// What a refusal says a token of the job for `audience` with `subject` showed.
+pub fn shown_claims(audience: &str, subject: &str) -> String {
+    format!(
+        "The job's OIDC token showed (its claims; the token itself is not shown): iss '{OIDC_ISSUER}', aud '{audience}', sub '{subject}', repository 'acme/site', repository_id '{REPO_ID}', repository_owner 'acme', repository_owner_id '{OWNER_ID}', ref 'refs/heads/main', job_workflow_ref 'acme/site/.github/workflows/ci.yml@refs/heads/main'."
+    )
+}
+
+/// The lines of the step's `::error` annotation (its `%0A`s), the first with the
+/// command.
+pub fn error_lines(stdout: &str) -> Vec<String> {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_else(|| panic!("no ::error line in:\n{stdout}"));
+    line.split("%0A").map(str::to_string).collect()
+}
+
+/// Asserts that the step's debug log says what the token (of the job, for `audience`,
+/// with `subject` in `format`) showed `exchange`.
+pub fn assert_claims_debugged(
+    stdout: &str,
+    exchange: &str,
+    audience: &str,
+    subject: &str,
+    format: &str,
+) {
+    let prefix = format!("::debug::{exchange}: the job's OIDC token shows ");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{stdout}"));
+    assert!(
+        line.contains(&format!(
+            "aud '{audience}', sub '{subject}', repository 'acme/site', repository_id '{REPO_ID}'"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!("; its sub is in {format}")),
+        "{line}"
+    );
 }

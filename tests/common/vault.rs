@@ -1,4 +1,4 @@
-//! HashiCorp Vault on 127.0.0.1: JWT auth (`auth/PATH/login`, a role bound to an audience and a subject, the token's signature checked with GitHub's key), a transit mount whose RSA keys sign with real keys (any version, `pkcs1v15` or `pss`, `jws` or `asn1` marshaling), `auth/token/revoke-self`, all under an optional namespace (`X-Vault-Namespace`), answering in Vault's `{"errors":[…]}`.
+//! HashiCorp Vault on 127.0.0.1: JWT auth (`auth/PATH/login`, a role bound to an audience and a subject or to claims, the token's signature checked with GitHub's key, refusals in Vault's words), a transit mount whose RSA keys sign with real keys (any version, `pkcs1v15` or `pss`, `jws` or `asn1` marshaling), `auth/token/revoke-self`, all under an optional namespace (`X-Vault-Namespace`), answering in Vault's `{"errors":[…]}`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -48,9 +48,11 @@ struct State {
     namespace: Option<String>,
     auth_path: String,
     mount: String,
-    /// The role's `bound_audiences` and `bound_subject`.
+    /// The role's `bound_audiences` and `bound_subject` (empty: none), and its
+    /// `bound_claims` (`bound_claims_type` `string`: each claim one of its values).
     bound_audiences: Vec<String>,
     bound_subject: String,
+    bound_claims: BTreeMap<String, Vec<String>>,
     /// Each key's versions, oldest first (version N is index N-1).
     keys: BTreeMap<String, Vec<String>>,
     tokens: Vec<Token>,
@@ -127,6 +129,7 @@ impl FakeVault {
             mount: "transit".into(),
             bound_audiences: vec![OIDC_DEFAULT_AUDIENCE.into()],
             bound_subject: OIDC_SUBJECT.into(),
+            bound_claims: BTreeMap::new(),
             keys,
             tokens: vec![Token {
                 value: VAULT_STATIC_TOKEN.into(),
@@ -155,6 +158,21 @@ impl FakeVault {
     /// The role binds `audiences` instead of GitHub's default.
     pub fn bind_audiences(&self, audiences: &[&str]) -> &Self {
         self.with(|s| s.bound_audiences = audiences.iter().map(|a| a.to_string()).collect())
+    }
+
+    /// The role binds `subject` (empty: none) as its `bound_subject`.
+    pub fn bind_subject(&self, subject: &str) -> &Self {
+        self.with(|s| s.bound_subject = subject.to_string())
+    }
+
+    /// The role's `bound_claims`: each claim must be one of its values.
+    pub fn bind_claims(&self, claims: &[(&str, &[&str])]) -> &Self {
+        self.with(|s| {
+            s.bound_claims = claims
+                .iter()
+                .map(|(c, vs)| (c.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+                .collect()
+        })
     }
 
     /// The key's history as a rotation leaves it: version 1 another key, version 2 the
@@ -301,12 +319,28 @@ fn login(state: &mut State, body: Option<&Value>) -> HttpMockResponse {
             "error validating token: failed to verify id token signature",
         );
     };
+    // As Vault's JWT auth checks them (hashicorp/cap's validator: the subject, then the
+    // audience; then the role's bound claims).
+    if !state.bound_subject.is_empty() && claims["sub"].as_str() != Some(&state.bound_subject) {
+        return errors(400, "error validating token: invalid subject (sub) claim");
+    }
     let audience = claims["aud"].as_str().unwrap_or_default();
     if !state.bound_audiences.iter().any(|a| a == audience) {
         return errors(400, "error validating token: invalid audience (aud) claim: audience claim does not match any expected audience");
     }
-    if claims["sub"].as_str() != Some(state.bound_subject.as_str()) {
-        return errors(400, "sub claim does not match expected value");
+    for (claim, values) in &state.bound_claims {
+        let Some(value) = claims.get(claim).and_then(Value::as_str) else {
+            return errors(
+                400,
+                &format!("error validating claims: claim \"{claim}\" is missing"),
+            );
+        };
+        if !values.iter().any(|v| v == value) {
+            return errors(
+                400,
+                &format!("error validating claims: claim \"{claim}\" does not match any associated bound claim values"),
+            );
+        }
     }
     let value = format!("hvs.CAESILoginToken{:04}NeverPrinted", state.tokens.len());
     state.tokens.push(Token {

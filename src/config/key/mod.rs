@@ -24,7 +24,7 @@ use crate::sign::azure::AzureEnv;
 use crate::sign::gcp::GcpEnv;
 use crate::sign::oidc::{OidcEnv, OidcRequest};
 use crate::sign::vault::VaultEnv;
-use crate::sign::{self, SecretSink, Service};
+use crate::sign::{self, DebugSink, SecretSink, Service};
 use crate::transport::Proxy;
 
 pub use settings::{Backend, Flag, KeySetting, Setting, KEY_SETTINGS};
@@ -176,13 +176,15 @@ pub enum Key {
 
 impl Key {
     /// The signer for app JWTs. A service's client is made here (its proxies and
-    /// timeouts are the GitHub client's); `on_secret` learns the secrets it comes to hold.
+    /// timeouts are the GitHub client's); `on_secret` learns the secrets it comes to hold,
+    /// and `on_debug` (with debug logging on) what the job's OIDC token shows each exchange.
     pub fn into_signer(
         self,
         app_id: &str,
         proxy: &Proxy,
         connect_timeout: Duration,
         on_secret: SecretSink,
+        on_debug: Option<DebugSink>,
     ) -> anyhow::Result<Signer> {
         match self {
             Key::Pem(signer) => Ok(signer),
@@ -191,6 +193,7 @@ impl Key {
                     proxy: proxy.clone(),
                     connect_timeout,
                     on_secret,
+                    on_debug,
                 };
                 Ok(Signer::new(sign::backend(service, &context)?, app_id))
             }

@@ -15,11 +15,12 @@ use tokio::sync::OnceCell;
 
 use super::credentials::Credentials;
 use super::sigv4::{sign_v4, DIALECT};
-use super::sts::{assume_role_with_web_identity, STS_AUDIENCE};
+use super::sts::{assume_role_with_web_identity, ASSUME_ROLE, STS_AUDIENCE};
+use crate::sign::claims::Trust;
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::SecretSink;
-use crate::sign::{described, Context, Sign};
+use crate::sign::{described, Context, DebugSink, Sign};
 
 /// Where the signing credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,7 @@ pub struct KmsKey {
     client: RestClient,
     credentials: OnceCell<Credentials>,
     on_secret: SecretSink,
+    on_debug: Option<DebugSink>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +69,7 @@ impl KmsKey {
             client: context.client()?,
             credentials: OnceCell::new(),
             on_secret: context.on_secret.clone(),
+            on_debug: context.on_debug.clone(),
         })
     }
 
@@ -85,14 +88,16 @@ impl KmsKey {
                         let token =
                             oidc::token(&self.client, oidc, Some(STS_AUDIENCE), &self.on_secret)
                                 .await?;
+                        token.tell(ASSUME_ROLE, self.on_debug.as_ref());
                         assume_role_with_web_identity(
                             &self.client,
                             sts_endpoint,
                             role_arn,
                             session_name,
-                            &token,
+                            &token.token,
                         )
-                        .await?
+                        .await
+                        .map_err(|e| token.explain(e, &Trust::AwsRole))?
                     }
                 };
                 for secret in credentials.secrets() {

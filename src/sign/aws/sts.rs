@@ -14,6 +14,8 @@ use crate::sign::secret::Secret;
 
 /// The audience STS expects in a GitHub OIDC token.
 pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
+/// The exchange of the job's OIDC token, as messages name it.
+pub const ASSUME_ROLE: &str = "STS AssumeRoleWithWebIdentity";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -44,7 +46,7 @@ pub async fn assume_role_with_web_identity(
     session_name: &str,
     web_identity_token: &Secret,
 ) -> Result<Credentials, ServiceError> {
-    let name = "STS AssumeRoleWithWebIdentity";
+    let name = ASSUME_ROLE;
     let body: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")
         .append_pair("Version", "2011-06-15")

@@ -69,6 +69,9 @@ struct StsAnswer {
     access_token: String,
 }
 
+/// The exchange of a subject token, as messages name it.
+pub const EXCHANGE: &str = "STS token exchange";
+
 /// STS's token exchange (RFC 8693) of `subject_token` for a federated access token.
 pub async fn exchange(
     client: &RestClient,
@@ -77,7 +80,7 @@ pub async fn exchange(
     subject_token_type: &str,
     subject_token: &Secret,
 ) -> Result<Secret, ServiceError> {
-    let name = "STS token exchange";
+    let name = EXCHANGE;
     let call = Call::post_form(
         name,
         token_url.to_string(),

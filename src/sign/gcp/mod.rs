@@ -18,10 +18,11 @@ use tokio::sync::OnceCell;
 
 use self::external::{ExternalAccount, Source};
 use crate::env::{var, Env};
-use crate::sign::oidc::{self, OidcRequest};
+use crate::sign::claims::Trust;
+use crate::sign::oidc::{self, IdToken, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
-use crate::sign::{described, Context, Sign};
+use crate::sign::{described, Context, DebugSink, Sign};
 
 pub use google::{impersonation_url, JWT_TOKEN_TYPE};
 
@@ -33,6 +34,13 @@ pub fn oidc_audience(provider: &str) -> String {
 /// STS's audience for a provider: the provider's resource name.
 pub fn sts_audience(provider: &str) -> String {
     format!("//iam.googleapis.com/{provider}")
+}
+
+/// The provider an STS audience names (`projects/…/providers/P`), if it names one.
+fn provider_of(audience: &str) -> Option<String> {
+    audience
+        .strip_prefix("//iam.googleapis.com/")
+        .map(str::to_string)
 }
 
 /// What the job's environment says about Google Cloud, read once by a front end (the
@@ -159,6 +167,7 @@ pub struct CloudKmsKey {
     client: RestClient,
     access_token: OnceCell<Secret>,
     on_secret: SecretSink,
+    on_debug: Option<DebugSink>,
 }
 
 impl CloudKmsKey {
@@ -168,6 +177,7 @@ impl CloudKmsKey {
             client: context.client()?,
             access_token: OnceCell::new(),
             on_secret: context.on_secret.clone(),
+            on_debug: context.on_debug.clone(),
         })
     }
 
@@ -178,7 +188,7 @@ impl CloudKmsKey {
 
     /// The subject token of an `external_account` file: from its URL (with its headers)
     /// or its file.
-    async fn subject_token(&self, account: &ExternalAccount) -> anyhow::Result<Secret> {
+    async fn subject_token(&self, account: &ExternalAccount) -> anyhow::Result<IdToken> {
         let (body, format) = match &account.source {
             Source::Url {
                 url,
@@ -220,7 +230,23 @@ impl CloudKmsKey {
             ),
         };
         let token = external::subject_token(&body, format).map_err(anyhow::Error::msg)?;
-        Ok(self.secret(token))
+        Ok(IdToken::new(self.secret(token)))
+    }
+
+    /// STS's exchange of `token` (the job's OIDC token, or a file's subject token) for a
+    /// federated access token; its claims told to the debug log first, and shown in the
+    /// error when the provider refuses them.
+    async fn exchange(
+        &self,
+        token_url: &str,
+        audience: &str,
+        token_type: &str,
+        token: &IdToken,
+    ) -> Result<Secret, ServiceError> {
+        token.tell(google::EXCHANGE, self.on_debug.as_ref());
+        google::exchange(&self.client, token_url, audience, token_type, &token.token)
+            .await
+            .map_err(|e| token.explain(e, &Trust::GcpProvider(provider_of(audience))))
     }
 
     /// The access token Cloud KMS is called with: federated by STS, then a service
@@ -236,14 +262,14 @@ impl CloudKmsKey {
                 let audience = oidc_audience(provider);
                 let token =
                     oidc::token(&self.client, oidc, Some(&audience), &self.on_secret).await?;
-                let federated = google::exchange(
-                    &self.client,
-                    &format!("{}v1/token", endpoints.sts),
-                    &sts_audience(provider),
-                    JWT_TOKEN_TYPE,
-                    &token,
-                )
-                .await?;
+                let federated = self
+                    .exchange(
+                        &format!("{}v1/token", endpoints.sts),
+                        &sts_audience(provider),
+                        JWT_TOKEN_TYPE,
+                        &token,
+                    )
+                    .await?;
                 let url = service_account
                     .as_ref()
                     .map(|email| impersonation_url(&endpoints.iamcredentials, email));
@@ -255,14 +281,14 @@ impl CloudKmsKey {
                 ..
             } => {
                 let token = self.subject_token(account).await?;
-                let federated = google::exchange(
-                    &self.client,
-                    &account.token_url,
-                    &account.audience,
-                    &account.subject_token_type,
-                    &token,
-                )
-                .await?;
+                let federated = self
+                    .exchange(
+                        &account.token_url,
+                        &account.audience,
+                        &account.subject_token_type,
+                        &token,
+                    )
+                    .await?;
                 let url = impersonation_url
                     .clone()
                     .or_else(|| account.service_account_impersonation_url.clone());
@@ -330,5 +356,7 @@ mod tests {
             sts_audience(p),
             "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/providers/acme"
         );
+        assert_eq!(provider_of(&sts_audience(p)).as_deref(), Some(p));
+        assert_eq!(provider_of("https://sts.example/x"), None);
     }
 }
