@@ -9,7 +9,6 @@
 use std::path::Path;
 
 use crate::common::*;
-use httpmock::prelude::*;
 use serde_json::{json, Value};
 
 /// The value of `X-GitHub-Stateless-S2S-Token` a format's name asks for (none: GitHub decides).
@@ -128,26 +127,7 @@ fn the_format_is_asked_for_on_every_token_request_helpers_included_and_no_other(
 #[test]
 fn the_diagnostic_listings_token_asks_for_the_format_too() {
     let gh = FakeGitHub::start();
-    gh.repo_installation("acme", "site", INSTALLATION);
-    gh.bot_user();
-    let refused = gh.server.mock(|when, then| {
-        when.method(POST)
-            .path(format!("/app/installations/{INSTALLATION}/access_tokens"))
-            .json_body_includes(r#"{"repositories": ["site", "missing"]}"#);
-        then.status(422).github_json(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
-    });
-    let probe = gh.access_token(
-        INSTALLATION,
-        json!({"permissions": {"metadata": "read"}}),
-        token_json("ghs_probe", &[], &json!({})),
-    );
-    gh.revoke("ghs_probe");
-    let listing = gh.server.mock(|when, then| {
-        when.method(GET).path("/installation/repositories");
-        then.status(200).github_json(
-            json!({"total_count": 1, "repositories": [repo_json(11, "acme", "site")]}),
-        );
-    });
+    let diagnosis = gh.out_of_reach(&["site", "missing"], &[(11, "site")]);
     let step = Step::new();
     let ran = step.main(
         Path::new(BIN),
@@ -163,9 +143,9 @@ fn the_diagnostic_listings_token_asks_for_the_format_too() {
         "{}",
         ran.stdout
     );
-    refused.assert_calls(1);
-    probe.assert_calls(1);
-    listing.assert_calls(1);
+    for mock in &diagnosis {
+        mock.assert_calls(1);
+    }
     asked_for(
         &gh,
         &header_for(Some("stateless")),
@@ -247,7 +227,7 @@ fn a_stateless_token_takes_every_path_of_the_action_whole() {
         assert!(summary.contains("| acme | 777 (`acme-bot`) |"), "{summary}");
         assert!(!summary.contains("ghs_"), "{summary}");
         // The state, which post revokes the token from.
-        assert_eq!(revoked(&gh), [helper.clone()], "main revoked its helper");
+        assert_eq!(revoked(&gh), [helper.as_str()], "main revoked its helper");
         let post = step.post(Path::new(BIN), &gh.url(), &[]);
         assert_eq!(post.code, 0, "{}", post.stdout);
         assert!(post.stdout.lines().any(|l| l == mask), "{}", post.stdout);
@@ -356,25 +336,7 @@ fn every_request_to_every_endpoint_carries_the_pinned_api_version() {
     seen.extend(gh.seen());
     // The diagnostic listing of the installation's repositories.
     let gh = FakeGitHub::start();
-    gh.access_token(
-        INSTALLATION,
-        json!({"permissions": {"metadata": "read"}}),
-        token_json("ghs_probe", &[], &json!({})),
-    );
-    gh.revoke("ghs_probe");
-    gh.repo_installation("acme", "site", INSTALLATION);
-    gh.bot_user();
-    gh.server.mock(|when, then| {
-        when.method(POST)
-            .json_body_includes(r#"{"repositories": ["site", "gone"]}"#);
-        then.status(422)
-            .github_json(json!({"message": "not accessible"}));
-    });
-    gh.server.mock(|when, then| {
-        when.method(GET).path("/installation/repositories");
-        then.status(200)
-            .github_json(json!({"total_count": 0, "repositories": []}));
-    });
+    gh.out_of_reach(&["site", "gone"], &[]);
     let ran = Cli::mint(&gh)
         .args(&["--repositories", "acme/site,acme/gone"])
         .run();

@@ -633,6 +633,39 @@ impl FakeGitHub {
         )
     }
 
+    /// acme's installation, found by `names[0]`, refusing a helper token for `names`
+    /// (GitHub's 422: one is out of its reach), then what explains it: a `metadata: read`
+    /// token, `ghs_probe`, listing the installation's repositories (`listed`: id and name),
+    /// and its revocation. Gives (the refusal, the probe, the listing).
+    pub fn out_of_reach(&self, names: &[&str], listed: &[(u64, &str)]) -> [Mock<'_>; 3] {
+        self.repo_installation("acme", names[0], INSTALLATION);
+        self.bot_user();
+        let body = json!({"repositories": names, "permissions": {"metadata": "read"}});
+        let refused = self.server.mock(|when, then| {
+            when.method(POST)
+                .path(format!("/app/installations/{INSTALLATION}/access_tokens"))
+                .json_body(body);
+            then.status(422).github_json(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
+        });
+        let probe = self.access_token(
+            INSTALLATION,
+            json!({"permissions": {"metadata": "read"}}),
+            token_json("ghs_probe", &[], &json!({"metadata": "read"})),
+        );
+        self.revoke("ghs_probe");
+        let repositories: Vec<Value> = listed
+            .iter()
+            .map(|(id, name)| repo_json(*id, "acme", name))
+            .collect();
+        let listing = self.server.mock(|when, then| {
+            when.method(GET).path("/installation/repositories");
+            then.status(200).github_json(
+                json!({"total_count": repositories.len(), "repositories": repositories}),
+            );
+        });
+        [refused, probe, listing]
+    }
+
     /// acme's installation, and `FINAL_TOKEN` for its repository id 101 (`site`) with the
     /// installation's permissions. Gives the token request.
     pub fn token_for_repository_101(&self) -> Mock<'_> {
