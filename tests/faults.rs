@@ -69,6 +69,7 @@ fn site_request() -> Request {
         }),
         permissions: None,
         installation_id: None,
+        token_format: None,
     }
 }
 

@@ -21,6 +21,7 @@ pub const CORE_INPUTS: &[&str] = &[
     "permissions",
     "installation-id",
     "enterprise",
+    "token-format",
     "github-api-url",
     "skip-token-revoke",
 ];
@@ -70,6 +71,7 @@ fn input_of(field: Field, app_input: &str) -> String {
         Field::Permission(name) => permission_input_name(name),
         Field::InstallationId => "installation-id".into(),
         Field::Enterprise => "enterprise".into(),
+        Field::TokenFormat => "token-format".into(),
         Field::Key(setting) => setting.name().into(),
         Field::Environment(name) => name.into(),
     }
@@ -124,6 +126,7 @@ pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
             .collect(),
         installation_id: input(env, "installation-id"),
         enterprise: input(env, "enterprise"),
+        token_format: input(env, "token-format"),
         current_repository: var(env, "GITHUB_REPOSITORY"),
     };
     let plan = config::plan(&given).map_err(|e| named(e, app_input))?;
@@ -204,6 +207,11 @@ mod tests {
         assert_eq!(
             input_at_fault(&[("INPUT_PERMISSION-WORKFLOWS", "read")]),
             "permission-workflows"
+        );
+        let e = read_with(&[("INPUT_TOKEN-FORMAT", "jwt")]).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "input `token-format` is `jwt`; it must be `stateless` or `classic` (or empty, to let GitHub choose)"
         );
     }
 

@@ -238,6 +238,10 @@ pub struct MintArgs {
     #[arg(long, value_name = "SLUG", conflicts_with_all = ["owner", "repositories"])]
     pub enterprise: Option<String>,
 
+    /// The tokens' format: stateless (ghs_ and a JWT, some 520 characters) or classic [default: GitHub's choice]
+    #[arg(long, value_name = "FORMAT")]
+    pub token_format: Option<String>,
+
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -413,6 +417,39 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["git-credential", "fill", "--app-id", "1"]).is_err());
+    }
+
+    #[test]
+    fn every_command_that_mints_takes_the_token_format_and_no_other_does() {
+        let format = |cli: Cli| match cli.command {
+            None => cli.mint.token_format,
+            Some(Command::GitCredential(g)) => g.mint.token_format,
+            Some(Command::Exec(e)) => e.mint.token_format,
+            other => panic!("{other:?}"),
+        };
+        let flag = ["--token-format", "stateless"];
+        for args in [
+            &["--app-id", "1"][..],
+            &["git-credential", "get", "--app-id", "1"],
+            &["exec", "--app-id", "1"],
+        ] {
+            let mut all = args.to_vec();
+            all.extend(flag);
+            if args.first() == Some(&"exec") {
+                all.extend(["--", "true"]);
+            }
+            let cli = parse(&all).unwrap();
+            assert_eq!(format(cli).as_deref(), Some("stateless"), "{all:?}");
+        }
+        for args in [
+            &["revoke"][..],
+            &["installations", "--app-id", "1"],
+            &["jwt", "--app-id", "1"],
+        ] {
+            let mut all = args.to_vec();
+            all.extend(flag);
+            assert_eq!(parse(&all).unwrap_err().exit_code(), 2, "{all:?}");
+        }
     }
 
     #[test]

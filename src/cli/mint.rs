@@ -92,6 +92,7 @@ pub(super) fn prepare(args: &MintArgs, env: Env<'_>) -> Result<Config, Failure> 
         permission_levels: Vec::new(),
         installation_id: given(&args.installation_id),
         enterprise: given(&args.enterprise),
+        token_format: given(&args.token_format),
         current_repository: var(env, "GITHUB_REPOSITORY"),
         ..app_given(&args.app, Some(&args.api), env)
     })?;

@@ -90,6 +90,7 @@ fn flag_of(field: Field) -> String {
         Field::Permissions | Field::Permission(_) => "--permissions".into(),
         Field::InstallationId => "--installation-id".into(),
         Field::Enterprise => "--enterprise".into(),
+        Field::TokenFormat => "--token-format".into(),
         Field::Environment(name) => name.into(),
     }
 }
@@ -187,6 +188,7 @@ mod tests {
             "--owner: give --owner, --repositories, or both"
         );
         assert_eq!(flag_of(Field::InstallationId), "--installation-id");
+        assert_eq!(flag_of(Field::TokenFormat), "--token-format");
     }
 
     #[test]

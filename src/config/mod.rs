@@ -14,6 +14,8 @@ mod proxy;
 pub use key::{Backend, Flag, Key, KeyGiven, KeySetting, Setting, KEY_SETTINGS, SIGNING_VARIABLES};
 pub use proxy::proxy;
 
+use crate::excerpt::excerpt;
+use crate::github::TokenFormat;
 use crate::mint::{OwnerKind, Request, Selection};
 use crate::permissions::{self, Permissions};
 use crate::repositories::{self, Entry, OwnerRepos};
@@ -34,6 +36,8 @@ pub enum Field {
     Permission(&'static str),
     InstallationId,
     Enterprise,
+    /// The installation token's format (`stateless` or `classic`).
+    TokenFormat,
     /// A key setting (the PEM, or a key service's), named as [`KEY_SETTINGS`] says.
     Key(Setting),
     /// An environment variable, named the same by every front end.
@@ -104,6 +108,8 @@ pub struct Given {
     pub installation_id: Option<String>,
     /// An enterprise's slug: its installation instead of an owner's.
     pub enterprise: Option<String>,
+    /// The tokens' format: `stateless` or `classic`; none lets GitHub decide.
+    pub token_format: Option<String>,
     /// `GITHUB_REPOSITORY`: `owner/name` of the workflow's repository.
     pub current_repository: Option<String>,
 }
@@ -215,6 +221,25 @@ pub fn validate_app_id(raw: &str) -> Result<String, String> {
     Ok(id.to_string())
 }
 
+/// The tokens' format, if one is given: one of [`TokenFormat::NAMES`], in lower case as
+/// GitHub's header values are.
+fn token_format(raw: Option<&str>) -> Result<Option<TokenFormat>, ConfigError> {
+    raw.map(|v| {
+        TokenFormat::named(v.trim()).ok_or_else(|| {
+            ConfigError::new(
+                Field::TokenFormat,
+                format!(
+                    "is `{}`; it must be `{}` or `{}` (or empty, to let GitHub choose)",
+                    excerpt(v.trim()),
+                    TokenFormat::NAMES[0],
+                    TokenFormat::NAMES[1]
+                ),
+            )
+        })
+    })
+    .transpose()
+}
+
 /// Parses an installation id.
 fn installation_id(raw: Option<&str>) -> Result<Option<u64>, ConfigError> {
     raw.map(|v| match v.trim().parse::<u64>() {
@@ -280,6 +305,7 @@ pub fn requests(
         selection,
         permissions: permissions.cloned(),
         installation_id,
+        token_format: None,
     };
     let mut out = Vec::new();
     if entries.is_empty() {
@@ -361,6 +387,7 @@ fn enterprise_request(
         selection: Selection::All,
         permissions,
         installation_id,
+        token_format: None,
     })
 }
 
@@ -393,28 +420,35 @@ pub fn plan(given: &Given) -> Result<Plan, ConfigError> {
     bounded(Field::Owner, given.owner.as_deref())?;
     bounded(Field::InstallationId, given.installation_id.as_deref())?;
     bounded(Field::Enterprise, given.enterprise.as_deref())?;
+    bounded(Field::TokenFormat, given.token_format.as_deref())?;
     for (name, level) in &given.permission_levels {
         bounded(Field::Permission(name), Some(level))?;
     }
     let permissions = requested_permissions(given)?;
     let installation_id = installation_id(given.installation_id.as_deref())?;
-    if let Some(slug) = &given.enterprise {
-        let request = enterprise_request(slug, given, installation_id, permissions)?;
-        return Ok(Plan {
-            app_id,
-            api_url,
-            requests: vec![request],
-        });
+    let format = token_format(given.token_format.as_deref())?;
+    let mut requests = match &given.enterprise {
+        Some(slug) => vec![enterprise_request(
+            slug,
+            given,
+            installation_id,
+            permissions,
+        )?],
+        None => {
+            let entries = repositories::parse(&given.repositories)
+                .map_err(|m| ConfigError::new(Field::Repositories, m))?;
+            requests(
+                given.owner.as_deref(),
+                &entries,
+                installation_id,
+                given.current_repository.as_deref(),
+                permissions.as_ref(),
+            )?
+        }
+    };
+    for request in &mut requests {
+        request.token_format = format;
     }
-    let entries = repositories::parse(&given.repositories)
-        .map_err(|m| ConfigError::new(Field::Repositories, m))?;
-    let requests = requests(
-        given.owner.as_deref(),
-        &entries,
-        installation_id,
-        given.current_repository.as_deref(),
-        permissions.as_ref(),
-    )?;
     Ok(Plan {
         app_id,
         api_url,
@@ -556,8 +590,9 @@ mod tests {
     fn every_field_is_bounded_before_it_is_checked() {
         let long = "9".repeat(MAX_NAME_BYTES + 1);
         type Set = fn(&mut Given, String);
-        let cases: [(Set, Field); 6] = [
+        let cases: [(Set, Field); 7] = [
             (|g, v| g.app_id = Some(v), Field::AppId),
+            (|g, v| g.token_format = Some(v), Field::TokenFormat),
             (
                 |g, v| g.api_url = Some(format!("https://{v}")),
                 Field::ApiUrl,
@@ -722,6 +757,40 @@ mod tests {
             field_of(|g| g.enterprise = Some("big co/../x".into())),
             Field::Enterprise
         );
+    }
+
+    #[test]
+    fn a_token_format_is_stateless_or_classic_for_every_request() {
+        let format = |f: &str, extra: fn(&mut Given)| {
+            let p = plan_with(|g| {
+                g.token_format = Some(f.into());
+                extra(g);
+            })
+            .unwrap();
+            let formats: Vec<_> = p.requests.iter().map(|r| r.token_format).collect();
+            formats
+        };
+        let none: fn(&mut Given) = |_| {};
+        assert_eq!(format("stateless", none), [Some(TokenFormat::Stateless)]);
+        assert_eq!(format(" classic ", none), [Some(TokenFormat::Classic)]);
+        let owners: fn(&mut Given) = |g| g.repositories = "acme/api, widgets/web".into();
+        assert_eq!(
+            format("stateless", owners),
+            [Some(TokenFormat::Stateless); 2]
+        );
+        let enterprise: fn(&mut Given) = |g| g.enterprise = Some("big-co".into());
+        assert_eq!(format("classic", enterprise), [Some(TokenFormat::Classic)]);
+        let p = plan(&given()).unwrap();
+        assert_eq!(p.requests[0].token_format, None, "GitHub decides");
+        for bad in ["Stateless", "enabled", "jwt", "stateless,classic"] {
+            let e = plan_with(|g| g.token_format = Some(bad.into())).unwrap_err();
+            assert_eq!(e.field, Field::TokenFormat, "{bad}");
+            assert!(
+                e.message.contains("must be `stateless` or `classic`"),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]

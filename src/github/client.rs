@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use http::{Method, StatusCode};
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use octocrab::{AuthState, Octocrab, OctocrabBuilder};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -30,6 +31,22 @@ pub trait AppJwt: Bearer {
     /// from this machine's. Sign on GitHub's clock from now on.
     fn correct_clock(&self, github_minus_ours: i64);
 }
+
+/// The REST API version every request asks for, in `X-GitHub-Api-Version`: sent by this
+/// client, never left to a crate's default (octocrab adds its own from its package
+/// metadata; [`Client::send`] replaces it).
+///
+/// `2022-11-28`, and not the newer `2026-03-10`: GitHub answers 400 to a version it does
+/// not support, and GitHub Enterprise Server 3.20 supports only `2022-11-28`, while github.com serves it until at least March 2028 (24 months after
+/// `2026-03-10`). Moving up would change nothing that is read: of 2026-03-10's breaking
+/// changes (`x-github-breaking-changes` in github-api/app-token-endpoints.json), only
+/// the repository objects of token and listing answers lose fields (`has_downloads`,
+/// `master_branch`, `use_squash_pr_title_as_default`), of which only `id`, `name` and
+/// `full_name` are read; `/rate_limit`, whose `rate` it drops, is never called.
+pub const API_VERSION: &str = "2022-11-28";
+
+/// The header [`API_VERSION`] goes in.
+pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-github-api-version");
 
 /// How long a new installation token may be refused while it replicates across
 /// GitHub: a 401 for a token younger than this is retried (as @octokit/auth-app does).
@@ -110,6 +127,8 @@ struct Call<'a> {
     path: &'a str,
     auth: Auth<'a>,
     body: Option<&'a Value>,
+    /// Headers of this request besides the client's own (which they cannot replace).
+    headers: &'a HeaderMap,
 }
 
 impl Call<'_> {
@@ -246,6 +265,7 @@ impl Client {
         path: &str,
         auth: Auth<'_>,
         body: Option<&Value>,
+        headers: &HeaderMap,
     ) -> anyhow::Result<http::Request<octocrab::OctoBody>> {
         let mut builder = http::Request::builder()
             .method(method.clone())
@@ -269,9 +289,19 @@ impl Client {
                 transport::authorization(&bearer)?,
             );
         }
-        self.octo
+        let mut request = self
+            .octo
             .build_request(builder, body)
-            .map_err(|e| anyhow::anyhow!("building the request: {e}"))
+            .map_err(|e| anyhow::anyhow!("building the request: {e}"))?;
+        let sent = request.headers_mut();
+        for (name, value) in headers {
+            if !sent.contains_key(name) {
+                sent.insert(name, value.clone());
+            }
+        }
+        // Inserted last, replacing whatever octocrab added: one value, ours.
+        sent.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
+        Ok(request)
     }
 
     fn debug_line(
@@ -326,11 +356,27 @@ impl Client {
         body: Option<&Value>,
         retry: Retry,
     ) -> Result<Answer, ApiError> {
+        self.send_with(method, path, auth, body, &HeaderMap::new(), retry)
+            .await
+    }
+
+    /// [`Client::send`], with `headers` added to the request (a header the client sets
+    /// itself, such as `Authorization` or [`API_VERSION_HEADER`], is not replaced).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+        headers: &HeaderMap,
+        retry: Retry,
+    ) -> Result<Answer, ApiError> {
         let call = Call {
             method: &method,
             path,
             auth,
             body,
+            headers,
         };
         let started = Instant::now();
         // Revocations may run past the step's deadline; nothing else starts after it.
@@ -404,7 +450,7 @@ impl Client {
         may_correct_clock: bool,
     ) -> Result<Tried, ApiError> {
         let request = self
-            .request(call.method, call.path, call.auth, call.body)
+            .request(call.method, call.path, call.auth, call.body, call.headers)
             .await
             .map_err(|e| call.error(None, format!("{e:#}"), None, attempt))?;
         let limit = self
@@ -518,11 +564,41 @@ mod tests {
             assert_eq!(Arc::strong_count(&signer), 1, "the signer is let go");
             assert!(tokens_only.is_cancelled(), "the same cancellation");
             let refused = tokens_only
-                .request(&Method::GET, "/app", Auth::App, None)
+                .request(&Method::GET, "/app", Auth::App, None, &HeaderMap::new())
                 .await;
             format!("{:#}", refused.map(|_| ()).unwrap_err())
         });
         assert!(refused.contains("no app key"), "{refused}");
+    }
+
+    #[test]
+    fn every_request_carries_one_api_version_ours_and_its_own_headers() {
+        let (request, extra) = crate::runtime().unwrap().block_on(async {
+            let log: Log = Arc::new(|_: &str| {});
+            let (base, proxy) = ("http://127.0.0.1:1", Proxy::default());
+            let client = Client::new(base, None, &proxy, Settings::default(), log).unwrap();
+            let token = Credential::new("ghs_x");
+            let plain = client
+                .request(&Method::GET, "/x", Auth::None, None, &HeaderMap::new())
+                .await
+                .unwrap();
+            let mut headers = HeaderMap::new();
+            headers.insert("x-extra", HeaderValue::from_static("yes"));
+            headers.insert(API_VERSION_HEADER, HeaderValue::from_static("1999-01-01"));
+            headers.insert(http::header::AUTHORIZATION, HeaderValue::from_static("no"));
+            let extra = client
+                .request(&Method::POST, "/x", Auth::Token(&token), None, &headers)
+                .await
+                .unwrap();
+            (plain, extra)
+        });
+        for r in [&request, &extra] {
+            let versions: Vec<_> = r.headers().get_all(API_VERSION_HEADER).iter().collect();
+            assert_eq!(versions, [API_VERSION], "{:?}", r.headers());
+        }
+        assert!(request.headers().get("x-extra").is_none());
+        assert_eq!(extra.headers()["x-extra"], "yes");
+        assert_eq!(extra.headers()[http::header::AUTHORIZATION], "Bearer ghs_x");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use http::Method;
+use http::{HeaderMap, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -175,6 +175,55 @@ pub struct TokenRequest {
     pub permissions: Option<Permissions>,
 }
 
+/// Which format of installation token to ask GitHub for. Without one, GitHub's rollout
+/// decides. Either way a token matches `ghs_[A-Za-z0-9._]{36,}`: a classic token is
+/// `ghs_` and 36 letters and digits, a stateless one `ghs_` and a JWT (some 520
+/// characters, two dots), and both are carried as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// `ghs_` followed by a JWT.
+    Stateless,
+    /// `ghs_` followed by 36 letters and digits.
+    Classic,
+}
+
+/// The header that asks for a format, on `POST /app/installations/{id}/access_tokens` only.
+pub const TOKEN_FORMAT_HEADER: &str = "x-github-stateless-s2s-token";
+
+impl TokenFormat {
+    /// The names a user gives, in the order help lists them.
+    pub const NAMES: [&'static str; 2] = ["stateless", "classic"];
+
+    /// The format named `name` (one of [`TokenFormat::NAMES`]).
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "stateless" => Some(Self::Stateless),
+            "classic" => Some(Self::Classic),
+            _ => None,
+        }
+    }
+
+    /// The value of [`TOKEN_FORMAT_HEADER`] that asks for it.
+    pub fn header_value(self) -> &'static str {
+        match self {
+            Self::Stateless => "enabled",
+            Self::Classic => "disabled",
+        }
+    }
+
+    /// The headers of a token request that asks for `format` (none: GitHub decides).
+    pub fn headers(format: Option<Self>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(format) = format {
+            headers.insert(
+                TOKEN_FORMAT_HEADER,
+                HeaderValue::from_static(format.header_value()),
+            );
+        }
+        headers
+    }
+}
+
 fn api_error(e: &anyhow::Error) -> Option<&ApiError> {
     e.downcast_ref::<ApiError>()
 }
@@ -263,17 +312,26 @@ pub fn token_field(body: &[u8]) -> Option<String> {
     plausible.then(|| token.to_string())
 }
 
-/// Mints an installation token. A 2xx answer that does not parse, but carries a token,
-/// is an [`UnreadableToken`] error, for the caller to revoke.
+/// Mints an installation token, in `format` when one is given. A 2xx answer that does
+/// not parse, but carries a token, is an [`UnreadableToken`] error, for the caller to revoke.
 pub async fn create_token(
     client: &Client,
     installation_id: u64,
     request: &TokenRequest,
+    format: Option<TokenFormat>,
 ) -> anyhow::Result<Token> {
     let path = format!("/app/installations/{installation_id}/access_tokens");
     let body = serde_json::to_value(request)?;
+    let headers = TokenFormat::headers(format);
     let answer = match client
-        .send(Method::POST, &path, Auth::App, Some(&body), Retry::Create)
+        .send_with(
+            Method::POST,
+            &path,
+            Auth::App,
+            Some(&body),
+            &headers,
+            Retry::Create,
+        )
         .await
         .map_err(anyhow::Error::from)
     {
@@ -530,6 +588,33 @@ mod tests {
             why: "reasons".into(),
         };
         assert!(!format!("{e} {e:?}").contains("ghs_secret"));
+    }
+
+    #[test]
+    fn token_formats_are_named_and_asked_for_by_header() {
+        assert_eq!(
+            TokenFormat::named("stateless"),
+            Some(TokenFormat::Stateless)
+        );
+        assert_eq!(TokenFormat::named("classic"), Some(TokenFormat::Classic));
+        for other in ["", "Stateless", "enabled", "jwt", " classic"] {
+            assert_eq!(TokenFormat::named(other), None, "{other:?}");
+        }
+        let sent = |f| {
+            TokenFormat::headers(f)
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            sent(Some(TokenFormat::Stateless)),
+            ["x-github-stateless-s2s-token: enabled"]
+        );
+        assert_eq!(
+            sent(Some(TokenFormat::Classic)),
+            ["x-github-stateless-s2s-token: disabled"]
+        );
+        assert!(sent(None).is_empty(), "without a format GitHub decides");
     }
 
     #[test]

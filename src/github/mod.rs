@@ -8,7 +8,10 @@ mod dialect;
 mod endpoints;
 mod retry;
 
-pub use client::{parse_json, unix_now, AppJwt, Auth, Client, Credential, Log, REPLICATION_WINDOW};
+pub use client::{
+    parse_json, unix_now, AppJwt, Auth, Client, Credential, Log, API_VERSION, API_VERSION_HEADER,
+    REPLICATION_WINDOW,
+};
 pub use dialect::ApiError;
 pub use endpoints::*;
 pub use retry::{Retry, Settings};

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 
 use crate::github::{
     self, Client, Credential, Installation, Log, Lookup, Repo, RepositorySelection, Token,
-    TokenRequest,
+    TokenFormat, TokenRequest,
 };
 use crate::permissions::{self, Level, Permissions};
 use crate::repositories::OwnerRepos;
@@ -67,6 +67,8 @@ pub struct Request {
     pub permissions: Option<Permissions>,
     /// The installation, when the caller knows it: its lookup is then skipped.
     pub installation_id: Option<u64>,
+    /// The format of every token minted for it, helpers included; `None`: GitHub decides.
+    pub token_format: Option<TokenFormat>,
 }
 
 /// How to find a request's installation: by its id when known, else an enterprise's by
@@ -178,14 +180,21 @@ impl Minter<'_> {
         }
     }
 
-    /// Mints a token in a task of its own, so that a cancelled step that stops waiting
-    /// still learns of a token GitHub minted, and can revoke it (see [`Ledger::settled`]).
-    async fn create(&self, installation_id: u64, request: TokenRequest) -> anyhow::Result<Token> {
+    /// Mints a token, in the format `req` asks for, in a task of its own, so that a
+    /// cancelled step that stops waiting still learns of a token GitHub minted, and can
+    /// revoke it (see [`Ledger::settled`]).
+    async fn create(
+        &self,
+        installation_id: u64,
+        req: &Request,
+        request: TokenRequest,
+    ) -> anyhow::Result<Token> {
         let client = Arc::clone(self.client);
         let ledger = self.ledger.clone();
         let in_flight = ledger.begin();
+        let format = req.token_format;
         let task = tokio::spawn(async move {
-            let minted = github::create_token(&client, installation_id, &request).await;
+            let minted = github::create_token(&client, installation_id, &request, format).await;
             match &minted {
                 Ok(token) => ledger.add(token.credential(), Some(token.expires_at)),
                 Err(e) => {
@@ -242,6 +251,7 @@ impl Minter<'_> {
     async fn inaccessible(
         &self,
         installation_id: u64,
+        req: &Request,
         names: &[String],
         ids: &[u64],
     ) -> anyhow::Result<Vec<String>> {
@@ -249,7 +259,7 @@ impl Minter<'_> {
             permissions: Some(helper_permissions()),
             ..Default::default()
         };
-        let probe = self.create(installation_id, request).await?;
+        let probe = self.create(installation_id, req, request).await?;
         let probe = probe.credential();
         let listed = github::installation_repositories(self.client, &probe).await;
         self.revoke_quietly(&probe, "diagnostic").await;
@@ -299,7 +309,7 @@ impl Minter<'_> {
             Selection::All => return err,
         };
         let Some(inst) = inst else { return err };
-        match self.inaccessible(inst.id, &names, &ids).await {
+        match self.inaccessible(inst.id, req, &names, &ids).await {
             Ok(missing) if !missing.is_empty() => anyhow!(
                 "these repositories do not exist or the app's installation on {owner} cannot access them: {}",
                 missing.join(", ")
@@ -395,7 +405,7 @@ impl Minter<'_> {
                     permissions,
                     ..Default::default()
                 };
-                return self.create(installation_id, request).await;
+                return self.create(installation_id, req, request).await;
             }
             Selection::Only(repos) => repos,
         };
@@ -405,7 +415,7 @@ impl Minter<'_> {
                 permissions,
                 ..Default::default()
             };
-            return self.create(installation_id, request).await;
+            return self.create(installation_id, req, request).await;
         }
         let helper_request = TokenRequest {
             repositories: Some(repos.names.clone()),
@@ -414,7 +424,7 @@ impl Minter<'_> {
         };
         // A 422 here (a repository it cannot reach) is explained by the caller, which
         // always has the installation by then.
-        let helper = self.create(installation_id, helper_request).await?;
+        let helper = self.create(installation_id, req, helper_request).await?;
         let mut ids = repos.ids.clone();
         for repo in &helper.repositories {
             if !ids.contains(&repo.id) {
@@ -428,7 +438,7 @@ impl Minter<'_> {
         };
         let helper = helper.credential();
         let (minted, ()) = tokio::join!(
-            self.create(installation_id, request),
+            self.create(installation_id, req, request),
             self.revoke_quietly(&helper, "helper")
         );
         minted
@@ -547,6 +557,7 @@ mod tests {
             selection: Selection::All,
             permissions: None,
             installation_id: Some(999),
+            token_format: None,
         }
     }
 

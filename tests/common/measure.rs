@@ -9,10 +9,9 @@ impl FakeGitHub {
     /// A fake GitHub that answers every request after `latency`, as the real one does
     /// from afar.
     pub fn with_latency(latency: Duration) -> Self {
-        Self {
-            latency,
-            ..Self::start()
-        }
+        let mut gh = Self::start();
+        gh.latency = latency;
+        gh
     }
 }
 

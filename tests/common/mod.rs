@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use httpmock::prelude::*;
-use httpmock::{HttpMockRequest, Mock, Then, When};
+use httpmock::{HttpMockRequest, HttpMockResponse, Mock, Then, When};
 use serde_json::{json, Value};
 
 /// The built binary the tests run (cargo builds it for the test program, not for the
@@ -67,6 +67,110 @@ pub const BOT_ID: u64 = 41898282;
 pub const INSTALLATION: u64 = 777;
 pub const HELPER_TOKEN: &str = "ghs_helperTokenForResolvingNames0001";
 pub const FINAL_TOKEN: &str = "ghs_finalTokenTheJobUses00000000001";
+
+/// The `X-GitHub-Api-Version` every request to the fake must carry, once: the version
+/// app-token pins (written out here, so that a change of it fails every test).
+pub const API_VERSION: &str = "2022-11-28";
+
+/// The formats GitHub mints installation tokens in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `ghs_` and 36 letters and digits: the fake's token names as they are.
+    Classic,
+    /// `ghs_` and a JWT (see [`stateless`]).
+    Stateless,
+}
+
+/// `token` (one of the fake's classic tokens) as GitHub mints it in `format`.
+pub fn minted_as(token: &str, format: Format) -> String {
+    match format {
+        Format::Classic => token.to_string(),
+        Format::Stateless => stateless(token),
+    }
+}
+
+/// The stateless twin of the classic `token`: `ghs_` and a JWT of GitHub's shape and
+/// length, 523 characters with two dots (an RS256 header, claims naming the
+/// installation, a 256-byte signature, each base64url). Like every token GitHub mints,
+/// it matches GitHub's pattern for both formats, `ghs_[A-Za-z0-9._]{36,}`.
+pub fn stateless(token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest as _, Sha256};
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let digest = Sha256::digest(token.as_bytes());
+    let header = json!({"alg": "RS256", "typ": "JWT"});
+    let claims = json!({
+        "iss": "github.com",
+        "sub": format!("installation:{INSTALLATION}"),
+        "jti": digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "iat": 1_800_000_000u64,
+        "exp": 1_800_003_600u64,
+    });
+    let mut signature = Vec::new();
+    let mut block = digest;
+    while signature.len() < 256 {
+        block = Sha256::digest(block);
+        signature.extend_from_slice(&block);
+    }
+    signature.truncate(256);
+    format!(
+        "ghs_{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes()),
+        // GitHub's pattern has no `-`: its stateless tokens' signatures spell it `_`.
+        b64(&signature).replace('-', "_")
+    )
+}
+
+/// What the fake saw of one request: enough to check the headers app-token must send.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub bearer: Option<String>,
+    /// Every `X-GitHub-Api-Version` value, in order.
+    pub api_versions: Vec<String>,
+    /// Every `X-GitHub-Stateless-S2S-Token` value, in order.
+    pub token_formats: Vec<String>,
+}
+
+/// Every value of the header `name` in `req`.
+fn header_values(req: &HttpMockRequest, name: &str) -> Vec<String> {
+    req.headers_vec()
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+impl Seen {
+    fn of(req: &HttpMockRequest) -> Self {
+        Self {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            bearer: bearer(req),
+            api_versions: header_values(req, "x-github-api-version"),
+            token_formats: header_values(req, "x-github-stateless-s2s-token"),
+        }
+    }
+
+    /// A token request: `POST /app/installations/{id}/access_tokens`.
+    pub fn is_token_request(&self) -> bool {
+        self.method == "POST"
+            && self.path.starts_with("/app/installations/")
+            && self.path.ends_with("/access_tokens")
+    }
+}
+
+/// The format GitHub mints a token in for `req`: the one its `X-GitHub-Stateless-S2S-Token`
+/// asks for (`enabled`, `disabled`), else the rollout's (any other value is ignored).
+fn format_asked(req: &HttpMockRequest, rollout: Format) -> Format {
+    match header_values(req, "x-github-stateless-s2s-token").as_slice() {
+        [one] if one == "enabled" => Format::Stateless,
+        [one] if one == "disabled" => Format::Classic,
+        _ => rollout,
+    }
+}
 
 #[derive(serde::Deserialize)]
 struct Claims {
@@ -220,13 +324,38 @@ pub fn installation_permissions() -> Value {
     json!({"contents": "write", "metadata": "read", "pull_requests": "write", "issues": "read"})
 }
 
-/// A fake GitHub, optionally answering every request after `latency`.
+/// A fake GitHub, optionally answering every request after `latency`. It mints each
+/// token in the format the request asks for, else in `rollout`'s; and it records every
+/// request it sees ([`FakeGitHub::seen`]): a test whose fake saw a request without
+/// exactly one `X-GitHub-Api-Version: API_VERSION` fails as the fake is dropped.
 pub struct FakeGitHub {
     pub server: MockServer,
     pub latency: Duration,
     pub skew: i64,
     /// The app's public key (PEM) that JWTs must verify with.
     pub public_key: Arc<String>,
+    /// What a token request that asks for no format gets (GitHub's rollout).
+    pub rollout: Format,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+#[cfg(test)]
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let wrong: Vec<String> = self
+            .seen()
+            .into_iter()
+            .filter(|s| s.api_versions != [API_VERSION])
+            .map(|s| format!("{} {}: {:?}", s.method, s.path, s.api_versions))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "requests without exactly `X-GitHub-Api-Version: {API_VERSION}`: {wrong:#?}"
+        );
+    }
 }
 
 /// The mocks of a standard flow, for assertions.
@@ -241,20 +370,55 @@ pub struct Flow<'a> {
 
 impl FakeGitHub {
     pub fn start() -> Self {
-        Self {
+        let mut gh = Self {
             server: MockServer::start(),
             latency: Duration::ZERO,
             skew: 0,
             public_key: Arc::new(PUBLIC_KEY.to_string()),
-        }
+            rollout: Format::Classic,
+            seen: Arc::default(),
+        };
+        // The first mock, so that it sees every request.
+        gh.seen = gh.record(|r| Some(Seen::of(r)));
+        gh
     }
 
     /// A fake that accepts JWTs signed by the key whose public half is `public_key` (PEM).
     pub fn verifying_with(public_key: &str) -> Self {
-        Self {
-            public_key: Arc::new(public_key.to_string()),
-            ..Self::start()
-        }
+        let mut gh = Self::start();
+        gh.public_key = Arc::new(public_key.to_string());
+        gh
+    }
+
+    /// A fake whose rollout mints `format` when a request asks for none.
+    pub fn rolled_out(format: Format) -> Self {
+        let mut gh = Self::start();
+        gh.rollout = format;
+        gh
+    }
+
+    /// Every request the fake has seen, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("the requests seen").clone()
+    }
+
+    /// What `pick` takes of every request from now on, as the fake received them: a
+    /// mock that answers none, made before the others so that it sees each request.
+    pub fn record<T: Send + 'static>(
+        &self,
+        pick: impl Fn(&HttpMockRequest) -> Option<T> + Send + Sync + 'static,
+    ) -> Arc<Mutex<Vec<T>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        self.server.mock(|when, _| {
+            when.is_true(move |r| {
+                if let Some(item) = pick(r) {
+                    record.lock().expect("the record").push(item);
+                }
+                false
+            });
+        });
+        seen
     }
 
     /// How this fake checks JWTs.
@@ -311,26 +475,38 @@ impl FakeGitHub {
         )
     }
 
-    /// `POST /app/installations/{id}/access_tokens` with exactly `body`, JWT required.
+    /// `POST /app/installations/{id}/access_tokens` with exactly `body`, JWT required,
+    /// answered with `answer`, its token in the format asked for (see [`minted_as`]).
     pub fn access_token(&self, installation: u64, body: Value, answer: Value) -> Mock<'_> {
         let app = self.verifier();
-        let latency = self.latency;
+        let (latency, rollout) = (self.latency, self.rollout);
         self.server.mock(|when, then| {
             when.method(POST)
                 .path(format!("/app/installations/{installation}/access_tokens"))
                 .json_body(body)
                 .is_true(move |r| app.accepts(r));
-            then.status(201).delay(latency).github_json(answer);
+            then.status(201).delay(latency).respond_with(move |r| {
+                let mut answer = answer.clone();
+                if let Some(token) = answer["token"].as_str() {
+                    answer["token"] = json!(minted_as(token, format_asked(r, rollout)));
+                }
+                HttpMockResponse::builder()
+                    .status(201)
+                    .header("content-type", "application/json; charset=utf-8")
+                    .body(answer.to_string())
+                    .build()
+            });
         })
     }
 
-    /// `DELETE /installation/token` with `token`.
+    /// `DELETE /installation/token` with `token`, in either format GitHub mints it.
     pub fn revoke(&self, token: &str) -> Mock<'_> {
         let latency = self.latency;
+        let formats = [token.to_string(), stateless(token)];
         self.server.mock(|when, then| {
             when.method(DELETE)
                 .path("/installation/token")
-                .header("authorization", format!("Bearer {token}"));
+                .is_true(move |r| bearer(r).is_some_and(|b| formats.contains(&b)));
             then.status(204).delay(latency);
         })
     }
@@ -459,6 +635,39 @@ impl FakeGitHub {
         )
     }
 
+    /// acme's installation, found by `names[0]`, refusing a helper token for `names`
+    /// (GitHub's 422: one is out of its reach), then what explains it: a `metadata: read`
+    /// token, `ghs_probe`, listing the installation's repositories (`listed`: id and name),
+    /// and its revocation. Gives (the refusal, the probe, the listing).
+    pub fn out_of_reach(&self, names: &[&str], listed: &[(u64, &str)]) -> [Mock<'_>; 3] {
+        self.repo_installation("acme", names[0], INSTALLATION);
+        self.bot_user();
+        let body = json!({"repositories": names, "permissions": {"metadata": "read"}});
+        let refused = self.server.mock(|when, then| {
+            when.method(POST)
+                .path(format!("/app/installations/{INSTALLATION}/access_tokens"))
+                .json_body(body);
+            then.status(422).github_json(json!({"message": "There is at least one repository that does not exist or is not accessible to the parent installation."}));
+        });
+        let probe = self.access_token(
+            INSTALLATION,
+            json!({"permissions": {"metadata": "read"}}),
+            token_json("ghs_probe", &[], &json!({"metadata": "read"})),
+        );
+        self.revoke("ghs_probe");
+        let repositories: Vec<Value> = listed
+            .iter()
+            .map(|(id, name)| repo_json(*id, "acme", name))
+            .collect();
+        let listing = self.server.mock(|when, then| {
+            when.method(GET).path("/installation/repositories");
+            then.status(200).github_json(
+                json!({"total_count": repositories.len(), "repositories": repositories}),
+            );
+        });
+        [refused, probe, listing]
+    }
+
     /// acme's installation, and `FINAL_TOKEN` for its repository id 101 (`site`) with the
     /// installation's permissions. Gives the token request.
     pub fn token_for_repository_101(&self) -> Mock<'_> {
@@ -489,20 +698,10 @@ impl FakeGitHub {
         (minted, revoked, hanging)
     }
 
-    /// The bearer of every request from now on, as the fake received it: a mock that
-    /// answers none, made before the others so that it sees each request.
+    /// The bearer of every request from now on, as the fake received it (see
+    /// [`FakeGitHub::record`]).
     pub fn bearers(&self) -> Arc<Mutex<Vec<String>>> {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = Arc::clone(&seen);
-        self.server.mock(|when, _| {
-            when.is_true(move |r| {
-                if let Some(b) = bearer(r) {
-                    record.lock().expect("the bearers").push(b);
-                }
-                false
-            });
-        });
-        seen
+        self.record(bearer)
     }
 
     /// GitHub failing the first `n` requests the mock matches, each answered as `spec`
