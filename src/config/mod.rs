@@ -469,20 +469,6 @@ impl Plan {
     }
 }
 
-/// A session opens with the configuration's key.
-impl crate::mint::session::AppKey for Key {
-    fn into_signer(
-        self,
-        app_id: &str,
-        proxy: &crate::transport::Proxy,
-        connect_timeout: std::time::Duration,
-        on_secret: crate::sign::SecretSink,
-        on_debug: Option<crate::sign::DebugSink>,
-    ) -> anyhow::Result<crate::jwt::Signer> {
-        Key::into_signer(self, app_id, proxy, connect_timeout, on_secret, on_debug)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,11 +174,10 @@ pub enum Key {
     Service(Service),
 }
 
-impl Key {
-    /// The signer for app JWTs. A service's client is made here (its proxies and
-    /// timeouts are the GitHub client's); `on_secret` learns the secrets it comes to hold,
-    /// and `on_debug` (with debug logging on) what the job's OIDC token shows each exchange.
-    pub fn into_signer(
+/// A session opens with the configuration's key: a PEM's signer as it is, a service's
+/// made here, its client with GitHub's proxies and connect timeout.
+impl crate::mint::session::AppKey for Key {
+    fn into_signer(
         self,
         app_id: &str,
         proxy: &Proxy,
