@@ -18,6 +18,9 @@
 pub mod action;
 pub mod cli;
 
+// The token agent, for jobs longer than an hour: a third front end.
+pub mod agent;
+
 // Minting, from one checked configuration.
 pub mod config;
 pub mod mint;

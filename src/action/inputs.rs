@@ -107,6 +107,40 @@ pub fn api_url(env: Env<'_>) -> Result<String, InputError> {
         .map_err(|e| named(e, "app-id"))
 }
 
+/// `refresh`: empty or `false`, no agent; `true`, an agent for
+/// [`DEFAULT_LIFETIME`](crate::agent::DEFAULT_LIFETIME); a duration (`8h`, `90m`), an
+/// agent for that long.
+pub fn refresh(env: Env<'_>) -> Result<Option<std::time::Duration>, InputError> {
+    let fault = |message: String| InputError {
+        input: "refresh".into(),
+        message,
+    };
+    match input(env, "refresh").as_deref() {
+        None => Ok(None),
+        Some(word) if word.eq_ignore_ascii_case("false") => Ok(None),
+        Some(word) if word.eq_ignore_ascii_case("true") => Ok(Some(crate::agent::DEFAULT_LIFETIME)),
+        Some(text) => crate::agent::parse_lifetime(text).map(Some).map_err(|e| {
+            fault(format!(
+                "is {e}: give `true`, `false`, or how long the agent may serve"
+            ))
+        }),
+    }
+}
+
+/// The main step's configuration rebuilt for its agent, from the variables it read
+/// (see [`crate::agent::order`]): the same inputs, the same checks.
+pub fn agent_plan(env: Env<'_>) -> Result<crate::agent::Plan, String> {
+    let inputs = read(env).map_err(|e| e.to_string())?;
+    Ok(crate::agent::Plan {
+        target: crate::mint::Target {
+            api_url: inputs.config.api_url.clone(),
+            proxy: inputs.proxy,
+            settings: crate::github::Settings::default(),
+        },
+        config: inputs.config,
+    })
+}
+
 /// Reads and validates every input of the main step. `client-id` wins over `app-id`.
 pub fn read(env: Env<'_>) -> Result<Inputs, InputError> {
     let (app_input, app_id) = match (input(env, "client-id"), input(env, "app-id")) {
@@ -227,6 +261,21 @@ mod tests {
             e.to_string(),
             "input `permissions` `contents` is `write` in `permissions` but `read` in `permission-contents`"
         );
+    }
+
+    #[test]
+    fn refresh_is_a_switch_or_how_long() {
+        let refresh_of = |v: &str| refresh(&env_of(&[("INPUT_REFRESH", v)]));
+        assert_eq!(refresh_of(""), Ok(None));
+        assert_eq!(refresh_of("false"), Ok(None));
+        assert_eq!(refresh_of("True"), Ok(Some(crate::agent::DEFAULT_LIFETIME)));
+        assert_eq!(
+            refresh_of("8h"),
+            Ok(Some(std::time::Duration::from_secs(8 * 3600)))
+        );
+        let e = refresh_of("yes").unwrap_err();
+        assert_eq!(e.input, "refresh");
+        assert!(e.message.contains("give `true`, `false`"), "{e}");
     }
 
     #[test]

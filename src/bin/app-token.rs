@@ -1,6 +1,8 @@
 //! The one executable: the action's main step, its post step, and the command line.
 //!
-//! Which one a start is, `app_token::action::stage::choose` decides: the image's post link
+//! An agent started by a front end (see `app_token::agent::spawn`) is the one
+//! argument `--serve-agent-from-stdin`. Otherwise, which one a start is,
+//! `app_token::action::stage::choose` decides: the image's post link
 //! (`app-token-post`) and the native launcher's `APP_TOKEN_STEP` name a step; with no
 //! arguments under Actions it is main; otherwise the command line.
 
@@ -10,7 +12,9 @@ use std::sync::Arc;
 
 use app_token::action::runner::Runner;
 use app_token::action::stage::{choose, Start};
+use app_token::agent::{Front, Plan, SERVE_ARG};
 use app_token::cancel;
+use app_token::env::Env;
 use app_token::github::Settings;
 
 fn step(post: bool) -> i32 {
@@ -46,6 +50,14 @@ fn step(post: bool) -> i32 {
     }
 }
 
+/// An agent's configuration, rebuilt by the front end that started it.
+fn rebuild(front: Front, env: Env<'_>, args: &[String]) -> Result<Plan, String> {
+    match front {
+        Front::Action => app_token::action::inputs::agent_plan(env),
+        Front::CommandLine => app_token::cli::agent_plan(env, args),
+    }
+}
+
 fn main() {
     // SAFETY: the first thing the process does, before any thread is started.
     unsafe { app_token::harden::start(app_token::config::SIGNING_VARIABLES) };
@@ -56,6 +68,9 @@ fn main() {
         .map(Path::new)
         .and_then(Path::file_name)
         .and_then(|n| n.to_str());
+    if args.len() == 2 && args[1] == SERVE_ARG {
+        std::process::exit(app_token::agent::serve::run_ordered(rebuild));
+    }
     let env = app_token::harden::env;
     let code = match choose(started_as, args.len().saturating_sub(1), &env) {
         Ok(Start::Post) => step(true),

@@ -138,6 +138,42 @@ Exit status: COMMAND's (128 + n when signal n ended it); 1 GitHub refused or cou
 reached and COMMAND did not run; 2 bad usage or input (several owners, too: one token
 cannot cross accounts); 126 COMMAND could not be started, 127 COMMAND was not found.";
 
+const AGENT_HELP: &str = "\
+Examples:
+  # In a shell or a CI script: start it, use it, stop it
+  export APP_TOKEN_PRIVATE_KEY=\"$(cat app.private-key.pem)\"
+  eval \"$(app-token agent --app-id 123456 --repositories acme/site --permissions contents:write)\"
+  unset APP_TOKEN_PRIVATE_KEY
+  git clone https://github.com/acme/site.git     # git asks the agent
+  GH_TOKEN=\"$(app-token token)\" gh release create v1 dist/*
+  eval \"$(app-token agent --stop)\"
+
+  # csh
+  eval `app-token agent -c --app-id 123456 --owner acme --private-key-file app.pem`
+
+The agent holds the app's key (or its key service's access) in memory only, and hands
+its user's later commands a token of exactly this scope with more than 10 minutes left,
+minting the next one ahead of time, for as long as --lifetime. It listens on a socket in a
+fresh folder of mode 0700 (a named pipe on Windows) and answers only its own user. The
+lines printed set APP_TOKEN_AGENT and APP_TOKEN_AGENT_PID, and git's configuration
+(GIT_CONFIG_COUNT, GIT_CONFIG_KEY_n, GIT_CONFIG_VALUE_n, after any already set) so that git
+asks the agent for the API's web host. It ends, revoking every token it minted, on
+--stop, on SIGINT or SIGTERM, or when its lifetime runs out.
+
+Exit status: 0 started (or stopped), 1 the agent could not start or GitHub refused its
+first token, 2 bad usage or input.";
+
+const TOKEN_HELP: &str = "\
+Examples:
+  GH_TOKEN=\"$(app-token token)\" gh pr list --repo acme/site
+  curl -H \"Authorization: Bearer $(app-token token --owner widgets)\" https://api.github.com/installation/repositories
+
+Prints a token of the agent's scope with more than 10 minutes left. The agent is the one
+APP_TOKEN_AGENT names (the action's `refresh: true`, `app-token agent`, or
+`app-token exec --refresh` set it). The token is the agent's to revoke: do not revoke it.
+
+Exit status: 0 printed, 1 no agent answers or GitHub refused, 2 APP_TOKEN_AGENT is not set.";
+
 const COMPLETIONS_HELP: &str = "\
 Examples:
   # bash: for this shell, or for every new one
@@ -180,8 +216,8 @@ pub enum Command {
     /// Revoke installation tokens read from stdin (one per line)
     #[command(after_help = REVOKE_HELP)]
     Revoke(RevokeArgs),
-    /// Act as a git credential helper that answers with a new installation token
-    #[command(after_help = GIT_CREDENTIAL_HELP)]
+    /// Act as a git credential helper that answers with a new installation token (or the agent's)
+    #[command(after_help = GIT_CREDENTIAL_HELP, mut_arg("app_id", |a| a.required(false)))]
     GitCredential(Box<GitCredentialArgs>),
     /// List the app's installations: account, type, repositories, suspension, permissions
     #[command(after_help = INSTALLATIONS_HELP)]
@@ -192,6 +228,12 @@ pub enum Command {
     /// Run a command with a new installation token in GH_TOKEN and GITHUB_TOKEN, revoked when it ends
     #[command(after_help = EXEC_HELP)]
     Exec(ExecArgs),
+    /// Start an agent that keeps fresh installation tokens for later commands, and print the shell lines that point at it
+    #[command(after_help = AGENT_HELP)]
+    Agent(Box<AgentArgs>),
+    /// Print a valid installation token from the agent named by APP_TOKEN_AGENT
+    #[command(after_help = TOKEN_HELP)]
+    Token(TokenArgs),
     /// Print the completion script of a shell
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -356,9 +398,42 @@ pub struct ExecArgs {
     #[command(flatten)]
     pub mint: MintArgs,
 
+    /// Serve COMMAND fresh tokens for as long as it runs: an agent in APP_TOKEN_AGENT, and git set to ask it
+    #[arg(long)]
+    pub refresh: bool,
+
     /// The command to run, and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub mint: MintArgs,
+
+    /// How long the agent serves at most: hours, minutes or seconds (8h, 90m, 3600s) [default: 6h]
+    #[arg(long, value_name = "DURATION")]
+    pub lifetime: Option<String>,
+
+    /// Print csh lines (setenv) instead of Bourne shell lines
+    #[arg(short = 'c', long = "csh", conflicts_with = "json")]
+    pub csh: bool,
+
+    /// Print one JSON object (the agent's address and pid, and git's variables) instead of shell lines
+    #[arg(long)]
+    pub json: bool,
+
+    /// Stop the agent named by APP_TOKEN_AGENT: it revokes every token it minted, and ends
+    #[arg(long, exclusive = true)]
+    pub stop: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The account whose token to print [default: the agent's first]
+    #[arg(long, value_name = "ACCOUNT")]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -406,8 +481,16 @@ mod tests {
         assert!(matches!(cli.command, Some(Command::Revoke(_))));
         let e = parse(&["--json", "revoke"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        let e = parse(&["git-credential", "get"]).unwrap_err();
-        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        // Without the app, git-credential asks the agent (or says the app is missing).
+        assert!(parse(&["git-credential", "get"]).is_ok());
+        let cli = parse(&["agent", "--stop"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Agent(a)) if a.stop));
+        assert!(parse(&["agent", "--stop", "--app-id", "1"]).is_err());
+        assert!(
+            parse(&["agent", "--owner", "acme"]).is_err(),
+            "an agent needs the app"
+        );
+        assert!(parse(&["token"]).is_ok());
         let cli = parse(&["git-credential", "erase", "--app-id", "1", "--owner", "a"]).unwrap();
         match cli.command {
             Some(Command::GitCredential(g)) => {

@@ -12,6 +12,8 @@ use super::args::{MintArgs, Operation};
 use super::mint::{mint_all, prepare};
 use super::output::deliver;
 use super::{given, usage, Failure};
+use crate::agent::git::owner_of_path;
+use crate::agent::{self, Answer, Ask, AGENT_VARIABLE};
 use crate::cancel::Signal;
 use crate::config;
 use crate::env::{var, Env};
@@ -103,6 +105,40 @@ fn credential_answer(token: &str, expires_at: DateTime<Utc>) -> String {
     )
 }
 
+/// A token is one line of git's protocol; anything else could inject attributes.
+fn fits_a_line(token: &str) -> bool {
+    !token.is_empty() && !token.chars().any(char::is_control)
+}
+
+/// `get` answered by the agent at `address`: for the API's web host only (the agent
+/// says which API it serves), with the token of the owner the request's path names when
+/// the agent serves that owner, else its first owner's.
+async fn from_agent(request: &[(String, String)], address: &str) -> Result<(), Failure> {
+    let (api_url, owners) = match agent::ask(address, &Ask::Status).await {
+        Ok(Answer::Status {
+            api_url, owners, ..
+        }) => (api_url, owners),
+        Ok(Answer::Error { message }) => {
+            return Err(Failure::Api(format!("the agent says: {message}")))
+        }
+        Ok(_) => return Err(Failure::Api("the agent answered something else".into())),
+        Err(e) => return Err(Failure::Api(e.to_string())),
+    };
+    if !credential_applies(request, &api_url) {
+        return Ok(());
+    }
+    let asked = owner_of_path(attribute(request, "path"))
+        .filter(|owner| owners.iter().any(|o| o.eq_ignore_ascii_case(owner)))
+        .map(str::to_string);
+    let (token, _, expires_at, _) = super::agent::token_from(address, asked).await?;
+    if !fits_a_line(&token) {
+        return Err(Failure::Api(
+            "the agent's token is not one a git credential can carry".into(),
+        ));
+    }
+    super::output::print(&credential_answer(&token, expires_at))
+}
+
 pub(super) async fn command(
     operation: Operation,
     args: &MintArgs,
@@ -115,6 +151,14 @@ pub(super) async fn command(
         .map_err(|e| usage(format!("cannot read git's request on stdin: {e}")))?;
     if operation != Operation::Get {
         return Ok(());
+    }
+    if given(&args.app.app_id).is_none() {
+        return match var(env, AGENT_VARIABLE) {
+            Some(address) => from_agent(&request, &address).await,
+            None => Err(usage(format!(
+                "--app-id is required (or {AGENT_VARIABLE}, naming an agent to ask)"
+            ))),
+        };
     }
     let api_url = config::api_url(
         given(&args.api.api_url).as_deref(),
@@ -134,8 +178,7 @@ pub(super) async fn command(
     let Some(minted) = outcome.tokens.first() else {
         return Err(Failure::Api("GitHub answered with no token".into()));
     };
-    // A token is one line of git's protocol; anything else could inject attributes.
-    if minted.token.is_empty() || minted.token.chars().any(char::is_control) {
+    if !fits_a_line(&minted.token) {
         let _ = mint::revoke_all(&client, &[minted.credential()]).await;
         return Err(Failure::Api(
             "GitHub's token is not one a git credential can carry".into(),

@@ -10,6 +10,7 @@
 //! number when interrupted; `exec` ends with its command's). The CLI never revokes a
 //! token it printed: whoever asked for it owns it (`exec` prints none, and revokes its own).
 
+mod agent;
 mod args;
 mod completions;
 mod exec;
@@ -30,6 +31,7 @@ use crate::env::Env;
 use crate::github::Settings;
 use args::{Cli, Command};
 
+pub use agent::agent_plan;
 pub use exec::TOKEN_VARIABLES;
 pub use git_credential::git_origin;
 
@@ -113,7 +115,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version on stdout with 0; usage errors on stderr with 2.
@@ -123,7 +126,9 @@ where
     };
     let result = match crate::runtime() {
         // The signal handlers are installed inside the runtime, before any request.
-        Ok(rt) => rt.block_on(async { dispatch(cli, env, settings, Signals::install()).await }),
+        Ok(rt) => {
+            rt.block_on(async { dispatch(cli, &argv, env, settings, Signals::install()).await })
+        }
         Err(e) => Err(Failure::Api(format!("cannot start: {e}"))),
     };
     match result {
@@ -139,6 +144,7 @@ where
 /// Runs the command; gives the exit status of a success (`exec`'s is its command's).
 async fn dispatch(
     cli: Cli,
+    argv: &[OsString],
     env: Env<'_>,
     settings: Settings,
     mut signals: Signals,
@@ -155,6 +161,8 @@ async fn dispatch(
         }
         Some(Command::Jwt(args)) => jwt::command(&args, env, settings).await,
         Some(Command::Completions(args)) => completions::command(&args),
+        Some(Command::Agent(args)) => agent::command(&args, argv, env).await,
+        Some(Command::Token(args)) => agent::token(&args, env).await,
         Some(Command::Exec(args)) => {
             drop(cancel);
             return exec::command(&args, env, settings, &mut signals).await;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use super::panic_guard::{self, Guard, Target};
 use super::revoke::{revoke_on_cancel, CANCEL_REVOKE_LIMIT};
 use super::witness::Witness;
-use super::{Ledger, Outcome, Request};
+use super::{Ledger, Outcome, Request, Revocation};
 use crate::cancel::Signal;
 use crate::github::{AppJwt, Client, Log};
 use crate::jwt::Signer;
@@ -216,6 +216,15 @@ impl Session {
         let done = revoke_on_cancel(&self.client, &self.ledger, CANCEL_REVOKE_LIMIT).await;
         self.witness.revoked_after_cancel(&done);
         Raced::Cancelled(signal)
+    }
+
+    /// Revokes every token the session minted, those whose requests are still in flight
+    /// included, within `limit` (see [`revoke_on_cancel`]); the client then starts no
+    /// request but revocations. For a front end that ends on its own terms (an agent told
+    /// to stop): what a cancel does, without the cancel's words to the witness.
+    pub async fn revoke_everything(&self, limit: Duration) -> Revocation {
+        self.cancelled.store(true, Ordering::Relaxed);
+        revoke_on_cancel(&self.client, &self.ledger, limit).await
     }
 
     /// Ends signing (the witness hears if it did not end cleanly), then lets the signer

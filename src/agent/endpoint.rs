@@ -1,0 +1,206 @@
+//! Where the agent listens, and how a client reaches it: only on this machine, only for
+//! this user.
+//!
+//! A fresh folder of mode 0700 holds everything the agent keeps on disk (its socket and
+//! its ledger; never a key). On unix the agent listens on a socket in that folder, mode
+//! 0600, and answers only a peer whose uid is its own (`SO_PEERCRED`, `getpeereid`). On
+//! Windows it listens on a named pipe that refuses remote clients. Never on TCP.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::env::{var, Env};
+
+/// A connection to or from the agent.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The agent's ledger of live tokens, in its folder.
+pub const LEDGER_FILE: &str = "ledger.json";
+/// The agent's socket, in its folder (unix).
+pub const SOCKET_FILE: &str = "agent.sock";
+/// The start of every folder's and pipe's name.
+const PREFIX: &str = "app-token-agent-";
+
+/// 16 random bytes as hex, naming one agent.
+fn random_name() -> io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The folder fresh folders go in: the runner's temporary folder in a job, else the
+/// user's runtime folder, else the system's temporary folder.
+pub fn base_folder(env: Env<'_>) -> PathBuf {
+    var(env, "RUNNER_TEMP")
+        .or_else(|| var(env, "XDG_RUNTIME_DIR"))
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// A new folder under `base` only this user can enter (mode 0700 on unix).
+pub fn make_folder(base: &Path) -> io::Result<PathBuf> {
+    let path = base.join(format!("{PREFIX}{}", random_name()?));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&path)?;
+    Ok(path)
+}
+
+/// Is `path` a folder this module made (its name has the agent's prefix)? Post removes
+/// only such a folder.
+pub fn is_agent_folder(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix(PREFIX))
+        .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The address the agent in `folder` listens on: its socket's path, or on Windows the
+/// pipe named after the folder.
+pub fn address(folder: &Path) -> String {
+    #[cfg(unix)]
+    {
+        folder.join(SOCKET_FILE).display().to_string()
+    }
+    #[cfg(windows)]
+    {
+        let name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!(r"\\.\pipe\{name}")
+    }
+}
+
+#[cfg(unix)]
+pub use self::unix::{connect, Listener};
+#[cfg(windows)]
+pub use self::windows::{connect, Listener};
+
+#[cfg(unix)]
+mod unix {
+    use std::io;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use tokio::net::{UnixListener, UnixStream};
+
+    use super::Stream;
+
+    /// The agent's socket.
+    pub struct Listener(UnixListener);
+
+    impl Listener {
+        /// Listens at `address` (a path in a folder of mode 0700), the socket made 0600.
+        pub fn bind(address: &str) -> io::Result<Self> {
+            let listener = UnixListener::bind(address)?;
+            std::fs::set_permissions(address, std::fs::Permissions::from_mode(0o600))?;
+            Ok(Self(listener))
+        }
+
+        /// The next connection, and whether its peer is this process's user (a peer
+        /// whose credentials cannot be read is not).
+        pub async fn accept(&self) -> io::Result<(Box<dyn Stream>, bool)> {
+            let (stream, _) = self.0.accept().await?;
+            // SAFETY: geteuid(2) cannot fail and touches no memory.
+            let own = unsafe { libc::geteuid() };
+            let same_user = stream.peer_cred().is_ok_and(|c| c.uid() == own);
+            Ok((Box::new(stream), same_user))
+        }
+    }
+
+    /// A connection to the agent at `address`.
+    pub async fn connect(address: &str) -> io::Result<Box<dyn Stream>> {
+        Ok(Box::new(UnixStream::connect(address).await?))
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use std::io;
+    use std::sync::Mutex;
+
+    use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
+
+    use super::Stream;
+
+    /// The agent's pipe: the instance waiting for the next client.
+    pub struct Listener {
+        address: String,
+        next: Mutex<Option<NamedPipeServer>>,
+    }
+
+    fn instance(address: &str, first: bool) -> io::Result<NamedPipeServer> {
+        ServerOptions::new()
+            .first_pipe_instance(first)
+            .reject_remote_clients(true)
+            .create(address)
+    }
+
+    impl Listener {
+        pub fn bind(address: &str) -> io::Result<Self> {
+            Ok(Self {
+                address: address.to_string(),
+                next: Mutex::new(Some(instance(address, true)?)),
+            })
+        }
+
+        /// The next connection; a pipe refuses remote clients, and admits this user.
+        pub async fn accept(&self) -> io::Result<(Box<dyn Stream>, bool)> {
+            let server = match self.next.lock().map(|mut n| n.take()) {
+                Ok(Some(server)) => server,
+                _ => instance(&self.address, false)?,
+            };
+            server.connect().await?;
+            if let Ok(mut next) = self.next.lock() {
+                *next = Some(instance(&self.address, false)?);
+            }
+            Ok((Box::new(server), true))
+        }
+    }
+
+    pub async fn connect(address: &str) -> io::Result<Box<dyn Stream>> {
+        Ok(Box::new(ClientOptions::new().open(address)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_named_for_the_agent_and_only_those_are_recognised() {
+        let base = tempfile::tempdir().unwrap();
+        let folder = make_folder(base.path()).unwrap();
+        assert!(is_agent_folder(&folder), "{}", folder.display());
+        assert!(!is_agent_folder(base.path()));
+        assert!(!is_agent_folder(Path::new("/tmp/app-token-agent-xyz")));
+        assert!(!is_agent_folder(Path::new("/")));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&folder).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+            assert_eq!(
+                address(&folder),
+                folder.join(SOCKET_FILE).display().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn the_base_folder_is_the_runners_then_the_users_runtime_folder() {
+        let env = |name: &str| match name {
+            "RUNNER_TEMP" => Some("/runner/tmp".to_string()),
+            "XDG_RUNTIME_DIR" => Some("/run/user/1000".to_string()),
+            _ => None,
+        };
+        assert_eq!(base_folder(&env), PathBuf::from("/runner/tmp"));
+        let env = |name: &str| (name == "XDG_RUNTIME_DIR").then(|| "/run/user/1000".to_string());
+        assert_eq!(base_folder(&env), PathBuf::from("/run/user/1000"));
+        assert_eq!(base_folder(&|_: &str| None), std::env::temp_dir());
+    }
+}
