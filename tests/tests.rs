@@ -22,6 +22,7 @@ mod native;
 mod native_wine;
 mod panic;
 mod properties;
+mod refresh;
 mod stateless;
 mod vault;
 mod wire;

@@ -3,7 +3,8 @@
 //! and file commands the runner gives (`step`), the built binary run as a process
 //! (`step`), the command line run as a user runs it (`cli`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), with a role's trust in front of its STS (`sts`), a GCP stand-in (`gcp`), the key services'
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
-//! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), and
+//! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), tokens
+//! that expire seconds after they are minted (`short_tokens`), and
 //! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
 
 pub mod azure;
@@ -21,6 +22,7 @@ pub mod native;
 mod net;
 pub mod oidc;
 mod ops;
+mod short_tokens;
 mod stand_in;
 mod step;
 mod sts;
@@ -34,6 +36,7 @@ pub use gcp::*;
 pub use moto::*;
 pub use net::*;
 pub use ops::*;
+pub use short_tokens::*;
 pub use step::*;
 pub use sts::*;
 pub use unprivileged::*;
