@@ -437,3 +437,33 @@ fn a_later_step_cannot_read_the_agents_environment() {
     all_revoked(&job);
     eventually("the agent ended", || gone(pid));
 }
+
+/// Post with a saved agent folder that no agent answers at and that holds no ledger:
+/// a warning, not an error; a saved path that is not an agent's folder is left alone.
+#[test]
+fn post_without_an_agent_or_its_ledger_warns_and_touches_nothing_else() {
+    let gh = FakeGitHub::start();
+    let anything = gh.catch_all();
+    let step = Step::new();
+    let temp = tempfile::tempdir().expect("RUNNER_TEMP");
+    let gone = temp
+        .path()
+        .join("app-token-agent-0123456789abcdef0123456789abcdef");
+    let kept = temp.path().join("not-an-agent");
+    std::fs::create_dir(&kept).expect("a folder");
+    std::fs::write(kept.join("ledger.json"), "[]").expect("a file");
+    for (saved, warning) in [
+        (&gone, "left no ledger"),
+        (&kept, "not a folder of app-token's agent: left alone"),
+    ] {
+        let delimiter = "ghadelimiter_00000000000000000000000000000000";
+        let state = format!("agent<<{delimiter}\n{}\n{delimiter}\n", saved.display());
+        std::fs::write(step.file("state"), state).expect("the state");
+        let ran = step.post(bin(), &gh.url(), &[("refresh", "true")]);
+        assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+        assert!(ran.line("::warning").contains(warning), "{}", ran.stdout);
+        assert!(!ran.stdout.contains("::error"), "{}", ran.stdout);
+    }
+    assert!(kept.join("ledger.json").exists(), "left alone");
+    anything.assert_calls(0);
+}
