@@ -425,3 +425,78 @@ fn with_act_true_the_native_launchers_steps_say_nothing_of_act() {
         post.stdout
     );
 }
+
+/// The native action with `refresh: true` under act's host executor: act applies
+/// `GITHUB_ENV` and `GITHUB_PATH` to the later steps, which get the token from the agent;
+/// act runs the JavaScript action's post with its state, which stops the agent: nothing
+/// is left running when act's job ends.
+#[test]
+fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
+    let what = "the native action's agent under nektos/act";
+    let Some(act) = act_binary() else {
+        return not_checked(
+            what,
+            "act is not installed (bash .ci/act installs it)",
+            REQUIRE,
+        );
+    };
+    if native::node(what).is_none() {
+        return;
+    }
+    let gh = FakeGitHub::start();
+    let minted = gh.token_for_repository_101();
+    gh.bot_user();
+    let revoked = gh.revoke(FINAL_TOKEN);
+
+    let dir = tempfile::tempdir().expect("a workspace");
+    let action = NativeAction::host(Path::new(env!("CARGO_BIN_EXE_app-token")));
+    let copied = Command::new("cp")
+        .arg("-R")
+        .arg(action.dir())
+        .arg(dir.path().join("native"))
+        .status()
+        .expect("cp runs");
+    assert!(copied.success(), "the native action copied");
+    let workflows = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&workflows).expect("the workflows' directory");
+    let with_refresh = workflow("./native", &gh.url())
+        .replace(
+            "    steps:\n",
+            "    steps:\n      - uses: actions/checkout@v4\n",
+        )
+        .replace(
+            "          github-api-url:",
+            "          refresh: true\n          github-api-url:",
+        )
+        .replace(
+            "          echo \"token=",
+            "          test \"$(app-token token)\" = \"${{ steps.app.outputs.token }}\" && echo agent=answered\n          echo \"token=",
+        );
+    std::fs::write(workflows.join("token.yml"), with_refresh).expect("the workflow");
+    let home = tempfile::tempdir().expect("act's home");
+
+    let platform = ["-P", "ubuntu-latest=-self-hosted"].map(String::from);
+    let (status, log) = run_act(&act, dir.path(), home.path(), &platform);
+    assert_eq!(status, Some(0), "act:\n{log}");
+    minted.assert_calls(1);
+    assert!(!log.contains(FINAL_TOKEN), "the token unmasked:\n{log}");
+    assert!(log.contains("agent=answered"), "{log}");
+    let pid: u32 = log
+        .split("A token agent (pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no agent's pid in:\n{log}"));
+    assert!(
+        log.contains("The token agent revoked 0 token(s) it minted, and ended."),
+        "{log}"
+    );
+    revoked.assert_calls(1);
+    let since = Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+    {
+        assert!(since.elapsed() < Duration::from_secs(10), "the agent outlived act's job");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
