@@ -481,6 +481,10 @@ fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
     minted.assert_calls(1);
     assert!(!log.contains(FINAL_TOKEN), "the token unmasked:\n{log}");
     assert!(log.contains("agent=answered"), "{log}");
+    assert!(
+        log.contains("Under act: act runs the post step (after a failure or Ctrl-C too)"),
+        "main says what act does with the agent:\n{log}"
+    );
     let pid: u32 = log
         .split("A token agent (pid ")
         .nth(1)
@@ -493,10 +497,14 @@ fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
     );
     revoked.assert_calls(1);
     let since = Instant::now();
-    while std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
-    {
-        assert!(since.elapsed() < Duration::from_secs(10), "the agent outlived act's job");
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    }) {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "the agent outlived act's job"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -35,6 +35,17 @@ struct Job {
     temp: tempfile::TempDir,
     home: tempfile::TempDir,
     nobody: Option<Unprivileged>,
+    /// The agent main started, ended (SIGTERM: it revokes) if the test fails before post.
+    agent: std::cell::Cell<Option<u32>>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(pid) = self.agent.get().filter(|&pid| !gone(pid)) {
+            // SAFETY: kill(2) of the agent this job started.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+    }
 }
 
 fn open_to_all(path: &Path, mode: u32) {
@@ -60,6 +71,7 @@ impl Job {
             temp: tempfile::tempdir().expect("RUNNER_TEMP"),
             home: tempfile::tempdir().expect("a home"),
             nobody,
+            agent: std::cell::Cell::new(None),
         };
         for name in ["env", "path"] {
             std::fs::write(job.step.file(name), "").expect("a file-command file");
@@ -137,6 +149,7 @@ impl Job {
             .and_then(|rest| rest.split(')').next())
             .and_then(|pid| pid.parse().ok())
             .unwrap_or_else(|| panic!("no agent's pid in:\n{}", ran.stdout));
+        self.agent.set(Some(pid));
         (ran, pid)
     }
 
@@ -248,9 +261,14 @@ fn later_steps_get_fresh_tokens_from_the_agent_and_post_revokes_every_one() {
     };
     let (main, pid) = job.main();
     let first = job.tokens.minted()[0].clone();
-    assert_eq!(job.step.outputs()["token"], first, "the token output is main's");
+    assert_eq!(
+        job.step.outputs()["token"],
+        first,
+        "the token output is main's"
+    );
     assert!(
-        main.stdout.contains("until the post step stops it, or for at most 6h"),
+        main.stdout
+            .contains("until the post step stops it, or for at most 6h"),
         "{}",
         main.stdout
     );
@@ -262,12 +280,19 @@ fn later_steps_get_fresh_tokens_from_the_agent_and_post_revokes_every_one() {
     let folder = job.folder();
     assert_eq!(folder.parent(), Some(job.temp.path()));
     assert_eq!(
-        std::fs::metadata(&folder).expect("the agent's folder").permissions().mode() & 0o777,
+        std::fs::metadata(&folder)
+            .expect("the agent's folder")
+            .permissions()
+            .mode()
+            & 0o777,
         0o700
     );
     let origin = format!("http://{}", job.gh.server.address());
     assert_eq!(env["GIT_CONFIG_COUNT"], "3");
-    assert_eq!(env["GIT_CONFIG_KEY_1"], format!("credential.{origin}.helper"));
+    assert_eq!(
+        env["GIT_CONFIG_KEY_1"],
+        format!("credential.{origin}.helper")
+    );
     let bin_dir = job.action.binary("linux-x64");
     let bin_dir = bin_dir.parent().expect("the binary's folder");
     assert_eq!(
@@ -301,7 +326,8 @@ fn later_steps_get_fresh_tokens_from_the_agent_and_post_revokes_every_one() {
     let post = job.post();
     assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
     assert!(
-        post.stdout.contains("The token agent revoked 1 token(s) it minted, and ended."),
+        post.stdout
+            .contains("The token agent revoked 1 token(s) it minted, and ended."),
         "{}",
         post.stdout
     );
@@ -325,7 +351,11 @@ fn no_key_outside_the_agent(job: &Job, pid: u32, folder: &Path) {
             let text = std::fs::read(&path).expect("a file of the agent's");
             let text = String::from_utf8_lossy(&text);
             assert!(!text.contains(key), "the key in {}", path.display());
-            assert!(!text.contains(&job.tokens.minted()[0]), "a token in {}", path.display());
+            assert!(
+                !text.contains(&job.tokens.minted()[0]),
+                "a token in {}",
+                path.display()
+            );
         }
     }
     for file in ["env", "path", "state", "output"] {
@@ -342,7 +372,10 @@ fn no_key_outside_the_agent(job: &Job, pid: u32, folder: &Path) {
         Ok(environ) => {
             let environ = String::from_utf8_lossy(&environ);
             assert!(!environ.contains(key), "the key in the agent's environment");
-            assert!(!environ.contains("INPUT_"), "an input in the agent's environment");
+            assert!(
+                !environ.contains("INPUT_"),
+                "an input in the agent's environment"
+            );
         }
         Err(e) => not_checked(
             "the agent's /proc/PID/environ",
@@ -371,8 +404,11 @@ fn an_agent_killed_before_post_has_its_ledger_revoked_by_post() {
     let post = job.post();
     assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
     assert!(
-        post.stdout.contains("revoking the 1 live token(s) of its ledger")
-            && post.stdout.contains("Revoked 1 installation token(s) the agent minted."),
+        post.stdout
+            .contains("revoking the 1 live token(s) of its ledger")
+            && post
+                .stdout
+                .contains("Revoked 1 installation token(s) the agent minted."),
         "{}",
         post.stdout
     );
@@ -419,7 +455,8 @@ fn a_later_step_cannot_read_the_agents_environment() {
     ));
     assert_eq!(token_and_password(&ran), (first.clone(), first));
     assert!(
-        ran.stdout.contains("environ: unreadable\ncmdline: readable"),
+        ran.stdout
+            .contains("environ: unreadable\ncmdline: readable"),
         "{}",
         ran.stdout
     );
@@ -430,10 +467,17 @@ fn a_later_step_cannot_read_the_agents_environment() {
             "the agent runs as the job's user"
         );
     }
-    assert!(!dumpable(pid), "the agent's /proc entries are root's: not dumpable");
+    assert!(
+        !dumpable(pid),
+        "the agent's /proc entries are root's: not dumpable"
+    );
     let post = job.post();
     assert_eq!(post.code, 0, "{}\n{}", post.stdout, post.stderr);
-    assert!(post.stdout.contains("The token agent revoked"), "{}", post.stdout);
+    assert!(
+        post.stdout.contains("The token agent revoked"),
+        "{}",
+        post.stdout
+    );
     all_revoked(&job);
     eventually("the agent ended", || gone(pid));
 }

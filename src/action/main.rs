@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::refresh::{self, Prepared};
 use super::runner::{act_main_note, Runner, SavedToken, STATE_TOKENS};
 use super::stage::act_drops_post_state;
-use super::refresh::{self, Prepared};
 use super::{inputs, summary};
 use crate::cancel::Signal;
 use crate::config::Config;

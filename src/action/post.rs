@@ -10,9 +10,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
-use super::{inputs, refresh};
 use super::runner::{Runner, SavedToken, ACT_POST_NO_STATE};
 use super::stage::act_drops_post_state;
+use super::{inputs, refresh};
 use crate::cancel::Signal;
 use crate::env::Env;
 use crate::github::{Client, Credential, Settings};

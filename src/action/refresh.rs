@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::inputs::{self, InputError};
-use super::runner::{state_value, Runner};
+use super::runner::{state_value, under_act, Runner};
 use super::stage::launched_natively;
 use crate::agent::endpoint::{address, base_folder, is_agent_folder, make_folder};
 use crate::agent::order::variables_read;
@@ -81,6 +81,8 @@ pub struct Prepared {
     git: Vec<(String, String)>,
     /// Where the agent's folder goes.
     base: PathBuf,
+    /// Under nektos/act, which does not end what a job leaves behind.
+    under_act: bool,
 }
 
 /// Checks, before any request, what an agent of `lifetime` for the API at `api_url`
@@ -95,11 +97,8 @@ pub fn prepare(env: Env<'_>, lifetime: Duration, api_url: &str) -> Result<Prepar
             ));
         }
     }
-    let values = variables_read(env, &[], Front::Action, |_, env, _| {
-        inputs::agent_plan(env)
-    })?;
-    let program =
-        std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let values = variables_read(env, &[], Front::Action, |_, env, _| inputs::agent_plan(env))?;
+    let program = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let program_text = program
         .to_str()
         .ok_or("this program's path is not UTF-8")?
@@ -122,6 +121,7 @@ pub fn prepare(env: Env<'_>, lifetime: Duration, api_url: &str) -> Result<Prepar
         program,
         git,
         base: base_folder(env),
+        under_act: under_act(env),
     })
 }
 
@@ -164,10 +164,8 @@ pub fn hand_over<W: Write>(
 ) -> anyhow::Result<()> {
     let folder = agent.folder.to_str().unwrap_or_default();
     runner.save_state(&[(STATE_AGENT, folder)])?;
-    let mut vars: Vec<(&str, &str)> = vec![(
-        crate::agent::AGENT_VARIABLE,
-        agent.started.address.as_str(),
-    )];
+    let mut vars: Vec<(&str, &str)> =
+        vec![(crate::agent::AGENT_VARIABLE, agent.started.address.as_str())];
     vars.extend(prepared.git.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     runner.set_env(&vars)?;
     let dir = prepared
@@ -183,6 +181,16 @@ pub fn hand_over<W: Write>(
         owners.join(", "),
         describe_lifetime(prepared.lifetime)
     ));
+    if prepared.under_act {
+        runner.info(&format!(
+            "Under act: act runs the post step (after a failure or Ctrl-C too), which stops \
+             the agent; but act does not end what a job leaves behind, so if act itself is \
+             killed before post, the agent serves on until its lifetime ends ({}). Stop it \
+             then with `APP_TOKEN_AGENT='{}' app-token agent --stop`.",
+            describe_lifetime(prepared.lifetime),
+            agent.started.address
+        ));
+    }
     Ok(())
 }
 
@@ -322,16 +330,16 @@ mod tests {
         let e = asked(&env_of(&[("INPUT_REFRESH", "true")])).unwrap_err();
         assert_eq!(e.input, "refresh");
         let text = e.to_string();
-        assert!(text.contains("cannot leave a process behind its step"), "{text}");
+        assert!(
+            text.contains("cannot leave a process behind its step"),
+            "{text}"
+        );
         assert!(text.contains("app-token/app-token/native"), "{text}");
         assert!(asked(&env_of(&[("INPUT_REFRESH", "8h")])).is_err());
         assert_eq!(asked(&env_of(&[("INPUT_REFRESH", "false")])), Ok(None));
         assert_eq!(asked(&env_of(&[])), Ok(None));
         let native = [("INPUT_REFRESH", "90m"), (LAUNCHER_VARIABLE, LAUNCHER)];
-        assert_eq!(
-            asked(&env_of(&native)),
-            Ok(Some(Duration::from_secs(5400)))
-        );
+        assert_eq!(asked(&env_of(&native)), Ok(Some(Duration::from_secs(5400))));
         // A bad value is that value's error, natively or not.
         let bad = asked(&env_of(&[("INPUT_REFRESH", "yes")])).unwrap_err();
         assert!(bad.message.contains("give `true`, `false`"), "{bad}");
@@ -344,8 +352,11 @@ mod tests {
             Some("https://github.com")
         );
         assert_eq!(
-            git_origin(Some("https://GHE.example.com/"), "https://ghe.example.com/api/v3")
-                .as_deref(),
+            git_origin(
+                Some("https://GHE.example.com/"),
+                "https://ghe.example.com/api/v3"
+            )
+            .as_deref(),
             Some("https://ghe.example.com")
         );
         assert_eq!(
@@ -356,7 +367,10 @@ mod tests {
             git_origin(None, "http://127.0.0.1:8080").as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        assert_eq!(git_origin(Some("not a url"), "https://api.github.com"), None);
+        assert_eq!(
+            git_origin(Some("not a url"), "https://api.github.com"),
+            None
+        );
     }
 
     #[test]

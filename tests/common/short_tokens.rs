@@ -34,7 +34,8 @@ impl ShortTokens {
     pub fn valid(&self, token: &str) -> bool {
         let now = chrono::Utc::now();
         let minted = self.minted.lock().expect("the tokens minted");
-        minted.iter().any(|(t, at)| t == token && *at > now) && !self.revoked().iter().any(|r| r == token)
+        minted.iter().any(|(t, at)| t == token && *at > now)
+            && !self.revoked().iter().any(|r| r == token)
     }
 }
 
@@ -54,8 +55,8 @@ impl FakeGitHub {
             then.respond_with(move |_| {
                 let mut minted = minted.lock().expect("the tokens minted");
                 let token = format!("ghs_shortLived{:021}", minted.len() + 1);
-                let expires_at = chrono::Utc::now()
-                    + chrono::Duration::from_std(life).expect("a short life");
+                let expires_at =
+                    chrono::Utc::now() + chrono::Duration::from_std(life).expect("a short life");
                 minted.push((token.clone(), expires_at));
                 let answer = json!({
                     "token": token,

@@ -296,7 +296,9 @@ mod tests {
         assert!(delim.starts_with("ghadelimiter_"), "{text}");
         assert_eq!(
             text,
-            format!("APP_TOKEN_AGENT<<{delim}\n/tmp/a/agent.sock\n{delim}\nV<<{delim}\nx\ny\n{delim}\n")
+            format!(
+                "APP_TOKEN_AGENT<<{delim}\n/tmp/a/agent.sock\n{delim}\nV<<{delim}\nx\ny\n{delim}\n"
+            )
         );
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
