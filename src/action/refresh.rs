@@ -61,9 +61,9 @@ pub fn git_origin(server_url: Option<&str>, api_url: &str) -> Option<String> {
 /// A lifetime as the log says it: `6h`, `90m`, `75s`.
 pub fn describe_lifetime(lifetime: Duration) -> String {
     let secs = lifetime.as_secs();
-    if secs % 3600 == 0 {
+    if secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")

@@ -11,11 +11,14 @@ use serde_json::json;
 
 use super::{bearer, installation_permissions, repo_json, FakeGitHub};
 
+/// Each token minted, with its expiry.
+type Minted = Vec<(String, chrono::DateTime<chrono::Utc>)>;
+
 /// What the fake minted and saw revoked.
 #[derive(Clone, Default)]
 pub struct ShortTokens {
     /// Every token minted, in order, with its expiry.
-    pub minted: Arc<Mutex<Vec<(String, chrono::DateTime<chrono::Utc>)>>>,
+    pub minted: Arc<Mutex<Minted>>,
     /// The bearer of every revocation, in order.
     pub revoked: Arc<Mutex<Vec<String>>>,
 }
