@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::native::{node, NativeAction};
+use crate::common::native::{agent_pid, gone, node, NativeAction};
 use crate::common::*;
 
 /// How long the fake's tokens live: the agent renews at a third left (after some 6.7 s)
@@ -131,24 +131,15 @@ impl Job {
             .stdin(Stdio::null())
             .output()
             .expect("node starts");
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        }
+        Ran::of(out)
     }
 
     /// Main with `refresh: true`; gives what it did and the agent's pid.
     fn main(&self) -> (Ran, u32) {
         let ran = self.launcher("main.js", false);
         assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
-        let pid = ran
-            .stdout
-            .split("A token agent (pid ")
-            .nth(1)
-            .and_then(|rest| rest.split(')').next())
-            .and_then(|pid| pid.parse().ok())
-            .unwrap_or_else(|| panic!("no agent's pid in:\n{}", ran.stdout));
+        let pid =
+            agent_pid(&ran.stdout).unwrap_or_else(|| panic!("no agent's pid in:\n{}", ran.stdout));
         self.agent.set(Some(pid));
         (ran, pid)
     }
@@ -188,11 +179,7 @@ impl Job {
             .stdin(Stdio::null())
             .output()
             .expect("sh starts");
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        }
+        Ran::of(out)
     }
 
     /// Waits until the fake has minted `n` tokens (the agent its own after main's).
@@ -223,16 +210,6 @@ fn token_and_password(ran: &Ran) -> (String, String) {
         .find_map(|l| l.strip_prefix("password="))
         .unwrap_or_else(|| panic!("git got no password:\n{}\n{}", ran.stdout, ran.stderr));
     (token, password.to_string())
-}
-
-/// Is the process `pid` gone (or a zombie no one has reaped yet)?
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-    }
 }
 
 fn eventually(what: &str, done: impl Fn() -> bool) {
