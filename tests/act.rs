@@ -453,7 +453,7 @@ fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
         )
         .replace(
             "          echo \"token=",
-            "          test \"$(app-token token)\" = \"${{ steps.app.outputs.token }}\" && echo agent=answered\n          echo \"token=",
+            "          test \"$(app-token token)\" = \"${{ steps.app.outputs.token }}\" && echo agent=answered$((6*7))\n          echo \"token=",
         )
     });
     let Some((status, log)) = ran else {
@@ -462,7 +462,8 @@ fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
     assert_eq!(status, Some(0), "act:\n{log}");
     minted.assert_calls(1);
     assert!(!log.contains(FINAL_TOKEN), "the token unmasked:\n{log}");
-    assert!(log.contains("agent=answered"), "{log}");
+    // act shows the script as written: only the shell's output has 42.
+    assert!(log.contains("agent=answered42"), "{log}");
     assert!(
         log.contains("Under act: act runs the post step (after a failure or Ctrl-C too)"),
         "main says what act does with the agent:\n{log}"
