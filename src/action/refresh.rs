@@ -162,7 +162,10 @@ pub fn hand_over<W: Write>(
     agent: &Agent,
     owners: &[&str],
 ) -> anyhow::Result<()> {
-    let folder = agent.folder.to_str().unwrap_or_default();
+    let folder = agent
+        .folder
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the agent's folder's path is not UTF-8"))?;
     runner.save_state(&[(STATE_AGENT, folder)])?;
     let mut vars: Vec<(&str, &str)> =
         vec![(crate::agent::AGENT_VARIABLE, agent.started.address.as_str())];
