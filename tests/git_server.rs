@@ -8,9 +8,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use base64::Engine as _;
+use serde_json::{json, Value};
 
 use crate::common::git_server::{basic, git, parse_cgi, run_git, GitRequest, GitServer, REALM};
-use crate::common::tokens::{State, Tokens};
+use crate::common::tokens::{rfc3339, State, Tokens};
 use crate::common::{not_checked, Cli, FakeGitHub, APP_ID, BIN, KEY_PKCS1};
 
 /// The fake's token lifetime where a test waits for one to expire: long enough for a
@@ -292,6 +293,46 @@ fn a_stale_extraheader_beside_a_credential_helper() {
             "/acme/site.git/info/refs?service=git-upload-pack"
         );
     }
+}
+
+/// What the token agent's tests lean on: each token request mints a new token, in GitHub's
+/// shape, that expires when its `expires_at` says; in the format asked for.
+#[test]
+fn the_fake_mints_a_new_token_per_request_expiring_as_it_says() {
+    let gh = FakeGitHub::start();
+    let tokens = Tokens::new(LONG);
+    gh.minting(&tokens, "acme", &[(11, "site"), (12, "api")]);
+    let mint = |format: &str| -> Value {
+        let ran = Cli::mint(&gh)
+            .args(&[
+                "--repositories",
+                "acme/site",
+                "--permissions",
+                "contents: write",
+            ])
+            .args(&["--token-format", format, "--json"])
+            .run();
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        serde_json::from_str(&ran.stdout).expect("the JSON answer")
+    };
+    let answers = [mint("classic"), mint("classic"), mint("stateless")];
+    let minted = tokens.minted();
+    // Each run: a metadata token to resolve the name (revoked), then the job's.
+    assert_eq!((minted.len(), tokens.revocations()), (6, 3));
+    for (answer, minted) in answers.iter().zip([&minted[1], &minted[3], &minted[5]]) {
+        assert_eq!(answer["token"], minted.token.as_str());
+        assert_eq!(answer["expires_at"], rfc3339(minted.expires_at).as_str());
+        assert_eq!(answer["repository_ids"], json!([11]));
+        assert_eq!(answer["permissions"], json!({"contents": "write"}));
+        let lifetime = minted.expires_at.duration_since(minted.issued_at).unwrap();
+        assert!(lifetime > LONG - Duration::from_secs(1) && lifetime <= LONG);
+    }
+    assert_ne!(answers[0]["token"], answers[1]["token"]);
+    assert_eq!(minted[5].token.len(), 523, "stateless: {}", minted[5].token);
+    assert_eq!(
+        tokens.live_tokens(),
+        [&minted[1], &minted[3], &minted[5]].map(|m| m.token.clone())
+    );
 }
 
 #[test]

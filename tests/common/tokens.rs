@@ -216,8 +216,12 @@ impl Tokens {
 
 /// The token of `Authorization: token X` or `Authorization: Bearer X`.
 pub fn token_of(req: &HttpMockRequest) -> Option<String> {
-    let value = super::stand_in::header(req, "authorization")?;
-    let (scheme, token) = value.split_once(' ')?;
+    token_in(&super::stand_in::header(req, "authorization")?)
+}
+
+/// The token of an `Authorization` value `token X` or `Bearer X`.
+fn token_in(authorization: &str) -> Option<String> {
+    let (scheme, token) = authorization.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
         .then(|| token.trim().to_string())
 }
@@ -373,12 +377,24 @@ mod tests {
         assert_eq!(tokens.state("ghs_unknown"), State::Unknown);
         assert_eq!((tokens.mints(), tokens.revocations()), (2, 1));
         assert_eq!(tokens.live_tokens(), [b.token.clone()]);
+        let stateless = tokens.mint_as(crate::common::Format::Stateless);
+        assert_eq!(stateless.token.len(), 523, "{}", stateless.token);
+        assert!(tokens.revoke(&stateless.token));
 
         let fresh = Tokens::new(Duration::from_secs(60)).refusing_fresh(Duration::from_secs(30));
         let c = fresh.mint();
         assert_eq!(fresh.state(&c.token), State::Fresh);
         assert!(!fresh.revoke(&c.token), "GitHub refuses a fresh token");
         assert!(fresh.live_tokens().is_empty());
+    }
+
+    #[test]
+    fn a_revocation_names_its_token_in_either_scheme() {
+        assert_eq!(token_in("token ghs_a"), Some("ghs_a".into()));
+        assert_eq!(token_in("Bearer ghs_a"), Some("ghs_a".into()));
+        assert_eq!(token_in("bearer  ghs_a "), Some("ghs_a".into()));
+        assert_eq!(token_in("Basic ghs_a"), None);
+        assert_eq!(token_in("ghs_a"), None);
     }
 
     #[test]
