@@ -12,6 +12,7 @@ mod cli_ops;
 mod container;
 mod faults;
 mod gcp;
+mod git_server;
 mod github_answers;
 mod hardening;
 mod hostile;

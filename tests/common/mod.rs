@@ -13,6 +13,8 @@ mod clients;
 pub mod commands;
 pub mod docker;
 mod gcp;
+#[cfg(test)]
+pub mod git_server;
 // What the benchmarks (examples/bench*.rs) share; no test uses it.
 #[cfg(not(test))]
 pub mod measure;
@@ -24,6 +26,7 @@ mod ops;
 mod stand_in;
 mod step;
 mod sts;
+pub mod tokens;
 mod unprivileged;
 pub mod vault;
 
@@ -337,6 +340,9 @@ pub struct FakeGitHub {
     /// What a token request that asks for no format gets (GitHub's rollout).
     pub rollout: Format,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// The paths under which the fake serves git, not the API ([`FakeGitHub::git_server`]):
+    /// git sends no `X-GitHub-Api-Version`, and is not held to it.
+    git_paths: Arc<Mutex<Vec<String>>>,
 }
 
 #[cfg(test)]
@@ -349,6 +355,7 @@ impl Drop for FakeGitHub {
             .seen()
             .into_iter()
             .filter(|s| s.api_versions != [API_VERSION])
+            .filter(|s| !self.serves_git_at(&s.path))
             .map(|s| format!("{} {}: {:?}", s.method, s.path, s.api_versions))
             .collect();
         assert!(
@@ -377,6 +384,7 @@ impl FakeGitHub {
             public_key: Arc::new(PUBLIC_KEY.to_string()),
             rollout: Format::Classic,
             seen: Arc::default(),
+            git_paths: Arc::default(),
         };
         // The first mock, so that it sees every request.
         gh.seen = gh.record(|r| Some(Seen::of(r)));
