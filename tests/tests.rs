@@ -6,6 +6,7 @@ mod common;
 
 mod act;
 mod action;
+mod agent;
 mod azure;
 mod cli;
 mod cli_ops;

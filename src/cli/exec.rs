@@ -14,17 +14,17 @@ use tokio::process::{Child, Command};
 use super::args::ExecArgs;
 use super::mint::{mint_all, one_owner, prepare, session, stopped, target};
 use super::{usage, Failure};
-use crate::cancel::{Signal, Signals};
-use crate::config::SIGNING_VARIABLES;
-use crate::env::Env;
-use crate::excerpt::excerpt;
-use crate::github::{Client, Credential, Settings};
 use crate::agent::endpoint::{address, base_folder, make_folder, Listener};
 use crate::agent::git::git_config;
 use crate::agent::serve::{finish, revoke_limit, serve, Ending, STOP_REVOKE_LIMIT};
 use crate::agent::{First, Keeper, AGENT_VARIABLE};
+use crate::cancel::{Signal, Signals};
 use crate::config::Config;
+use crate::config::SIGNING_VARIABLES;
 use crate::env::var;
+use crate::env::Env;
+use crate::excerpt::excerpt;
+use crate::github::{Client, Credential, Settings};
 use crate::mint::{self, Raced, Session, CANCEL_REVOKE_LIMIT};
 
 /// The variables the token is handed over in: `gh` reads the first, most other tools the second.
@@ -179,7 +179,10 @@ fn spawn(command: &[OsString], token: &str, extra: &[(String, String)]) -> Resul
     }
     child.envs(extra.iter().map(|(k, v)| (k, v)));
     child.spawn().map_err(|e| {
-        Failure::NotStarted(not_started(&e), format!("cannot run {}: {e}", name(program)))
+        Failure::NotStarted(
+            not_started(&e),
+            format!("cannot run {}: {e}", name(program)),
+        )
     })
 }
 
@@ -197,7 +200,10 @@ async fn with_agent(
     let program = &args.command[0];
     let target = target(&config.api_url, env, settings)?;
     let session = session(&config.app_id, config.key, target)?;
-    let minted = match session.race(session.mint(&config.requests), signals.recv()).await {
+    let minted = match session
+        .race(session.mint(&config.requests), signals.recv())
+        .await
+    {
         Raced::Done(Ok(outcome)) => outcome.tokens.into_iter().next(),
         Raced::Done(Err(e)) => {
             session.end().await;
@@ -245,7 +251,11 @@ async fn with_agent(
     };
     let ending = serve(&keeper, &listener, &folder, until).await;
     let hurry = matches!(ran, Some((_, true)));
-    let limit = if hurry { CANCEL_REVOKE_LIMIT } else { revoke_limit(&ending) };
+    let limit = if hurry {
+        CANCEL_REVOKE_LIMIT
+    } else {
+        revoke_limit(&ending)
+    };
     let done = finish(keeper, &folder, ending, limit).await;
     for f in &done.failures {
         let f = crate::plain::plain_lines(f);
