@@ -2,11 +2,15 @@
 //! `git-credential` through the agent, and `exec --refresh`, against a fake GitHub whose
 //! tokens expire seconds after issue and a real git server that admits only live ones.
 
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::tokens::Tokens;
-use crate::common::{Cli, FakeGitHub};
+use crate::common::git_server::{git, run_git, GitServer};
+use crate::common::tokens::{State, Tokens};
+use crate::common::{not_checked, Cli, FakeGitHub, Unprivileged, BIN, REQUIRE_PROC};
 
 /// An agent started by a test: killed when the test ends, however it ends.
 struct Agent {
@@ -184,4 +188,209 @@ fn an_agent_that_cannot_mint_is_not_left_running() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The fake minting for acme's `site` through `tokens`, and `site` served over git; `None`
+/// (NOT CHECKED said) without git.
+fn serving(tokens: &Tokens, what: &str) -> Option<(FakeGitHub, GitServer)> {
+    let gh = FakeGitHub::start();
+    gh.minting(tokens, "acme", &[(101, "site")]);
+    match gh.git_server(tokens, "acme/site") {
+        Some(server) => Some((gh, server)),
+        None => {
+            not_checked(
+                what,
+                "git, or its http-backend, is missing",
+                "APP_TOKEN_REQUIRE_GIT",
+            );
+            None
+        }
+    }
+}
+
+/// Hermetic git (see [`git`]) with the agent's variables: `APP_TOKEN_AGENT` and git's
+/// configuration, as the shell lines `app-token agent` printed set them.
+fn git_through(agent: &Agent, home: &Path) -> Command {
+    let mut git = git(home);
+    git.envs(agent.vars.iter().map(|(k, v)| (k, v)));
+    git
+}
+
+#[test]
+fn git_clones_then_pushes_hours_later_through_the_agent_and_never_sends_an_expired_token() {
+    let tokens = Tokens::new(Duration::from_secs(12));
+    let Some((gh, server)) = serving(&tokens, "git through the agent") else {
+        return;
+    };
+    let runtime = tempfile::tempdir().expect("a runtime folder");
+    let agent = start_agent(&gh, runtime.path(), &[]);
+    let home = tempfile::tempdir().expect("git's home");
+    let clone = home.path().join("site");
+    run_git(
+        git_through(&agent, home.path())
+            .arg("clone")
+            .arg(&server.url)
+            .arg(&clone),
+    );
+    let cloned_with = tokens.minted().last().expect("a token").token.clone();
+    // The clone's token expires, as an hour-old one would.
+    tokens.wait_until_expired(&cloned_with);
+    std::fs::write(clone.join("built"), "three hours later\n").expect("a file");
+    run_git(
+        git_through(&agent, home.path())
+            .arg("-C")
+            .arg(&clone)
+            .args(["add", "built"]),
+    );
+    run_git(
+        git_through(&agent, home.path())
+            .arg("-C")
+            .arg(&clone)
+            .args(["commit", "-m", "built"]),
+    );
+    run_git(
+        git_through(&agent, home.path())
+            .arg("-C")
+            .arg(&clone)
+            .args(["push", "origin", "main"]),
+    );
+    let pushed = run_git(
+        git_through(&agent, home.path())
+            .arg("-C")
+            .arg(&clone)
+            .args(["rev-parse", "HEAD"]),
+    );
+    assert_eq!(server.head("main"), pushed.trim());
+    // Every password git sent was a live token of the fake.
+    let sent: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| !r.passwords.is_empty())
+        .collect();
+    assert!(sent.len() >= 2, "{sent:#?}");
+    for request in &sent {
+        assert_eq!(request.state, Some(State::Live), "{request:#?}");
+    }
+    let used: std::collections::BTreeSet<_> = sent.iter().map(|r| r.passwords.join(",")).collect();
+    assert!(used.len() >= 2, "the push used a new token: {used:?}");
+    let ran = Cli::new(&["agent", "--stop"])
+        .env("APP_TOKEN_AGENT", &agent.address)
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(tokens.live_tokens(), Vec::<String>::new());
+}
+
+#[test]
+fn fifty_concurrent_credential_fills_after_a_sleep_wait_on_one_mint() {
+    // Tokens live 6 s. The agent is stopped (as a laptop sleeps) until its token expired and
+    // its renewal is overdue; on waking, 50 `git credential fill` at once get one new token.
+    let tokens = Tokens::new(Duration::from_secs(6));
+    let Some((gh, _server)) = serving(&tokens, "fifty credential fills") else {
+        return;
+    };
+    let runtime = tempfile::tempdir().expect("a runtime folder");
+    let agent = start_agent(&gh, runtime.path(), &[]);
+    let first = tokens
+        .minted()
+        .last()
+        .expect("the first token")
+        .token
+        .clone();
+    // SAFETY: signals to the agent this test started.
+    unsafe { libc::kill(agent.pid, libc::SIGSTOP) };
+    tokens.wait_until_expired(&first);
+    let before = tokens.mints();
+    // SAFETY: as above.
+    unsafe { libc::kill(agent.pid, libc::SIGCONT) };
+    let home = tempfile::tempdir().expect("git's home");
+    let host = gh.url().trim_start_matches("http://").to_string();
+    let fills: Vec<_> = (0..50)
+        .map(|_| {
+            let mut fill = git_through(&agent, home.path());
+            fill.args(["credential", "fill"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = fill.spawn().expect("git runs");
+            let request = format!("protocol=http\nhost={host}\npath=acme/site.git\n\n");
+            child
+                .stdin
+                .take()
+                .expect("git's stdin")
+                .write_all(request.as_bytes())
+                .expect("the request");
+            child
+        })
+        .collect();
+    let mut answered = std::collections::BTreeSet::new();
+    for child in fills {
+        let out = child.wait_with_output().expect("git ends");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let password = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("password="))
+            .expect("a password")
+            .to_string();
+        assert!(tokens.live(&password), "a fill was handed a dead token");
+        answered.insert(password);
+    }
+    assert_eq!(tokens.mints() - before, 1, "one mint for the burst");
+    assert_eq!(answered.len(), 1, "{answered:?}");
+}
+
+#[test]
+fn another_user_is_refused_by_the_agent_even_through_an_open_socket() {
+    let gh = FakeGitHub::start();
+    let tokens = Tokens::new(Duration::from_secs(600));
+    gh.minting(&tokens, "acme", &[(101, "site")]);
+    let Some(other) = Unprivileged::new(Path::new(BIN), "another user refused by the agent") else {
+        return;
+    };
+    if !other.switches_user() {
+        not_checked(
+            "another user refused by the agent",
+            "the tests do not run as root, so cannot start a client as another user",
+            REQUIRE_PROC,
+        );
+        return;
+    }
+    let runtime = tempfile::tempdir().expect("a runtime folder");
+    std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let agent = start_agent(&gh, runtime.path(), &[]);
+    let ask_as_other = || {
+        let out = other
+            .command(&["token"])
+            .env_clear()
+            .env("APP_TOKEN_AGENT", &agent.address)
+            .output()
+            .expect("the client runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The folder is the agent's user's alone: another user cannot reach the socket.
+    let (code, stdout, stderr) = ask_as_other();
+    assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    // Even with the folder and socket opened to all, the agent answers its own user only.
+    let folder = Path::new(&agent.address).parent().expect("the folder");
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&agent.address, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, stdout, stderr) = ask_as_other();
+    assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
+    assert!(
+        stderr.contains("refused: this agent answers only its own user"),
+        "{stderr}"
+    );
+    assert!(
+        !token_from(&agent).is_empty(),
+        "its own user still gets a token"
+    );
 }

@@ -80,6 +80,12 @@ impl Unprivileged {
         })
     }
 
+    /// Does [`Unprivileged::command`] run the binary as another user (`nobody`)? Only
+    /// when the tests run as root.
+    pub fn switches_user(&self) -> bool {
+        self.setpriv.is_some()
+    }
+
     /// The binary with `args`, to be started without `CAP_SYS_PTRACE` (as `nobody` when
     /// the test runs as root).
     pub fn command(&self, args: &[&str]) -> Command {
