@@ -394,3 +394,89 @@ fn another_user_is_refused_by_the_agent_even_through_an_open_socket() {
         "its own user still gets a token"
     );
 }
+
+#[test]
+fn exec_refresh_serves_its_command_past_its_first_token_and_revokes_every_token_at_its_end() {
+    let tokens = Tokens::new(Duration::from_secs(12));
+    let Some((gh, server)) = serving(&tokens, "exec --refresh") else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("git's home");
+    let out = home.path().join("out");
+    // The command: a clone, the first token's expiry waited out, then a token from the
+    // agent and a push.
+    let script = format!(
+        r#"set -e
+first="$GH_TOKEN"
+git clone -q "{url}" "{home}/site"
+echo "$first" > "{out}.first"
+until [ -e "{out}.expired" ]; do sleep 0.2; done
+'{bin}' token > "{out}.later"
+cd "{home}/site" && echo built > built && git add built && git commit -qm built && git push -q origin main
+echo "$APP_TOKEN_AGENT" > "{out}.agent"
+"#,
+        url = server.url,
+        home = home.path().display(),
+        out = out.display(),
+        bin = BIN,
+    );
+    let cli = Cli::new(&["exec", "--refresh"])
+        .app(&gh.url())
+        .key_file()
+        .args(&["--repositories", "acme/site", "--", "sh", "-c", &script])
+        .path()
+        .envs(&[
+            ("HOME", &home.path().display().to_string()),
+            ("GIT_CONFIG_NOSYSTEM", "1"),
+            ("GIT_TERMINAL_PROMPT", "0"),
+            ("GIT_AUTHOR_NAME", "Test"),
+            ("GIT_AUTHOR_EMAIL", "test@example.com"),
+            ("GIT_COMMITTER_NAME", "Test"),
+            ("GIT_COMMITTER_EMAIL", "test@example.com"),
+            ("XDG_RUNTIME_DIR", &home.path().display().to_string()),
+        ]);
+    let mut exec = cli
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("exec starts");
+    let first_file = PathBuf::from(format!("{}.first", out.display()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !first_file.exists() {
+        if Instant::now() > deadline || exec.try_wait().ok().flatten().is_some() {
+            let _ = exec.kill();
+            let out = exec.wait_with_output().expect("exec's output");
+            panic!(
+                "the clone did not finish: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let first = std::fs::read_to_string(&first_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    tokens.wait_until_expired(&first);
+    std::fs::write(format!("{}.expired", out.display()), "").unwrap();
+    let status = exec.wait().expect("exec ends");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(exec.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    let later = std::fs::read_to_string(format!("{}.later", out.display())).unwrap();
+    assert_ne!(later.trim(), first, "a fresh token after the first expired");
+    for request in server.requests().iter().filter(|r| !r.passwords.is_empty()) {
+        assert_eq!(request.state, Some(State::Live), "{request:#?}");
+    }
+    assert_eq!(
+        tokens.live_tokens(),
+        Vec::<String>::new(),
+        "every token revoked: {stderr}"
+    );
+    let agent = std::fs::read_to_string(format!("{}.agent", out.display())).unwrap();
+    assert!(
+        !Path::new(agent.trim()).exists(),
+        "the agent's socket is gone"
+    );
+}
