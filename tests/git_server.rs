@@ -10,7 +10,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::common::git_server::{basic, git, parse_cgi, run_git, GitRequest, GitServer, REALM};
+use crate::common::git_server::{
+    basic, git, parse_cgi, run_git, CgiAnswer, GitRequest, GitServer, REALM,
+};
 use crate::common::tokens::{rfc3339, State, Tokens};
 use crate::common::{not_checked, Cli, FakeGitHub, APP_ID, BIN, KEY_PKCS1};
 
@@ -280,7 +282,7 @@ fn a_stale_extraheader_beside_a_credential_helper() {
         .find(|m| tokens.live(&m.token))
         .expect("the helper's token");
     assert_eq!((tokens.mints(), tokens.revocations()), (3, 1));
-    assert_eq!(tokens.live_tokens(), [fetched.token.clone()]);
+    assert_eq!(tokens.live_tokens(), [fetched.token.as_str()]);
     assert_eq!(requests.len(), 2, "{requests:#?}");
     for request in &requests {
         assert_eq!(
@@ -337,27 +339,25 @@ fn the_fake_mints_a_new_token_per_request_expiring_as_it_says() {
 
 #[test]
 fn cgi_answers_and_basic_credentials_are_parsed() {
+    let header = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
     assert_eq!(
         parse_cgi(b"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nno\n"),
-        Ok((
-            404,
-            vec![("Content-Type".into(), "text/plain".into())],
-            b"no\n".to_vec()
-        ))
+        Ok(CgiAnswer {
+            status: 404,
+            headers: header("Content-Type", "text/plain"),
+            body: b"no\n".to_vec()
+        })
     );
     assert_eq!(
         parse_cgi(b"Content-Type: application/x-git-upload-pack-result\r\n\r\n\x00PACK\r\n\r\n"),
-        Ok((
-            200,
-            vec![(
-                "Content-Type".into(),
-                "application/x-git-upload-pack-result".into()
-            )],
-            b"\x00PACK\r\n\r\n".to_vec()
-        ))
+        Ok(CgiAnswer {
+            status: 200,
+            headers: header("Content-Type", "application/x-git-upload-pack-result"),
+            body: b"\x00PACK\r\n\r\n".to_vec()
+        })
     );
     assert_eq!(
-        parse_cgi(b"Expires: Fri\n\nbody").map(|a| a.2),
+        parse_cgi(b"Expires: Fri\n\nbody").map(|a| a.body),
         Ok(b"body".to_vec())
     );
     assert!(parse_cgi(b"Status: 200 OK\r\n").is_err());

@@ -90,8 +90,18 @@ pub fn basic(authorization: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-/// A CGI program's answer: its status (`Status:`, else 200), its other headers, its body.
-pub fn parse_cgi(out: &[u8]) -> Result<(u16, Vec<(String, String)>, Vec<u8>), String> {
+/// A CGI program's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CgiAnswer {
+    /// Its `Status:`, else 200.
+    pub status: u16,
+    /// Its other headers.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The answer a CGI program wrote, `out`.
+pub fn parse_cgi(out: &[u8]) -> Result<CgiAnswer, String> {
     let (end, gap) = [&b"\r\n\r\n"[..], b"\n\n"]
         .iter()
         .filter_map(|sep| {
@@ -119,7 +129,11 @@ pub fn parse_cgi(out: &[u8]) -> Result<(u16, Vec<(String, String)>, Vec<u8>), St
             headers.push((name.to_string(), value));
         }
     }
-    Ok((status, headers, out[end + gap..].to_vec()))
+    Ok(CgiAnswer {
+        status,
+        headers,
+        body: out[end + gap..].to_vec(),
+    })
 }
 
 /// A bare repository on the fake GitHub's host, served by `git http-backend`.
@@ -255,12 +269,14 @@ fn cgi(req: &HttpMockRequest, backend: &Path, root: &Path) -> HttpMockResponse {
     };
     let _ = writer.join();
     match parse_cgi(&out.stdout) {
-        Ok((status, headers, body)) => headers
+        Ok(answer) => answer
+            .headers
             .into_iter()
-            .fold(HttpMockResponse::builder().status(status), |b, (k, v)| {
-                b.header(k, v)
-            })
-            .body(body)
+            .fold(
+                HttpMockResponse::builder().status(answer.status),
+                |b, (k, v)| b.header(k, v),
+            )
+            .body(answer.body)
             .build(),
         Err(e) => failed(format!(
             "{e}; git http-backend said: {}",

@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(tokens.state(&a.token), State::Revoked);
         assert_eq!(tokens.state("ghs_unknown"), State::Unknown);
         assert_eq!((tokens.mints(), tokens.revocations()), (2, 1));
-        assert_eq!(tokens.live_tokens(), [b.token.clone()]);
+        assert_eq!(tokens.live_tokens(), [b.token.as_str()]);
         let stateless = tokens.mint_as(crate::common::Format::Stateless);
         assert_eq!(stateless.token.len(), 523, "{}", stateless.token);
         assert!(tokens.revoke(&stateless.token));
