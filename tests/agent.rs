@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::git_server::{git, run_git, GitServer};
 use crate::common::tokens::{State, Tokens};
-use crate::common::{not_checked, Cli, FakeGitHub, Unprivileged, BIN, REQUIRE_PROC};
+use crate::common::{
+    dumpable, not_checked, Cli, FakeGitHub, Unprivileged, APP_ID, BIN, KEY_PKCS1, REQUIRE_PROC,
+};
 
 /// An agent started by a test: killed when the test ends, however it ends.
 struct Agent {
@@ -479,4 +481,147 @@ echo "$APP_TOKEN_AGENT" > "{out}.agent"
         !Path::new(agent.trim()).exists(),
         "the agent's socket is gone"
     );
+}
+
+/// Waits up to 10 s for the agent `pid` to end; whether it did.
+fn ended(pid: i32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !alive(pid)
+}
+
+#[test]
+fn sigterm_and_the_lifetime_each_end_the_agent_and_every_token_it_minted() {
+    let gh = FakeGitHub::start();
+    // Tokens live 9 s: the agent renews them every 6 s while it runs.
+    let tokens = Tokens::new(Duration::from_secs(9));
+    gh.minting(&tokens, "acme", &[(101, "site")]);
+    let runtime = tempfile::tempdir().expect("a runtime folder");
+
+    // The runner's cancel, or an ephemeral runner's end: SIGTERM.
+    let agent = start_agent(&gh, runtime.path(), &[]);
+    std::thread::sleep(Duration::from_secs(7));
+    assert!(
+        tokens.mints() >= 3,
+        "renewed once (a helper and a final first, then one)"
+    );
+    assert!(!tokens.live_tokens().is_empty());
+    // SAFETY: a signal to the agent this test started.
+    unsafe { libc::kill(agent.pid, libc::SIGTERM) };
+    assert!(ended(agent.pid), "SIGTERM ends the agent");
+    assert_eq!(tokens.live_tokens(), Vec::<String>::new(), "revoked first");
+
+    // Its lifetime, 10 s, runs out.
+    let agent = start_agent(&gh, runtime.path(), &["--lifetime", "10s"]);
+    assert!(!tokens.live_tokens().is_empty());
+    assert!(alive(agent.pid));
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(ended(agent.pid), "the lifetime ends the agent");
+    assert_eq!(tokens.live_tokens(), Vec::<String>::new());
+    let left: Vec<_> = std::fs::read_dir(runtime.path())
+        .expect("the runtime folder")
+        .collect();
+    assert!(left.is_empty(), "both folders removed: {left:?}");
+}
+
+#[test]
+fn the_agent_keeps_the_key_out_of_its_arguments_environment_and_folder_and_is_not_dumpable() {
+    let what = "the agent's arguments, environment, folder and dumpability";
+    let gh = FakeGitHub::start();
+    let tokens = Tokens::new(Duration::from_secs(600));
+    gh.minting(&tokens, "acme", &[(101, "site")]);
+    let Some(other) = Unprivileged::new(Path::new(BIN), what) else {
+        return;
+    };
+    // The agent started (as `nobody` when the tests run as root) with the key in the
+    // environment, and a secret-looking variable beside it.
+    let runtime = tempfile::tempdir().expect("a runtime folder");
+    std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = other
+        .command(&[
+            "agent",
+            "--app-id",
+            APP_ID,
+            "--api-url",
+            &gh.url(),
+            "--owner",
+            "acme",
+        ])
+        .env_clear()
+        .env("APP_TOKEN_PRIVATE_KEY", KEY_PKCS1)
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .env("RUNNER_TRACKING_ID", "github_0123")
+        .output()
+        .expect("app-token agent runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vars = shell_vars(&stdout);
+    let get = |n: &str| {
+        vars.iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .expect(n)
+    };
+    let agent = Agent {
+        address: get("APP_TOKEN_AGENT"),
+        pid: get("APP_TOKEN_AGENT_PID").parse().expect("a pid"),
+        vars: vars.clone(),
+    };
+    let key_line = KEY_PKCS1.lines().nth(1).expect("a line of the key");
+    assert!(!stdout.contains(key_line));
+    let pid = agent.pid;
+    // Read as root (or as its own user): no key in its arguments or environment.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert_eq!(
+        String::from_utf8_lossy(&cmdline),
+        format!("{}\0--serve-agent-from-stdin\0", other.bin().display())
+    );
+    match std::fs::read(format!("/proc/{pid}/environ")) {
+        Ok(environ) => {
+            let environ = String::from_utf8_lossy(&environ);
+            assert!(
+                !environ.contains(key_line),
+                "the key in the agent's environment"
+            );
+            assert!(!environ.contains("APP_TOKEN_PRIVATE_KEY"), "{environ}");
+            assert!(
+                environ.contains("RUNNER_TRACKING_ID=github_0123"),
+                "{environ}"
+            );
+        }
+        Err(e) => not_checked(
+            what,
+            &format!("cannot read the agent's environ: {e}"),
+            REQUIRE_PROC,
+        ),
+    }
+    // Its folder holds its socket, its log and its ledger, none with the key in it.
+    let folder = Path::new(&agent.address).parent().expect("the folder");
+    for entry in std::fs::read_dir(folder).expect("the agent's folder") {
+        let path = entry.expect("an entry").path();
+        let text = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(key_line),
+            "{}",
+            path.display()
+        );
+    }
+    if other.switches_user() {
+        assert!(
+            !dumpable(pid as u32),
+            "the agent is dumpable: other processes of its user could read it"
+        );
+    } else {
+        not_checked(
+            what,
+            "the tests do not run as root: the agent's dumpability is not visible",
+            REQUIRE_PROC,
+        );
+    }
 }

@@ -80,6 +80,11 @@ impl Unprivileged {
         })
     }
 
+    /// The copy of the binary it runs.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// Does [`Unprivileged::command`] run the binary as another user (`nobody`)? Only
     /// when the tests run as root.
     pub fn switches_user(&self) -> bool {
