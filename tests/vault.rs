@@ -702,3 +702,50 @@ fn a_logins_token_is_replaced_near_the_end_of_its_lease_and_revoked() {
         ]
     );
 }
+
+/// A signer that waited past the end of its token's lease (the agent signs every ~40
+/// minutes; a role's TTL may be shorter): a new login, and no revocation of the token
+/// Vault has let run out (it is gone, and revoke-self would be refused).
+#[test]
+fn a_token_past_its_lease_is_replaced_and_not_revoked() {
+    let vault = FakeVault::start();
+    vault.token_ttl(2);
+    let oidc = FakeOidc::start();
+    let key = ServiceSigner::new(app_token::sign::Service::Vault(
+        app_token::sign::vault::Settings {
+            url: vault.url(),
+            mount: "transit".into(),
+            key: VAULT_KEY_NAME.into(),
+            namespace: None,
+            auth: app_token::sign::vault::Auth::Jwt {
+                role: VAULT_ROLE.into(),
+                path: "jwt".into(),
+                audience: None,
+                oidc: app_token::sign::oidc::OidcRequest {
+                    url: oidc.env()[0].1.clone(),
+                    token: app_token::sign::Secret::new(ID_TOKEN_REQUEST_TOKEN),
+                },
+            },
+        },
+    ));
+    let first = key.sign();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let second = key.sign();
+    assert_verify(&[&first, &second], PUBLIC_KEY);
+    key.finish().expect("the last token revoked");
+    let paths: Vec<String> = vault.seen().into_iter().map(|s| s.path).collect();
+    let sign = "transit/sign/github-app/sha2-256";
+    assert_eq!(
+        paths,
+        [
+            "auth/jwt/login",
+            sign,
+            "auth/jwt/login",
+            sign,
+            "auth/token/revoke-self"
+        ]
+    );
+    let tokens = vault.login_tokens();
+    assert_eq!(tokens.len(), 2);
+    assert!(tokens[1].1, "the last token revoked");
+}

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::Context as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -138,11 +139,12 @@ struct SignData {
     signature: String,
 }
 
-/// The Vault token, whether this step logged in for it (and so revokes it), and whether
-/// it is revoked already.
+/// The Vault token, whether this step logged in for it (and so revokes it), when its
+/// lease ends, and whether it is revoked already.
 struct Session {
     token: Secret,
     logged_in: bool,
+    expires_at: Option<SystemTime>,
     revoked: AtomicBool,
 }
 
@@ -206,6 +208,7 @@ impl TransitKey {
                         Ok(Leased::kept(Session {
                             token: token.clone(),
                             logged_in: false,
+                            expires_at: None,
                             revoked: AtomicBool::new(false),
                         }))
                     }
@@ -248,6 +251,7 @@ impl TransitKey {
                             Session {
                                 token: Secret::new(login.auth.client_token),
                                 logged_in: true,
+                                expires_at: ends,
                                 revoked: AtomicBool::new(false),
                             },
                             ends,
@@ -293,9 +297,13 @@ impl TransitKey {
     }
 
     /// Revokes, with `client`, `session`'s token if this step logged in for it
-    /// (`auth/token/revoke-self`), once; a token from the environment is left alone.
+    /// (`auth/token/revoke-self`), once; a token from the environment is left alone, and
+    /// one past the end of its lease is gone already (Vault revoked it).
     async fn revoke(&self, client: &RestClient, session: &Session) -> anyhow::Result<()> {
-        if !session.logged_in || session.revoked.load(Ordering::SeqCst) {
+        let ended = session
+            .expires_at
+            .is_some_and(|end| SystemTime::now() >= end);
+        if !session.logged_in || ended || session.revoked.load(Ordering::SeqCst) {
             return Ok(());
         }
         let call = self.call(
