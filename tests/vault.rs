@@ -629,6 +629,26 @@ fn on_ctrl_c_the_command_line_revokes_githubs_token_before_ending_signing() {
     assert_no_secret(&stderr, &secrets(&oidc, &vault));
 }
 
+/// One signer over the transit key, logging in with the job's OIDC token.
+fn renewing_signer(vault: &FakeVault, oidc: &FakeOidc) -> ServiceSigner {
+    use app_token::sign::{oidc::OidcRequest, vault, Secret, Service};
+    ServiceSigner::new(Service::Vault(vault::Settings {
+        url: vault.url(),
+        mount: "transit".into(),
+        key: VAULT_KEY_NAME.into(),
+        namespace: None,
+        auth: vault::Auth::Jwt {
+            role: VAULT_ROLE.into(),
+            path: "jwt".into(),
+            audience: None,
+            oidc: OidcRequest {
+                url: oidc.env()[0].1.clone(),
+                token: Secret::new(ID_TOKEN_REQUEST_TOKEN),
+            },
+        },
+    }))
+}
+
 /// The token agent signs for hours with one signer: a login's token is used while it has
 /// time left, and near the end of its lease (a quarter of its TTL left) a new login
 /// replaces it and it is revoked; the last one is revoked at the end.
@@ -638,24 +658,7 @@ fn a_logins_token_is_replaced_near_the_end_of_its_lease_and_revoked() {
     // 8 s: renewed with 2 s left, while the replaced token can still revoke itself.
     vault.token_ttl(8);
     let oidc = FakeOidc::start();
-    let url = oidc.env()[0].1.clone();
-    let key = ServiceSigner::new(app_token::sign::Service::Vault(
-        app_token::sign::vault::Settings {
-            url: vault.url(),
-            mount: "transit".into(),
-            key: VAULT_KEY_NAME.into(),
-            namespace: None,
-            auth: app_token::sign::vault::Auth::Jwt {
-                role: VAULT_ROLE.into(),
-                path: "jwt".into(),
-                audience: None,
-                oidc: app_token::sign::oidc::OidcRequest {
-                    url,
-                    token: app_token::sign::Secret::new(ID_TOKEN_REQUEST_TOKEN),
-                },
-            },
-        },
-    ));
+    let key = renewing_signer(&vault, &oidc);
     // Two signatures in a row: one login.
     let (first, second) = (key.sign(), key.sign());
     assert_eq!(vault.login_tokens().len(), 1);
@@ -711,23 +714,7 @@ fn a_token_past_its_lease_is_replaced_and_not_revoked() {
     let vault = FakeVault::start();
     vault.token_ttl(2);
     let oidc = FakeOidc::start();
-    let key = ServiceSigner::new(app_token::sign::Service::Vault(
-        app_token::sign::vault::Settings {
-            url: vault.url(),
-            mount: "transit".into(),
-            key: VAULT_KEY_NAME.into(),
-            namespace: None,
-            auth: app_token::sign::vault::Auth::Jwt {
-                role: VAULT_ROLE.into(),
-                path: "jwt".into(),
-                audience: None,
-                oidc: app_token::sign::oidc::OidcRequest {
-                    url: oidc.env()[0].1.clone(),
-                    token: app_token::sign::Secret::new(ID_TOKEN_REQUEST_TOKEN),
-                },
-            },
-        },
-    ));
+    let key = renewing_signer(&vault, &oidc);
     let first = key.sign();
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let second = key.sign();
