@@ -3,8 +3,9 @@
 //! and file commands the runner gives (`step`), the built binary run as a process
 //! (`step`), the command line run as a user runs it (`cli`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), with a role's trust in front of its STS (`sts`), a GCP stand-in (`gcp`), the key services'
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
-//! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), and
-//! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
+//! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), a
+//! key service's signer called as a long-lived process calls it (`renewal`), and the
+//! binary run without `CAP_SYS_PTRACE` (`unprivileged`).
 
 pub mod azure;
 #[cfg(test)]
@@ -23,6 +24,8 @@ pub mod native;
 mod net;
 pub mod oidc;
 mod ops;
+#[cfg(test)]
+mod renewal;
 mod stand_in;
 mod step;
 mod sts;
@@ -37,6 +40,8 @@ pub use gcp::*;
 pub use moto::*;
 pub use net::*;
 pub use ops::*;
+#[cfg(test)]
+pub use renewal::*;
 pub use step::*;
 pub use sts::*;
 pub use unprivileged::*;
