@@ -582,3 +582,61 @@ fn a_challenge_for_another_resource_is_refused_and_no_token_is_had_or_sent() {
     );
     assert!(azure.issued_tokens().is_empty());
 }
+
+/// One signer over the vault key, with Entra's tokens for the job's OIDC token.
+fn renewing_signer(azure: &FakeAzure, oidc: &FakeOidc) -> ServiceSigner {
+    use app_token::sign::{azure, oidc::OidcRequest, Secret, Service};
+    ServiceSigner::new(Service::Azure(azure::Settings {
+        key_id: azure.key_id(AZURE_KEY_NAME, None),
+        vault_url: azure.url(),
+        domain: "vault.azure.net".into(),
+        name: AZURE_KEY_NAME.into(),
+        version: None,
+        client_id: AZURE_CLIENT_ID.into(),
+        tenant_id: AZURE_TENANT.into(),
+        authority: format!("{}/", azure.url()),
+        credential: azure::Credential::Oidc(OidcRequest {
+            url: oidc.env()[0].1.clone(),
+            token: Secret::new(ID_TOKEN_REQUEST_TOKEN),
+        }),
+    }))
+}
+
+/// The token agent signs for hours with one signer: Entra's token is used while it has
+/// time left (its `expires_in`), and a new one is had, with a new OIDC token, when the
+/// last has run out, instead of the vault refusing it.
+#[test]
+fn entras_token_is_had_again_when_it_runs_out_and_not_before() {
+    let azure = FakeAzure::start();
+    azure.tokens_live(SHORT_LIFETIME_SECS);
+    let oidc = FakeOidc::start();
+    let key = renewing_signer(&azure, &oidc);
+    let (first, second) = (key.sign(), key.sign());
+    assert_eq!(azure.token_requests().len(), 1, "one token for both");
+    std::thread::sleep(PAST_EXPIRY);
+    let third = key.sign();
+    assert_verify(&[&first, &second, &third], PUBLIC_KEY);
+    assert_eq!(azure.token_requests().len(), 2, "a second token");
+    let tokens = azure.issued_tokens();
+    let issued = oidc.issued();
+    assert_eq!(issued.len(), 2, "a new OIDC token for the second");
+    // Each sign with the token current then; each secret masked as it came.
+    let bearers: Vec<Option<String>> = azure
+        .vault_requests()
+        .into_iter()
+        .map(|s| s.authorization)
+        .collect();
+    let bearer = |t: &String| Some(format!("Bearer {t}"));
+    assert_eq!(
+        bearers,
+        [
+            None,
+            bearer(&tokens[0]),
+            bearer(&tokens[0]),
+            bearer(&tokens[1])
+        ]
+    );
+    for secret in tokens.iter().chain(issued.iter().map(|i| &i.1)) {
+        assert_eq!(key.times_masked(secret), 1, "masked once");
+    }
+}

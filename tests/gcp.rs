@@ -703,3 +703,59 @@ fn googles_credentials_file_must_be_a_small_regular_file() {
     }
     any.assert_calls(0);
 }
+
+/// The token agent signs for hours with one signer: the access token is used while it
+/// has time left, and had again (a new OIDC token, STS, and IAM credentials when a
+/// service account is impersonated) when it has run out: through a service account its
+/// end is IAM's `expireTime`, without one STS's `expires_in`.
+#[test]
+fn the_access_token_is_had_again_when_it_runs_out_and_not_before() {
+    use app_token::sign::{gcp, oidc::OidcRequest, Secret, Service};
+    let stand_ins = [Some(GCP_SERVICE_ACCOUNT), None].map(|account| {
+        GcpStandIn::start(GcpExpect {
+            service_account: account.map(str::to_string),
+            token_lifetime: Some(SHORT_LIFETIME_SECS),
+            ..GcpExpect::default()
+        })
+    });
+    let keys = stand_ins.each_ref().map(|g| {
+        let base = format!("{}/", g.url);
+        ServiceSigner::new(Service::Gcp(gcp::Settings {
+            key_version: GCP_KEY_VERSION.into(),
+            credentials: gcp::Credentials::WorkloadIdentity {
+                provider: GCP_PROVIDER.into(),
+                service_account: g.expect.service_account.clone(),
+                oidc: OidcRequest {
+                    url: g.oidc_url(),
+                    token: Secret::new(GCP_REQUEST_TOKEN),
+                },
+            },
+            endpoints: gcp::Endpoints {
+                sts: base.clone(),
+                iamcredentials: base.clone(),
+                cloudkms: base,
+            },
+        }))
+    });
+    let first: Vec<(String, String)> = keys.iter().map(|k| (k.sign(), k.sign())).collect();
+    for g in &stand_ins {
+        assert_eq!(
+            (g.calls("oidc"), g.calls("sts")),
+            (1, 1),
+            "one token for both"
+        );
+    }
+    std::thread::sleep(PAST_EXPIRY);
+    for ((key, g), (one, two)) in keys.iter().zip(&stand_ins).zip(&first) {
+        let three = key.sign();
+        assert_verify(&[one, two, &three], PUBLIC_KEY);
+        let impersonates = g.expect.service_account.is_some();
+        let exchanges = (g.calls("oidc"), g.calls("sts"), g.calls("iam"));
+        let iam = if impersonates { 2 } else { 0 };
+        assert_eq!(exchanges, (2, 2, iam), "had again: {:?}", g.seen());
+        assert_eq!(g.calls("kms"), 3);
+        // Each token masked again as it came.
+        assert_eq!(key.times_masked(FEDERATED_TOKEN), 2);
+        assert_eq!(key.times_masked(SERVICE_ACCOUNT_TOKEN), iam);
+    }
+}

@@ -583,3 +583,68 @@ fn the_role_trust_refuses_botocore_in_stss_words() {
         json!(["InvalidIdentityToken", "Incorrect token audience", 400])
     );
 }
+
+/// The token agent signs for hours with one signer: a role's session credentials are
+/// used while they have time left (STS's `Expiration`), and the role is assumed again,
+/// with a new OIDC token, when they have run out; KMS is then called with the new ones.
+#[test]
+fn a_roles_credentials_are_had_again_when_they_run_out_and_not_before() {
+    let test = "a_roles_credentials_are_had_again_when_they_run_out_and_not_before";
+    let Some(moto) = moto(test) else {
+        return;
+    };
+    let (key_id, public_key) = moto.signing_key(None);
+    let sts = StsTrust::with_sessions_of(&moto.url, trust(&[OIDC_SUBJECT]), SHORT_LIFETIME_SECS);
+    let kms = Recorder::start(&moto.url);
+    let oidc = FakeOidc::start();
+    use app_token::sign::aws::{CredentialSource, KmsSettings};
+    let key = ServiceSigner::new(app_token::sign::Service::Aws(KmsSettings {
+        key_id,
+        region: AWS_REGION.into(),
+        endpoint: kms.url.clone(),
+        credentials: CredentialSource::WebIdentity {
+            role_arn: AWS_ROLE_ARN.into(),
+            sts_endpoint: sts.url.clone(),
+            oidc: app_token::sign::oidc::OidcRequest {
+                url: oidc.env()[0].1.clone(),
+                token: app_token::sign::Secret::new(crate::common::oidc::ID_TOKEN_REQUEST_TOKEN),
+            },
+            session_name: "app-token".into(),
+        },
+    }));
+    let (first, second) = (key.sign(), key.sign());
+    assert_eq!(sts.assume_calls(), 1, "one session for both");
+    std::thread::sleep(PAST_EXPIRY);
+    let third = key.sign();
+    assert_verify(&[&first, &second, &third], &public_key);
+    assert_eq!(sts.assume_calls(), 2, "a second session");
+    assert_eq!(oidc.issued().len(), 2, "a new OIDC token for the second");
+    // Each session's OIDC token, access key id, secret key and session token masked as
+    // they came: two sets, not one (besides the JWTs' signatures).
+    let signatures: Vec<&str> = [&first, &second, &third]
+        .iter()
+        .filter_map(|jwt| jwt.rsplit('.').next())
+        .collect();
+    let masked: Vec<String> = key
+        .masked()
+        .into_iter()
+        .filter(|s| !signatures.contains(&s.as_str()))
+        .collect();
+    assert_eq!(masked.len(), 8, "{} secrets told", masked.len());
+    let (one, two) = (&masked[1], &masked[5]);
+    assert_ne!(one, two, "new credentials");
+    // KMS signed with the session current at each signature.
+    let credential_of = |r: &Recorded| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .and_then(|(_, v)| v.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').next())
+            .map(str::to_string)
+    };
+    let used: Vec<Option<String>> = kms.recorded().iter().map(credential_of).collect();
+    assert_eq!(
+        used,
+        [Some(one.clone()), Some(one.clone()), Some(two.clone())]
+    );
+}

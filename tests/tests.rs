@@ -6,12 +6,14 @@ mod common;
 
 mod act;
 mod action;
+mod agent;
 mod azure;
 mod cli;
 mod cli_ops;
 mod container;
 mod faults;
 mod gcp;
+mod git_server;
 mod github_answers;
 mod hardening;
 mod hostile;

@@ -628,3 +628,111 @@ fn on_ctrl_c_the_command_line_revokes_githubs_token_before_ending_signing() {
     assert!(stderr.contains("did not finish within 5 s"), "{stderr}");
     assert_no_secret(&stderr, &secrets(&oidc, &vault));
 }
+
+/// One signer over the transit key, logging in with the job's OIDC token.
+fn renewing_signer(vault: &FakeVault, oidc: &FakeOidc) -> ServiceSigner {
+    use app_token::sign::{oidc::OidcRequest, vault, Secret, Service};
+    ServiceSigner::new(Service::Vault(vault::Settings {
+        url: vault.url(),
+        mount: "transit".into(),
+        key: VAULT_KEY_NAME.into(),
+        namespace: None,
+        auth: vault::Auth::Jwt {
+            role: VAULT_ROLE.into(),
+            path: "jwt".into(),
+            audience: None,
+            oidc: OidcRequest {
+                url: oidc.env()[0].1.clone(),
+                token: Secret::new(ID_TOKEN_REQUEST_TOKEN),
+            },
+        },
+    }))
+}
+
+/// The token agent signs for hours with one signer: a login's token is used while it has
+/// time left, and near the end of its lease (a quarter of its TTL left) a new login
+/// replaces it and it is revoked; the last one is revoked at the end.
+#[test]
+fn a_logins_token_is_replaced_near_the_end_of_its_lease_and_revoked() {
+    let vault = FakeVault::start();
+    // 8 s: renewed with 2 s left, while the replaced token can still revoke itself.
+    vault.token_ttl(8);
+    let oidc = FakeOidc::start();
+    let key = renewing_signer(&vault, &oidc);
+    // Two signatures in a row: one login.
+    let (first, second) = (key.sign(), key.sign());
+    assert_eq!(vault.login_tokens().len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(6500));
+    let third = key.sign();
+    assert_verify(&[&first, &second, &third], PUBLIC_KEY);
+    let tokens = vault.login_tokens();
+    assert_eq!(tokens.len(), 2, "a second login: {tokens:?}");
+    assert_eq!(
+        (tokens[0].1, tokens[1].1),
+        (true, false),
+        "the replaced token is revoked, the new one kept"
+    );
+    // Each login with a new OIDC token, each token masked as it came.
+    let issued = oidc.issued();
+    assert_eq!(issued.len(), 2);
+    assert_ne!(issued[0].1, issued[1].1);
+    for secret in issued
+        .iter()
+        .map(|i| &i.1)
+        .chain(tokens.iter().map(|t| &t.0))
+    {
+        assert_eq!(key.times_masked(secret), 1, "masked once");
+    }
+    key.finish().expect("the last token revoked");
+    assert!(vault.login_tokens().iter().all(|t| t.1), "all revoked");
+    let seen = vault.seen();
+    let calls: Vec<(&str, Option<&str>)> = seen
+        .iter()
+        .map(|s| (s.path.as_str(), s.token.as_deref()))
+        .collect();
+    let (one, two) = (Some(tokens[0].0.as_str()), Some(tokens[1].0.as_str()));
+    let sign = "transit/sign/github-app/sha2-256";
+    assert_eq!(
+        calls,
+        [
+            ("auth/jwt/login", None),
+            (sign, one),
+            (sign, one),
+            ("auth/jwt/login", None),
+            ("auth/token/revoke-self", one),
+            (sign, two),
+            ("auth/token/revoke-self", two),
+        ]
+    );
+}
+
+/// A signer that waited past the end of its token's lease (the agent signs every ~40
+/// minutes; a role's TTL may be shorter): a new login, and no revocation of the token
+/// Vault has let run out (it is gone, and revoke-self would be refused).
+#[test]
+fn a_token_past_its_lease_is_replaced_and_not_revoked() {
+    let vault = FakeVault::start();
+    vault.token_ttl(2);
+    let oidc = FakeOidc::start();
+    let key = renewing_signer(&vault, &oidc);
+    let first = key.sign();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let second = key.sign();
+    assert_verify(&[&first, &second], PUBLIC_KEY);
+    key.finish().expect("the last token revoked");
+    let paths: Vec<String> = vault.seen().into_iter().map(|s| s.path).collect();
+    let sign = "transit/sign/github-app/sha2-256";
+    assert_eq!(
+        paths,
+        [
+            "auth/jwt/login",
+            sign,
+            "auth/jwt/login",
+            sign,
+            "auth/token/revoke-self"
+        ]
+    );
+    let tokens = vault.login_tokens();
+    assert_eq!(tokens.len(), 2);
+    assert!(tokens[1].1, "the last token revoked");
+}

@@ -201,6 +201,7 @@ impl Keeper {
         loop {
             let now = Utc::now();
             fresh::prune(&mut state.held, now);
+            self.session.ledger().drop_expired(now);
             match fresh::choose(&state.held, now) {
                 Choice::Hand(i) => return Ok((slot.owner.clone(), state.held[i].clone())),
                 Choice::Wait(at) => tokio::time::sleep(until(at, now)).await,

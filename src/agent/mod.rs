@@ -32,7 +32,7 @@ pub use spawn::SERVE_ARG;
 pub const DEFAULT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// A lifetime as written: `true`-like words are the default; else a number of hours,
-/// minutes or seconds (`8h`, `90m`, `3600s`), at least a minute and at most 35 days.
+/// minutes or seconds (`8h`, `90m`, `3600s`), at least 10 seconds and at most 35 days.
 pub fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
@@ -54,9 +54,9 @@ pub fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
         )
     })?;
     let total = n.saturating_mul(seconds);
-    if !(60..=35 * 24 * 3600).contains(&total) {
+    if !(10..=35 * 24 * 3600).contains(&total) {
         return Err(format!(
-            "{:?} is outside one minute to 35 days",
+            "{:?} is outside 10 seconds to 35 days",
             crate::excerpt::excerpt(text)
         ));
     }

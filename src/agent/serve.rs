@@ -181,6 +181,7 @@ pub async fn serve(
 pub async fn finish(keeper: Keeper, folder: &Path, ending: Ending, limit: Duration) -> Revocation {
     log_line(&format!("ending: {}", ending.describe()));
     let session = keeper.into_session();
+    session.ledger().drop_expired(chrono::Utc::now());
     let done = session.revoke_everything(limit).await;
     let left = ledger_file::entries(session.ledger());
     if let Err(e) = ledger_file::write(folder, &left) {

@@ -125,6 +125,10 @@ Examples:
   # The enterprise's installation, for the enterprise-level APIs
   app-token exec --app-id 123456 --enterprise my-enterprise -- ./enterprise-report.sh
 
+  # A three-hour build that pushes at the end: fresh tokens for as long as it runs
+  app-token exec --refresh --app-id 123456 --repositories acme/site \\
+      --permissions contents:write -- sh -c './build.sh && git push'
+
 COMMAND runs with GH_TOKEN and GITHUB_TOKEN set to a new installation token, and without
 what could sign as the app: APP_TOKEN_PRIVATE_KEY, AWS credentials (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, web identity and container credentials),
@@ -133,6 +137,13 @@ read stays readable, --private-key-file included: keep the key where COMMAND can
 it. COMMAND reads and writes the terminal as usual. SIGINT and SIGTERM are
 passed on to it. When it ends, the token is revoked (a revocation that fails is a warning
 on stderr), and app-token exits with its status. The token is never printed.
+
+With --refresh, app-token stays an agent for COMMAND's lifetime: APP_TOKEN_AGENT names it,
+git is configured (GIT_CONFIG_COUNT, GIT_CONFIG_KEY_n, GIT_CONFIG_VALUE_n) to ask it for the
+API's web host, and `app-token token` prints a token with more than 10 minutes left, so that
+a COMMAND longer than the hour a token lives never sees one expire. GH_TOKEN and
+GITHUB_TOKEN hold the first token, which expires within the hour. Every token minted is
+revoked when COMMAND ends.
 
 Exit status: COMMAND's (128 + n when signal n ended it); 1 GitHub refused or could not be
 reached and COMMAND did not run; 2 bad usage or input (several owners, too: one token

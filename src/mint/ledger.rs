@@ -97,6 +97,16 @@ impl Ledger {
         self.with(|(live, _)| live.retain(|t| t.credential.token != token));
     }
 
+    /// Crosses off the tokens that expired by `now` (nothing is left to revoke of them);
+    /// gives how many.
+    pub fn drop_expired(&self, now: DateTime<Utc>) -> usize {
+        self.with(|(live, _)| {
+            let before = live.len();
+            live.retain(|t| t.expires_at.is_none_or(|at| at > now));
+            before - live.len()
+        })
+    }
+
     /// The live tokens, oldest first.
     pub fn live(&self) -> Vec<Credential> {
         self.read(|(live, _)| live.iter().map(|t| t.credential.clone()).collect())
@@ -144,6 +154,20 @@ mod tests {
         shared.add(Credential::new("ghs_b"), None);
         ledger.remove("ghs_a");
         assert_eq!(shared.live(), [Credential::new("ghs_b")]);
+    }
+
+    #[test]
+    fn expired_tokens_are_crossed_off_and_those_of_unknown_expiry_kept() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let ledger = Ledger::default();
+        ledger.add(Credential::new("ghs_old"), Some(at("2030-01-01T10:00:00Z")));
+        ledger.add(Credential::new("ghs_new"), Some(at("2030-01-01T11:00:00Z")));
+        ledger.add(Credential::new("ghs_unknown"), None);
+        assert_eq!(ledger.drop_expired(at("2030-01-01T10:00:00Z")), 1);
+        assert_eq!(
+            ledger.live(),
+            [Credential::new("ghs_new"), Credential::new("ghs_unknown")]
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
 use crate::sign::claims::Trust;
+use crate::sign::lease::{in_seconds, Lease, Leased};
 use crate::sign::oidc::{self, IdToken, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
@@ -255,6 +256,18 @@ const KEY_VAULT: Dialect = Dialect {
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
+    /// How many seconds the token lives: a number (v2.0), or one in a string (v1.0).
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+/// The seconds of Entra's `expires_in`, in either form.
+fn seconds(expires_in: Option<&serde_json::Value>) -> Option<u64> {
+    match expires_in? {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -262,13 +275,14 @@ struct SignAnswer {
     value: String,
 }
 
-/// Signs with a Key Vault key: an Entra token first (once), then `sign` of the digest.
+/// Signs with a Key Vault key: an Entra token first (again near its end), then `sign` of
+/// the digest.
 pub struct KeyVaultKey {
     settings: Settings,
     client: RestClient,
     /// Whether the vault's challenge was had and checked.
     challenged: OnceCell<()>,
-    token: OnceCell<Secret>,
+    token: Lease<Secret>,
     on_secret: SecretSink,
     on_debug: Option<DebugSink>,
 }
@@ -279,7 +293,7 @@ impl KeyVaultKey {
             settings,
             client: context.client()?,
             challenged: OnceCell::new(),
-            token: OnceCell::new(),
+            token: Lease::new(),
             on_secret: context.on_secret.clone(),
             on_debug: context.on_debug.clone(),
         })
@@ -294,10 +308,11 @@ impl KeyVaultKey {
     }
 
     /// Entra's access token for the vault: the client-credentials grant, with the job's
-    /// OIDC token as the client assertion, or with the client secret.
-    async fn token(&self) -> anyhow::Result<&Secret> {
+    /// OIDC token (asked anew each time) as the client assertion, or with the client
+    /// secret; until its `expires_in`.
+    async fn token(&self) -> anyhow::Result<std::sync::Arc<Secret>> {
         self.token
-            .get_or_try_init(|| async {
+            .get(|| async {
                 let s = &self.settings;
                 let scope = scope_for(&s.domain);
                 let assertion: Option<IdToken>;
@@ -352,7 +367,8 @@ impl KeyVaultKey {
                 let token: TokenAnswer =
                     rest::json(call.name, &answer, "Entra's answer has no access_token")?;
                 (self.on_secret)(&token.access_token);
-                Ok(Secret::new(token.access_token))
+                let ends = in_seconds(seconds(token.expires_in.as_ref()));
+                Ok(Leased::new(Secret::new(token.access_token), ends))
             })
             .await
     }
@@ -552,6 +568,22 @@ mod tests {
             headers: map,
             body: bytes::Bytes::from(body.to_string()),
         }
+    }
+
+    #[test]
+    fn entras_expires_in_is_read_in_either_form() {
+        let answer = |body: &str| serde_json::from_str::<TokenAnswer>(body).unwrap();
+        let read = |body: &str| seconds(answer(body).expires_in.as_ref());
+        assert_eq!(
+            read(r#"{"access_token":"t","expires_in":3599}"#),
+            Some(3599)
+        );
+        assert_eq!(
+            read(r#"{"access_token":"t","expires_in":"3599"}"#),
+            Some(3599)
+        );
+        assert_eq!(read(r#"{"access_token":"t"}"#), None);
+        assert_eq!(read(r#"{"access_token":"t","expires_in":-1}"#), None);
     }
 
     #[test]

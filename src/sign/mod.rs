@@ -22,6 +22,7 @@ pub mod aws;
 pub mod azure;
 pub mod claims;
 pub mod gcp;
+pub mod lease;
 pub mod oidc;
 pub mod pem;
 pub mod rest;

@@ -1,9 +1,10 @@
 //! The job's OIDC token.
 //!
-//! Asked of the runner once per audience (`ACTIONS_ID_TOKEN_REQUEST_URL` + `&audience=…`,
-//! with `ACTIONS_ID_TOKEN_REQUEST_TOKEN` as the bearer), masked as soon as it arrives,
-//! and kept with its claims; every cloud backend trades it for its own credentials, and
-//! says what it showed when the cloud refuses it.
+//! Asked of the runner anew for each exchange, with the exchange's audience
+//! (`ACTIONS_ID_TOKEN_REQUEST_URL` + `&audience=…`, with `ACTIONS_ID_TOKEN_REQUEST_TOKEN`
+//! as the bearer), masked as soon as it arrives, and kept with its claims; every cloud
+//! backend trades it for its own credentials, and says what it showed when the cloud
+//! refuses it.
 
 use http::Method;
 use serde::Deserialize;

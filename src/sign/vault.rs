@@ -4,6 +4,8 @@
 //! job's OIDC token, or `VAULT_TOKEN` from the environment.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::Context as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -11,11 +13,11 @@ use base64::Engine as _;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::OnceCell;
 
 use crate::env::{var, Env};
 use crate::excerpt::excerpt_name;
 use crate::sign::claims::Trust;
+use crate::sign::lease::{in_seconds, Lease, Leased};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
@@ -122,6 +124,9 @@ struct LoginAnswer {
 #[derive(Deserialize)]
 struct LoginAuth {
     client_token: String,
+    /// How many seconds the token lives (0: it does not end).
+    #[serde(default)]
+    lease_duration: u64,
 }
 
 #[derive(Deserialize)]
@@ -134,22 +139,24 @@ struct SignData {
     signature: String,
 }
 
-/// The Vault token, and whether this step logged in for it (and so revokes it).
+/// The Vault token, whether this step logged in for it (and so revokes it), when its
+/// lease ends, and whether it is revoked already.
 struct Session {
     token: Secret,
     logged_in: bool,
+    expires_at: Option<SystemTime>,
+    revoked: AtomicBool,
 }
 
-/// Signs with a transit key: a Vault token first (once), then `sign/KEY/sha2-256`.
+/// Signs with a transit key: a Vault token first (a login's again near the end of its
+/// lease, the one it replaces revoked), then `sign/KEY/sha2-256`.
 pub struct TransitKey {
     settings: Settings,
     client: RestClient,
-    session: OnceCell<Session>,
+    session: Lease<Session>,
     on_secret: SecretSink,
     /// What a panic's own client is made with.
     context: Context,
-    /// Whether the token this step logged in for is revoked already.
-    revoked: AtomicBool,
 }
 
 impl TransitKey {
@@ -157,10 +164,9 @@ impl TransitKey {
         Ok(Self {
             settings,
             client: context.client()?,
-            session: OnceCell::new(),
+            session: Lease::new(),
             on_secret: context.on_secret.clone(),
             context: context.clone(),
-            revoked: AtomicBool::new(false),
         })
     }
 
@@ -189,16 +195,22 @@ impl TransitKey {
         call
     }
 
-    async fn session(&self) -> anyhow::Result<&Session> {
-        self.session
-            .get_or_try_init(|| async {
-                match &self.settings.auth {
+    /// The Vault token: the environment's, kept; or a login's with the job's OIDC token
+    /// (asked anew for each login), until its `lease_duration`. A login that replaces
+    /// another revokes the token it replaces.
+    async fn session(&self) -> anyhow::Result<Arc<Session>> {
+        let (session, replaced) = self
+            .session
+            .get_replacing(|| async {
+                let session: anyhow::Result<Leased<Session>> = match &self.settings.auth {
                     Auth::Token(token) => {
                         (self.on_secret)(token.expose());
-                        Ok(Session {
+                        Ok(Leased::kept(Session {
                             token: token.clone(),
                             logged_in: false,
-                        })
+                            expires_at: None,
+                            revoked: AtomicBool::new(false),
+                        }))
                     }
                     Auth::Jwt {
                         role,
@@ -234,14 +246,33 @@ impl TransitKey {
                         let login: LoginAnswer =
                             rest::json(call.name, &answer, "Vault's answer has no auth.client_token")?;
                         (self.on_secret)(&login.auth.client_token);
-                        Ok(Session {
-                            token: Secret::new(login.auth.client_token),
-                            logged_in: true,
-                        })
+                        let ends = in_seconds(Some(login.auth.lease_duration).filter(|&s| s > 0));
+                        Ok(Leased::new(
+                            Session {
+                                token: Secret::new(login.auth.client_token),
+                                logged_in: true,
+                                expires_at: ends,
+                                revoked: AtomicBool::new(false),
+                            },
+                            ends,
+                        ))
                     }
-                }
+                };
+                session
             })
-            .await
+            .await?;
+        if let Some(replaced) = replaced {
+            // The signature goes on without it: a token near the end of its lease.
+            if let Err(e) = self.revoke(&self.client, &replaced).await {
+                if let Some(debug) = &self.context.on_debug {
+                    debug(&format!(
+                        "{}: revoking the Vault token a new login replaced: {e:#}",
+                        self.describe()
+                    ));
+                }
+            }
+        }
+        Ok(session)
     }
 
     async fn sign_input(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
@@ -265,13 +296,14 @@ impl TransitKey {
         Ok(signature)
     }
 
-    /// Revokes, with `client`, the token this step logged in for
-    /// (`auth/token/revoke-self`), once; a token from the environment is left alone.
-    async fn revoke(&self, client: &RestClient) -> anyhow::Result<()> {
-        let Some(session) = self.session.get().filter(|s| s.logged_in) else {
-            return Ok(());
-        };
-        if self.revoked.load(Ordering::SeqCst) {
+    /// Revokes, with `client`, `session`'s token if this step logged in for it
+    /// (`auth/token/revoke-self`), once; a token from the environment is left alone, and
+    /// one past the end of its lease is gone already (Vault revoked it).
+    async fn revoke(&self, client: &RestClient, session: &Session) -> anyhow::Result<()> {
+        let ended = session
+            .expires_at
+            .is_some_and(|end| SystemTime::now() >= end);
+        if !session.logged_in || ended || session.revoked.load(Ordering::SeqCst) {
             return Ok(());
         }
         let call = self.call(
@@ -281,7 +313,7 @@ impl TransitKey {
             Some(&session.token),
         );
         client.send(&call, &VAULT).await?;
-        self.revoked.store(true, Ordering::SeqCst);
+        session.revoked.store(true, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -298,7 +330,10 @@ impl Sign for TransitKey {
 
     fn finish(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            self.revoke(&self.client)
+            let Some(session) = self.session.current().await else {
+                return Ok(());
+            };
+            self.revoke(&self.client, &session)
                 .await
                 .with_context(|| format!("revoking the Vault token of {}", self.describe()))
         })
@@ -306,8 +341,11 @@ impl Sign for TransitKey {
 
     fn finish_afresh(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
+            let Some(session) = self.session.peek() else {
+                return Ok(());
+            };
             let client = self.context.client()?;
-            self.revoke(&client)
+            self.revoke(&client, &session)
                 .await
                 .with_context(|| format!("revoking the Vault token of {}", self.describe()))
         })

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -74,6 +75,9 @@ struct State {
     keys: BTreeMap<String, Vec<(String, String)>>,
     /// (access token, tenant) of every token Entra issued.
     tokens: Vec<(String, String)>,
+    /// How long a token lives (its `expires_in`), and when each one ends.
+    token_lifetime: u64,
+    expires: BTreeMap<String, Instant>,
     seen: Vec<AzureSeen>,
 }
 
@@ -140,6 +144,8 @@ impl FakeAzure {
             audience: AZURE_FEDERATED_AUDIENCE.into(),
             keys,
             tokens: Vec::new(),
+            token_lifetime: 3599,
+            expires: BTreeMap::new(),
             seen: Vec::new(),
         }));
         let server = serve(&state, handle);
@@ -344,9 +350,14 @@ fn token(state: &mut State, tenant: &str, form: &[(String, String)]) -> HttpMock
         &tenant[..8]
     );
     state.tokens.push((token.clone(), tenant.to_string()));
+    let lifetime = state.token_lifetime;
+    state.expires.insert(
+        token.clone(),
+        Instant::now() + Duration::from_secs(lifetime),
+    );
     answer(
         200,
-        json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}),
+        json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
     )
 }
 
@@ -391,6 +402,13 @@ fn key_vault(
     let Some((_, tenant)) = state.tokens.iter().find(|(t, _)| *t == bearer) else {
         return unauthorized("AKV10013: The access token is not valid.");
     };
+    if state
+        .expires
+        .get(&bearer)
+        .is_some_and(|e| Instant::now() >= *e)
+    {
+        return unauthorized("[TokenExpired] Error validating token: 'S2S12086'.");
+    }
     if *tenant != state.vault_tenant {
         return unauthorized(&format!(
             "AKV10032: Invalid issuer. Expected one of https://sts.windows.net/{}/, https://sts.windows.net/e2d54eb5-3869-4f70-8578-dee5fc7331f4/, https://sts.windows.net/33e01921-4d64-4f8c-a055-5bdaffd5e33d/, https://sts.windows.net/975f013f-7f24-47e8-a7d3-abc4752bf346/. Found: https://sts.windows.net/{tenant}/.",
@@ -523,6 +541,14 @@ impl FakeAzure {
 }
 
 impl FakeAzure {
+    /// Entra's tokens live `seconds` (their `expires_in`), and the vault refuses them after.
+    pub fn tokens_live(&self, seconds: u64) {
+        self.state
+            .lock()
+            .expect("the stand-in's state")
+            .token_lifetime = seconds;
+    }
+
     /// The vault's challenge names another resource than Key Vault's.
     pub fn challenge_resource(&self, resource: &str) {
         self.state.lock().expect("the stand-in's state").resource = resource.to_string();

@@ -40,6 +40,9 @@ pub struct GcpExpect {
     /// The provider's attribute condition: `assertion.CLAIM == 'VALUE'` for each pair,
     /// all of them (none: no condition).
     pub attribute_condition: Vec<(&'static str, String)>,
+    /// How long the tokens STS and IAM credentials issue live, in seconds (STS's
+    /// `expires_in`, IAM's `expireTime`); without it an hour and a far date.
+    pub token_lifetime: Option<u64>,
 }
 
 impl Default for GcpExpect {
@@ -50,6 +53,7 @@ impl Default for GcpExpect {
             key_version: GCP_KEY_VERSION.into(),
             subject: OIDC_SUBJECT.into(),
             attribute_condition: Vec::new(),
+            token_lifetime: None,
         }
     }
 }
@@ -340,7 +344,7 @@ fn sts(body: &str, expect: &GcpExpect) -> (u16, Value) {
             "access_token": FEDERATED_TOKEN,
             "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
             "token_type": "Bearer",
-            "expires_in": 3599,
+            "expires_in": expect.token_lifetime.unwrap_or(3599),
         }),
     )
 }
@@ -386,9 +390,17 @@ fn iam(rest: &str, authorization: &Option<String>, body: &str, expect: &GcpExpec
             "Request contains an invalid argument.",
         );
     }
+    // Whole seconds, as google-auth reads them (`%Y-%m-%dT%H:%M:%SZ`), rounded up.
+    let expire_time = expect.token_lifetime.map_or_else(
+        || "2030-01-01T00:00:00Z".to_string(),
+        |seconds| {
+            let end = chrono::Utc::now() + chrono::Duration::seconds(seconds as i64 + 1);
+            end.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        },
+    );
     (
         200,
-        json!({"accessToken": SERVICE_ACCOUNT_TOKEN, "expireTime": "2030-01-01T00:00:00Z"}),
+        json!({"accessToken": SERVICE_ACCOUNT_TOKEN, "expireTime": expire_time}),
     )
 }
 

@@ -3,9 +3,9 @@
 //! and file commands the runner gives (`step`), the built binary run as a process
 //! (`step`), the command line run as a user runs it (`cli`), a CONNECT proxy (`net`), moto, a real AWS stand-in (`moto`), with a role's trust in front of its STS (`sts`), a GCP stand-in (`gcp`), the key services'
 //! official clients (`clients`), the runner's OIDC endpoint (`oidc`), Entra ID with Key
-//! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), tokens
-//! that expire seconds after they are minted (`short_tokens`), and
-//! the binary run without `CAP_SYS_PTRACE` (`unprivileged`).
+//! Vault (`azure`) and Vault (`vault`), the answers of the operator commands (`ops`), a
+//! key service's signer called as a long-lived process calls it (`renewal`), and the
+//! binary run without `CAP_SYS_PTRACE` (`unprivileged`).
 
 pub mod azure;
 #[cfg(test)]
@@ -14,6 +14,8 @@ mod clients;
 pub mod commands;
 pub mod docker;
 mod gcp;
+#[cfg(test)]
+pub mod git_server;
 // What the benchmarks (examples/bench*.rs) share; no test uses it.
 #[cfg(not(test))]
 pub mod measure;
@@ -22,10 +24,12 @@ pub mod native;
 mod net;
 pub mod oidc;
 mod ops;
-mod short_tokens;
+#[cfg(test)]
+mod renewal;
 mod stand_in;
 mod step;
 mod sts;
+pub mod tokens;
 mod unprivileged;
 pub mod vault;
 
@@ -36,7 +40,8 @@ pub use gcp::*;
 pub use moto::*;
 pub use net::*;
 pub use ops::*;
-pub use short_tokens::*;
+#[cfg(test)]
+pub use renewal::*;
 pub use step::*;
 pub use sts::*;
 pub use unprivileged::*;
@@ -340,6 +345,9 @@ pub struct FakeGitHub {
     /// What a token request that asks for no format gets (GitHub's rollout).
     pub rollout: Format,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// The paths under which the fake serves git, not the API ([`FakeGitHub::git_server`]):
+    /// git sends no `X-GitHub-Api-Version`, and is not held to it.
+    git_paths: Arc<Mutex<Vec<String>>>,
 }
 
 #[cfg(test)]
@@ -352,6 +360,7 @@ impl Drop for FakeGitHub {
             .seen()
             .into_iter()
             .filter(|s| s.api_versions != [API_VERSION])
+            .filter(|s| !self.serves_git_at(&s.path))
             .map(|s| format!("{} {}: {:?}", s.method, s.path, s.api_versions))
             .collect();
         assert!(
@@ -380,6 +389,7 @@ impl FakeGitHub {
             public_key: Arc::new(PUBLIC_KEY.to_string()),
             rollout: Format::Classic,
             seen: Arc::default(),
+            git_paths: Arc::default(),
         };
         // The first mock, so that it sees every request.
         gh.seen = gh.record(|r| Some(Seen::of(r)));

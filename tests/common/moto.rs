@@ -171,6 +171,10 @@ pub struct Answered {
 /// instead (a check moto does not make, refused in AWS's words).
 pub type Gate = std::sync::Arc<dyn Fn(&Recorded) -> Option<Answered> + Send + Sync>;
 
+/// What a [`Recorder`] asks of each request it passes on: `Some` is the body moto gets
+/// instead (a setting of the account moto has no word for).
+pub type Rewrite = std::sync::Arc<dyn Fn(&Recorded) -> Option<Vec<u8>> + Send + Sync>;
+
 /// A forwarder in front of moto on 127.0.0.1 that records every request before passing
 /// it on unchanged (moto checks no signature: the tests check them against botocore),
 /// unless its gate answers it.
@@ -186,6 +190,11 @@ impl Recorder {
 
     /// A recorder whose `gate` answers the requests it takes, and passes on the rest.
     pub fn gated(upstream: &str, gate: Gate) -> Self {
+        Self::rewriting(upstream, gate, std::sync::Arc::new(|_: &Recorded| None))
+    }
+
+    /// [`Recorder::gated`], passing on the body `rewrite` gives instead of a request's.
+    pub fn rewriting(upstream: &str, gate: Gate, rewrite: Rewrite) -> Self {
         use http_body_util::{BodyExt as _, Full};
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
         listener.set_nonblocking(true).expect("non-blocking");
@@ -208,20 +217,22 @@ impl Recorder {
                     let Ok((stream, _)) = listener.accept().await else {
                         continue;
                     };
-                    let (seen, upstream, client, gate) = (
+                    let (seen, upstream, client, gate, rewrite) = (
                         std::sync::Arc::clone(&seen),
                         upstream.clone(),
                         client.clone(),
                         std::sync::Arc::clone(&gate),
+                        std::sync::Arc::clone(&rewrite),
                     );
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(
                             move |req: hyper::Request<hyper::body::Incoming>| {
-                                let (seen, upstream, client, gate) = (
+                                let (seen, upstream, client, gate, rewrite) = (
                                     std::sync::Arc::clone(&seen),
                                     upstream.clone(),
                                     client.clone(),
                                     std::sync::Arc::clone(&gate),
+                                    std::sync::Arc::clone(&rewrite),
                                 );
                                 async move {
                                     let (parts, body) = req.into_parts();
@@ -251,6 +262,7 @@ impl Recorder {
                                         body: body.to_vec(),
                                     };
                                     let answered = gate(&recorded);
+                                    let rewritten = rewrite(&recorded);
                                     if let Ok(mut s) = seen.lock() {
                                         s.push(recorded);
                                     }
@@ -269,8 +281,13 @@ impl Recorder {
                                         .method(parts.method)
                                         .uri(format!("{upstream}{target}"));
                                     for (k, v) in &parts.headers {
-                                        forward = forward.header(k, v);
+                                        // A rewritten body has its own length.
+                                        if rewritten.is_none() || k != http::header::CONTENT_LENGTH
+                                        {
+                                            forward = forward.header(k, v);
+                                        }
                                     }
+                                    let body = rewritten.map_or(body, Bytes::from);
                                     let forward = forward.body(Full::new(body)).expect("a request");
                                     let answer = match client.request(forward).await {
                                         Ok(r) => {

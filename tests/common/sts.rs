@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::moto::{Answered, Recorded, Recorder};
+use super::moto::{Answered, Recorded, Recorder, Rewrite};
 use super::oidc::{id_token_claims, OIDC_ISSUER};
 
 /// The role a job assumes.
@@ -28,6 +28,33 @@ impl StsTrust {
     pub fn start(moto_url: &str, trust: RoleTrust) -> Self {
         let gate = Arc::new(move |r: &Recorded| check(&trust, r));
         let recorder = Recorder::gated(moto_url, gate);
+        Self {
+            url: recorder.url.clone(),
+            recorder,
+        }
+    }
+
+    /// [`StsTrust::start`] for a role whose sessions last `seconds`, however long they
+    /// are asked for: moto is asked for that `DurationSeconds`, and its answer's
+    /// `Expiration` says so. (Real STS issues 15 minutes at least; a test cannot wait
+    /// that long for credentials to run out.)
+    pub fn with_sessions_of(moto_url: &str, trust: RoleTrust, seconds: u64) -> Self {
+        let gate = Arc::new(move |r: &Recorded| check(&trust, r));
+        let rewrite: Rewrite = Arc::new(move |r: &Recorded| {
+            let form = form(r);
+            let assume = form
+                .iter()
+                .any(|(k, v)| k == "Action" && v == "AssumeRoleWithWebIdentity");
+            assume.then(|| {
+                let mut out = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in form.iter().filter(|(k, _)| k != "DurationSeconds") {
+                    out.append_pair(k, v);
+                }
+                out.append_pair("DurationSeconds", &seconds.to_string());
+                out.finish().into_bytes()
+            })
+        });
+        let recorder = Recorder::rewriting(moto_url, gate, rewrite);
         Self {
             url: recorder.url.clone(),
             recorder,

@@ -80,6 +80,17 @@ impl Unprivileged {
         })
     }
 
+    /// The copy of the binary it runs.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Does [`Unprivileged::command`] run the binary as another user (`nobody`)? Only
+    /// when the tests run as root.
+    pub fn switches_user(&self) -> bool {
+        self.setpriv.is_some()
+    }
+
     /// The binary with `args`, to be started without `CAP_SYS_PTRACE` (as `nobody` when
     /// the test runs as root).
     pub fn command(&self, args: &[&str]) -> Command {
@@ -107,11 +118,6 @@ impl Unprivileged {
             }
             None => Command::new(program),
         }
-    }
-
-    /// The uid the commands run as: `nobody` where this process can read any process.
-    pub fn uid(&self) -> Option<u32> {
-        self.setpriv.as_ref().map(|_| NOBODY)
     }
 }
 

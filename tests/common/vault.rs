@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -41,6 +41,15 @@ pub struct VaultSeen {
 struct Token {
     value: String,
     revoked: bool,
+    /// When its TTL runs out (never: the environment's).
+    expires: Option<Instant>,
+}
+
+impl Token {
+    /// Whether Vault still takes it: not revoked, and within its TTL.
+    fn valid(&self) -> bool {
+        !self.revoked && self.expires.is_none_or(|e| Instant::now() < e)
+    }
 }
 
 struct State {
@@ -56,6 +65,8 @@ struct State {
     /// Each key's versions, oldest first (version N is index N-1).
     keys: BTreeMap<String, Vec<String>>,
     tokens: Vec<Token>,
+    /// The TTL of a login's token (the role's `token_ttl`), in seconds.
+    token_ttl: u64,
     seen: Vec<VaultSeen>,
 }
 
@@ -134,7 +145,9 @@ impl FakeVault {
             tokens: vec![Token {
                 value: VAULT_STATIC_TOKEN.into(),
                 revoked: false,
+                expires: None,
             }],
+            token_ttl: 300,
             seen: Vec::new(),
         }));
         let server = serve_on(server, &state, handle);
@@ -173,6 +186,11 @@ impl FakeVault {
                 .map(|(c, vs)| (c.to_string(), vs.iter().map(|v| v.to_string()).collect()))
                 .collect()
         })
+    }
+
+    /// The role's `token_ttl`: a login's token lives `seconds` (its `lease_duration`).
+    pub fn token_ttl(&self, seconds: u64) -> &Self {
+        self.with(|s| s.token_ttl = seconds)
     }
 
     /// The key's history as a rotation leaves it: version 1 another key, version 2 the
@@ -262,7 +280,7 @@ fn handle(state: &mut State, req: &HttpMockRequest) -> HttpMockResponse {
         return match state
             .tokens
             .iter_mut()
-            .find(|t| Some(&t.value) == token.as_ref() && !t.revoked)
+            .find(|t| Some(&t.value) == token.as_ref() && t.valid())
         {
             Some(t) => {
                 t.revoked = true;
@@ -284,7 +302,7 @@ fn handle(state: &mut State, req: &HttpMockRequest) -> HttpMockResponse {
             let valid = state
                 .tokens
                 .iter()
-                .any(|t| Some(&t.value) == token.as_ref() && !t.revoked);
+                .any(|t| Some(&t.value) == token.as_ref() && t.valid());
             if !valid {
                 return errors(403, "permission denied");
             }
@@ -346,6 +364,7 @@ fn login(state: &mut State, body: Option<&Value>) -> HttpMockResponse {
     state.tokens.push(Token {
         value: value.clone(),
         revoked: false,
+        expires: Some(Instant::now() + Duration::from_secs(state.token_ttl)),
     });
     answer(
         200,
@@ -363,7 +382,7 @@ fn login(state: &mut State, body: Option<&Value>) -> HttpMockResponse {
                 "policies": ["default", "github-app-sign"],
                 "token_policies": ["default", "github-app-sign"],
                 "metadata": {"role": VAULT_ROLE},
-                "lease_duration": 300,
+                "lease_duration": state.token_ttl,
                 "renewable": true,
                 "entity_id": "7d2e3a1c-5b6f-4e8d-9c0a-1b2c3d4e5f60",
                 "token_type": "service",

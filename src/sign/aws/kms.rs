@@ -1,7 +1,7 @@
 //! The app's key in AWS KMS.
 //!
 //! RS256 signatures from KMS `Sign` (RSASSA_PKCS1_V1_5_SHA_256 over the raw signing input),
-//! with credentials fetched once, when first needed.
+//! with credentials fetched when first needed, and again near the end of a role's session.
 
 use anyhow::Context as _;
 use base64::engine::general_purpose::STANDARD;
@@ -11,12 +11,12 @@ use futures::future::BoxFuture;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::OnceCell;
 
 use super::credentials::Credentials;
 use super::sigv4::{sign_v4, DIALECT};
 use super::sts::{assume_role_with_web_identity, ASSUME_ROLE, STS_AUDIENCE};
 use crate::sign::claims::Trust;
+use crate::sign::lease::{Lease, Leased};
 use crate::sign::oidc::{self, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::SecretSink;
@@ -51,7 +51,7 @@ pub struct KmsSettings {
 pub struct KmsKey {
     settings: KmsSettings,
     client: RestClient,
-    credentials: OnceCell<Credentials>,
+    credentials: Lease<Credentials>,
     on_secret: SecretSink,
     on_debug: Option<DebugSink>,
 }
@@ -67,18 +67,19 @@ impl KmsKey {
         Ok(Self {
             settings,
             client: context.client()?,
-            credentials: OnceCell::new(),
+            credentials: Lease::new(),
             on_secret: context.on_secret.clone(),
             on_debug: context.on_debug.clone(),
         })
     }
 
-    /// The credentials, fetched on first use (a role costs two round trips: OIDC, STS).
-    async fn credentials(&self) -> Result<&Credentials, ServiceError> {
+    /// The credentials, fetched on first use, and a role's again near the end of its
+    /// session (a role costs two round trips: a new OIDC token, STS).
+    async fn credentials(&self) -> Result<std::sync::Arc<Credentials>, ServiceError> {
         self.credentials
-            .get_or_try_init(|| async {
+            .get(|| async {
                 let credentials = match &self.settings.credentials {
-                    CredentialSource::Environment(c) => c.clone(),
+                    CredentialSource::Environment(c) => Leased::kept(c.clone()),
                     CredentialSource::WebIdentity {
                         role_arn,
                         sts_endpoint,
@@ -100,7 +101,7 @@ impl KmsKey {
                         .map_err(|e| token.explain(e, &Trust::AwsRole))?
                     }
                 };
-                for secret in credentials.secrets() {
+                for secret in credentials.value.secrets() {
                     (self.on_secret)(secret);
                 }
                 Ok(credentials)
@@ -118,7 +119,7 @@ impl KmsKey {
         });
         let region = self.settings.region.as_str();
         let sigv4 =
-            move |request: &mut http::Request<Bytes>| sign_v4(request, credentials, region, "kms");
+            move |request: &mut http::Request<Bytes>| sign_v4(request, &credentials, region, "kms");
         let call = Call {
             name: "KMS Sign",
             method: Method::POST,

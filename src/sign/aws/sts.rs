@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::credentials::Credentials;
 use super::sigv4::DIALECT;
+use crate::sign::lease::{at_rfc3339, Leased};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::Secret;
 
@@ -35,17 +36,21 @@ struct XmlCredentials {
     access_key_id: String,
     secret_access_key: String,
     session_token: String,
+    /// When they end (RFC 3339).
+    #[serde(default)]
+    expiration: Option<String>,
 }
 
 /// Temporary credentials for `role_arn`, from STS `AssumeRoleWithWebIdentity` with the
-/// job's OIDC token (a call STS takes unsigned), for 15 minutes.
+/// job's OIDC token (a call STS takes unsigned), for 15 minutes: until the `Expiration`
+/// STS gives them.
 pub async fn assume_role_with_web_identity(
     client: &RestClient,
     sts_endpoint: &str,
     role_arn: &str,
     session_name: &str,
     web_identity_token: &Secret,
-) -> Result<Credentials, ServiceError> {
+) -> Result<Leased<Credentials>, ServiceError> {
     let name = ASSUME_ROLE;
     let body: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("Action", "AssumeRoleWithWebIdentity")
@@ -78,10 +83,13 @@ pub async fn assume_role_with_web_identity(
             )
         })?;
     let c = parsed.assume_role_with_web_identity_result.credentials;
-    Ok(Credentials::new(
-        &c.access_key_id,
-        &c.secret_access_key,
-        Some(c.session_token),
+    Ok(Leased::new(
+        Credentials::new(
+            &c.access_key_id,
+            &c.secret_access_key,
+            Some(c.session_token),
+        ),
+        c.expiration.as_deref().and_then(at_rfc3339),
     ))
 }
 
@@ -101,6 +109,10 @@ mod tests {
                 c.session_token.as_str()
             ),
             ("ASIA1", "sk", "st")
+        );
+        assert_eq!(
+            c.expiration.as_deref().and_then(at_rfc3339),
+            Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600))
         );
     }
 }

@@ -8,6 +8,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::sign::lease::{at_rfc3339, in_seconds, Leased};
 use crate::sign::rest::{self, Call, Dialect, RestClient, ServiceError};
 use crate::sign::secret::Secret;
 use crate::transport::Answer;
@@ -67,19 +68,23 @@ pub const DIALECT: Dialect = Dialect {
 #[derive(Deserialize)]
 struct StsAnswer {
     access_token: String,
+    /// How many seconds the token lives.
+    #[serde(default)]
+    expires_in: Option<u64>,
 }
 
 /// The exchange of a subject token, as messages name it.
 pub const EXCHANGE: &str = "STS token exchange";
 
-/// STS's token exchange (RFC 8693) of `subject_token` for a federated access token.
+/// STS's token exchange (RFC 8693) of `subject_token` for a federated access token, until
+/// its `expires_in`.
 pub async fn exchange(
     client: &RestClient,
     token_url: &str,
     audience: &str,
     subject_token_type: &str,
     subject_token: &Secret,
-) -> Result<Secret, ServiceError> {
+) -> Result<Leased<Secret>, ServiceError> {
     let name = EXCHANGE;
     let call = Call::post_form(
         name,
@@ -95,22 +100,28 @@ pub async fn exchange(
     );
     let answer = client.send(&call, &DIALECT).await?;
     let token: StsAnswer = rest::json(name, &answer, "STS's answer has no `access_token`")?;
-    Ok(Secret::new(token.access_token))
+    Ok(Leased::new(
+        Secret::new(token.access_token),
+        in_seconds(token.expires_in),
+    ))
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GenerateAccessTokenAnswer {
     access_token: String,
+    /// When the token ends (RFC 3339).
+    #[serde(default)]
+    expire_time: Option<String>,
 }
 
 /// A service account's access token for 5 minutes, from IAM credentials, asked with
-/// `bearer` (the federated token).
+/// `bearer` (the federated token), until its `expireTime`.
 pub async fn generate_access_token(
     client: &RestClient,
     url: &str,
     bearer: &Secret,
-) -> Result<Secret, ServiceError> {
+) -> Result<Leased<Secret>, ServiceError> {
     let name = "IAM generateAccessToken";
     let call = Call::post_json(
         name,
@@ -121,7 +132,10 @@ pub async fn generate_access_token(
     let answer = client.send(&call, &DIALECT).await?;
     let token: GenerateAccessTokenAnswer =
         rest::json(name, &answer, "IAM's answer has no `accessToken`")?;
-    Ok(Secret::new(token.access_token))
+    Ok(Leased::new(
+        Secret::new(token.access_token),
+        token.expire_time.as_deref().and_then(at_rfc3339),
+    ))
 }
 
 /// `…/v1/projects/-/serviceAccounts/EMAIL:generateAccessToken` at `iamcredentials`.

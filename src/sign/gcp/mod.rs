@@ -14,11 +14,11 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::Method;
 use sha2::{Digest as _, Sha256};
-use tokio::sync::OnceCell;
 
 use self::external::{ExternalAccount, Source};
 use crate::env::{var, Env};
 use crate::sign::claims::Trust;
+use crate::sign::lease::{Lease, Leased};
 use crate::sign::oidc::{self, IdToken, OidcRequest};
 use crate::sign::rest::{Call, RestClient, ServiceError};
 use crate::sign::secret::{Secret, SecretSink};
@@ -161,11 +161,12 @@ pub struct Settings {
     pub endpoints: Endpoints,
 }
 
-/// Signs with a Cloud KMS key version. The access token is had once, on first use.
+/// Signs with a Cloud KMS key version. The access token is had on first use, and again
+/// near its end.
 pub struct CloudKmsKey {
     settings: Settings,
     client: RestClient,
-    access_token: OnceCell<Secret>,
+    access_token: Lease<Secret>,
     on_secret: SecretSink,
     on_debug: Option<DebugSink>,
 }
@@ -175,7 +176,7 @@ impl CloudKmsKey {
         Ok(Self {
             settings,
             client: context.client()?,
-            access_token: OnceCell::new(),
+            access_token: Lease::new(),
             on_secret: context.on_secret.clone(),
             on_debug: context.on_debug.clone(),
         })
@@ -242,7 +243,7 @@ impl CloudKmsKey {
         audience: &str,
         token_type: &str,
         token: &IdToken,
-    ) -> Result<Secret, ServiceError> {
+    ) -> Result<Leased<Secret>, ServiceError> {
         token.tell(google::EXCHANGE, self.on_debug.as_ref());
         google::exchange(&self.client, token_url, audience, token_type, &token.token)
             .await
@@ -250,8 +251,9 @@ impl CloudKmsKey {
     }
 
     /// The access token Cloud KMS is called with: federated by STS, then a service
-    /// account's when one is impersonated. Every token is masked the moment it arrives.
-    async fn fetch_access_token(&self) -> anyhow::Result<Secret> {
+    /// account's when one is impersonated, with the end the last one has. Every token is
+    /// masked the moment it arrives; the job's OIDC token is asked anew each time.
+    async fn fetch_access_token(&self) -> anyhow::Result<Leased<Secret>> {
         let endpoints = &self.settings.endpoints;
         let (federated, impersonation) = match &self.settings.credentials {
             Credentials::WorkloadIdentity {
@@ -295,26 +297,24 @@ impl CloudKmsKey {
                 (federated, url)
             }
         };
-        (self.on_secret)(federated.expose());
+        (self.on_secret)(federated.value.expose());
         let Some(url) = impersonation else {
             return Ok(federated);
         };
-        let token = google::generate_access_token(&self.client, &url, &federated).await?;
-        Ok(self.secret(token.expose().to_string()))
+        let token = google::generate_access_token(&self.client, &url, &federated.value).await?;
+        (self.on_secret)(token.value.expose());
+        Ok(token)
     }
 
     async fn sign_with_kms(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let token = self
-            .access_token
-            .get_or_try_init(|| self.fetch_access_token())
-            .await?;
+        let token = self.access_token.get(|| self.fetch_access_token()).await?;
         let digest = Sha256::digest(message);
         let signature = google::asymmetric_sign(
             &self.client,
             &self.settings.endpoints.cloudkms,
             &self.settings.key_version,
             &digest,
-            token,
+            &token,
         )
         .await?;
         let bytes = STANDARD.decode(signature.trim()).map_err(|_| {
