@@ -49,7 +49,8 @@ fn timed(bin: &Path, args: &[&str], env: &[(String, String)], stdin: &str) -> Du
         .wait_with_output()
         .unwrap_or_else(|e| abort(&format!("{args:?}: {e}")));
     let wall = started.elapsed();
-    if !out.status.success() || out.stdout.is_empty() && !args.is_empty() && args[0] != "--version" {
+    if !out.status.success() || out.stdout.is_empty() && !args.is_empty() && args[0] != "--version"
+    {
         abort(&format!(
             "{args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
@@ -107,12 +108,18 @@ fn main_step(bin: &Path, gh: &FakeGitHub, inputs: &[(&str, &str)], runs: usize) 
         let mut env = step.env(&gh.url(), inputs);
         env.push(("APP_TOKEN_STEP".into(), "main".into()));
         env.push(("APP_TOKEN_LAUNCHER".into(), "native/launch.js".into()));
-        env.push(("RUNNER_TEMP".into(), runner_temp.path().display().to_string()));
+        env.push((
+            "RUNNER_TEMP".into(),
+            runner_temp.path().display().to_string(),
+        ));
         for name in ["env", "path"] {
             let _ = std::fs::write(step.file(name), "");
         }
         env.push(("GITHUB_ENV".into(), step.file("env").display().to_string()));
-        env.push(("GITHUB_PATH".into(), step.file("path").display().to_string()));
+        env.push((
+            "GITHUB_PATH".into(),
+            step.file("path").display().to_string(),
+        ));
         walls.push(timed(bin, &[], &env, ""));
         // Stop what main started, so that agents do not pile up.
         let written = std::fs::read_to_string(step.file("env")).unwrap_or_default();
@@ -141,7 +148,15 @@ fn main() {
     let key = runtime.path().join("key.pem");
     std::fs::write(&key, KEY_PKCS1).unwrap_or_else(|e| abort(&format!("{e}")));
     let started = Command::new(&bin)
-        .args(["agent", "--app-id", APP_ID, "--api-url", &gh.url(), "--repositories", "acme/site"])
+        .args([
+            "agent",
+            "--app-id",
+            APP_ID,
+            "--api-url",
+            &gh.url(),
+            "--repositories",
+            "acme/site",
+        ])
         .arg("--private-key-file")
         .arg(&key)
         .env_clear()
@@ -149,7 +164,10 @@ fn main() {
         .output()
         .unwrap_or_else(|e| abort(&format!("app-token agent: {e}")));
     if !started.status.success() {
-        abort(&format!("app-token agent: {}", String::from_utf8_lossy(&started.stderr)));
+        abort(&format!(
+            "app-token agent: {}",
+            String::from_utf8_lossy(&started.stderr)
+        ));
     }
     let vars = shell_vars(&String::from_utf8_lossy(&started.stdout));
     let get = |n: &str| {
@@ -173,7 +191,12 @@ fn main() {
     for _ in 0..runs {
         version.push(timed(&bin, &["--version"], &[], ""));
         token.push(timed(&bin, &["token"], &agent_env, ""));
-        credential.push(timed(&bin, &["git-credential", "get"], &agent_env, &request));
+        credential.push(timed(
+            &bin,
+            &["git-credential", "get"],
+            &agent_env,
+            &request,
+        ));
         eprint!(".");
     }
     eprintln!();
@@ -209,9 +232,17 @@ fn main() {
     println!("`{COMMAND}`: {runs} runs per row, in turns, against the fake GitHub on 127.0.0.1.\n");
     println!("| What | Median (min–max) | Above the floor | × the floor |");
     println!("|---|---:|---:|---:|");
-    row("`app-token --version`: **the floor**, a bare process start", &version, floor);
+    row(
+        "`app-token --version`: **the floor**, a bare process start",
+        &version,
+        floor,
+    );
     row("`app-token token`, from the agent's cache", &token, floor);
-    row("`app-token git-credential get`, from the agent's cache", &credential, floor);
+    row(
+        "`app-token git-credential get`, from the agent's cache",
+        &credential,
+        floor,
+    );
     println!();
     println!("The {} requests above made {mints} token request(s) to the fake: the agent's first token (a helper and the final one), then its cache.\n", runs * 2);
     println!("| Agent memory | KiB |");
@@ -231,6 +262,9 @@ fn main() {
         )
     };
     println!("| without `refresh` | {} |", span(&plain));
-    println!("| `refresh: true` (starts the agent, waits until it listens) | {} |", span(&refresh));
+    println!(
+        "| `refresh: true` (starts the agent, waits until it listens) | {} |",
+        span(&refresh)
+    );
     println!("| what `refresh: true` adds | {:+.2} ms |", ms(r) - ms(p));
 }

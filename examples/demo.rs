@@ -32,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         output: Some(dir.path().join("output")),
         state: Some(dir.path().join("state")),
         summary: Some(dir.path().join("summary.md")),
+        ..FileCommands::default()
     };
     let mut env: HashMap<String, String> = HashMap::new();
     for (k, v) in [

@@ -279,26 +279,23 @@ fn under_act_main_works_and_both_steps_say_post_cannot_revoke() {
 }
 
 /// The native action under act's host executor (`-P ubuntu-latest=-self-hosted`: node
-/// and the binary on this machine, no Docker): act passes state to a JavaScript
-/// action's post step, so main says nothing of act, and post revokes the token.
-#[test]
-fn under_act_the_native_actions_post_gets_the_state_and_revokes() {
-    let what = "the native action under nektos/act";
+/// and the binary on this machine, no Docker), in [`workflow`] with a checkout first,
+/// changed by `edit`, against `gh`; gives act's exit status and log. None, after saying
+/// `what` is NOT CHECKED, without act or node.
+fn native_under_act(
+    what: &str,
+    gh: &FakeGitHub,
+    edit: impl FnOnce(String) -> String,
+) -> Option<(Option<i32>, String)> {
     let Some(act) = act_binary() else {
-        return not_checked(
+        not_checked(
             what,
             "act is not installed (bash .ci/act installs it)",
             REQUIRE,
         );
+        return None;
     };
-    if native::node(what).is_none() {
-        return;
-    }
-    let gh = FakeGitHub::start();
-    let minted = gh.token_for_repository_101();
-    gh.bot_user();
-    let revoked = gh.revoke(FINAL_TOKEN);
-
+    native::node(what)?;
     let dir = tempfile::tempdir().expect("a workspace");
     let action = NativeAction::host(Path::new(env!("CARGO_BIN_EXE_app-token")));
     let copied = Command::new("cp")
@@ -320,11 +317,24 @@ fn under_act_the_native_actions_post_gets_the_state_and_revokes() {
         "    steps:\n",
         "    steps:\n      - uses: actions/checkout@v4\n",
     );
-    std::fs::write(workflows.join("token.yml"), with_checkout).expect("the workflow");
+    std::fs::write(workflows.join("token.yml"), edit(with_checkout)).expect("the workflow");
     let home = tempfile::tempdir().expect("act's home");
-
     let platform = ["-P", "ubuntu-latest=-self-hosted"].map(String::from);
-    let (status, log) = run_act(&act, dir.path(), home.path(), &platform);
+    Some(run_act(&act, dir.path(), home.path(), &platform))
+}
+
+/// The native action under act's host executor: act passes state to a JavaScript
+/// action's post step, so main says nothing of act, and post revokes the token.
+#[test]
+fn under_act_the_native_actions_post_gets_the_state_and_revokes() {
+    let gh = FakeGitHub::start();
+    let minted = gh.token_for_repository_101();
+    gh.bot_user();
+    let revoked = gh.revoke(FINAL_TOKEN);
+    let Some((status, log)) = native_under_act("the native action under nektos/act", &gh, |w| w)
+    else {
+        return;
+    };
     assert_eq!(status, Some(0), "act:\n{log}");
     minted.assert_calls(1);
     assert!(log.contains("token=***"), "{log}");
@@ -424,4 +434,52 @@ fn with_act_true_the_native_launchers_steps_say_nothing_of_act() {
         "{}",
         post.stdout
     );
+}
+
+/// The native action with `refresh: true` under act's host executor: act applies
+/// `GITHUB_ENV` and `GITHUB_PATH` to the later steps, which get the token from the agent;
+/// act runs the JavaScript action's post with its state, which stops the agent: nothing
+/// is left running when act's job ends.
+#[test]
+fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
+    let gh = FakeGitHub::start();
+    let minted = gh.token_for_repository_101();
+    gh.bot_user();
+    let revoked = gh.revoke(FINAL_TOKEN);
+    let ran = native_under_act("the native action's agent under nektos/act", &gh, |w| {
+        w.replace(
+            "          github-api-url:",
+            "          refresh: true\n          github-api-url:",
+        )
+        .replace(
+            "          echo \"token=",
+            "          test \"$(app-token token)\" = \"${{ steps.app.outputs.token }}\" && echo agent=answered$((6*7))\n          echo \"token=",
+        )
+    });
+    let Some((status, log)) = ran else {
+        return;
+    };
+    assert_eq!(status, Some(0), "act:\n{log}");
+    minted.assert_calls(1);
+    assert!(!log.contains(FINAL_TOKEN), "the token unmasked:\n{log}");
+    // act shows the script as written: only the shell's output has 42.
+    assert!(log.contains("agent=answered42"), "{log}");
+    assert!(
+        log.contains("Under act: act runs the post step (after a failure or Ctrl-C too)"),
+        "main says what act does with the agent:\n{log}"
+    );
+    let pid = native::agent_pid(&log).unwrap_or_else(|| panic!("no agent's pid in:\n{log}"));
+    assert!(
+        log.contains("The token agent revoked 0 token(s) it minted, and ended."),
+        "{log}"
+    );
+    revoked.assert_calls(1);
+    let since = Instant::now();
+    while !native::gone(pid) {
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "the agent outlived act's job"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -24,6 +24,7 @@ mod native;
 mod native_wine;
 mod panic;
 mod properties;
+mod refresh;
 mod stateless;
 mod vault;
 mod wire;

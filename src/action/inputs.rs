@@ -24,6 +24,7 @@ pub const CORE_INPUTS: &[&str] = &[
     "token-format",
     "github-api-url",
     "skip-token-revoke",
+    "refresh",
 ];
 
 /// The `permission-<name>` input for a permission, as the official action names it.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::refresh::{self, Prepared};
 use super::runner::{act_main_note, Runner, SavedToken, STATE_TOKENS};
 use super::stage::act_drops_post_state;
 use super::{inputs, summary};
@@ -224,14 +225,24 @@ pub async fn run<W: Write + Send + 'static>(
     settings: Settings,
     cancel: impl Future<Output = Signal>,
 ) -> i32 {
-    let inputs = match inputs::read(env) {
-        Ok(i) => i,
+    // `refresh` first: a container step refuses it whatever the other inputs are.
+    let read = refresh::asked(env).and_then(|lifetime| Ok((lifetime, inputs::read(env)?)));
+    let (lifetime, inputs) = match read {
+        Ok(read) => read,
         Err(e) => {
             runner.error(&format!("Invalid input: {}", e.input), &e.to_string());
             return 1;
         }
     };
     let config = inputs.config;
+    let agent = match lifetime.map(|l| refresh::prepare(env, l, &config.api_url)) {
+        None => None,
+        Some(Ok(prepared)) => Some(prepared),
+        Some(Err(e)) => {
+            runner.error("Cannot start the token agent", &e);
+            return 1;
+        }
+    };
     announce(&runner, &config);
     let target = Target {
         api_url: config.api_url.clone(),
@@ -251,6 +262,7 @@ pub async fn run<W: Write + Send + 'static>(
         &session,
         &config.requests,
         inputs.skip_token_revoke,
+        agent.as_ref(),
         env,
     );
     let code = match session.race(work, cancel).await {
@@ -266,13 +278,14 @@ pub async fn run<W: Write + Send + 'static>(
     code
 }
 
-/// Mints, then delivers what was minted (see [`deliver`]); on a failure, saves for post
-/// what main could not revoke.
+/// Mints, starts the token agent when `agent` is asked for, then delivers what was
+/// minted (see [`deliver`]); on a failure, saves for post what main could not revoke.
 async fn mint_and_deliver<W: Write>(
     runner: &Runner<W>,
     session: &Session,
     requests: &[Request],
     skip_token_revoke: bool,
+    agent: Option<&Prepared>,
     env: Env<'_>,
 ) -> i32 {
     let outcome = match session.mint(requests).await {
@@ -284,7 +297,26 @@ async fn mint_and_deliver<W: Write>(
         }
     };
     let left = leftovers(session.ledger(), &outcome.tokens);
-    let code = deliver(runner, session.client(), &outcome, &left, skip_token_revoke).await;
+    let started = match agent {
+        None => None,
+        Some(prepared) => match refresh::start(prepared, &outcome.tokens).await {
+            Ok(started) => Some((prepared, started)),
+            Err(e) => {
+                runner.error("The token agent did not start", &e);
+                revoke_undelivered(runner, session.client(), &outcome, &left).await;
+                return 1;
+            }
+        },
+    };
+    let code = deliver(
+        runner,
+        session.client(),
+        &outcome,
+        &left,
+        skip_token_revoke,
+        started.as_ref(),
+    )
+    .await;
     let latest = outcome.tokens.iter().max_by_key(|t| t.expires_at);
     if let Some(t) = latest.filter(|_| code == 0 && !skip_token_revoke && act_drops_post_state(env))
     {
@@ -296,14 +328,32 @@ async fn mint_and_deliver<W: Write>(
     code
 }
 
-/// Masks, then outputs, state and summary; revokes everything if they cannot be written.
-/// `left` are main's own tokens it could not revoke: they go to post too.
+/// Revokes what main minted and `left`, for a step that fails after minting; warns of
+/// what it could not revoke.
+async fn revoke_undelivered<W: Write>(
+    runner: &Runner<W>,
+    client: &Client,
+    outcome: &Outcome,
+    left: &[SavedToken],
+) {
+    let mut minted: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
+    minted.extend(left.iter().map(SavedToken::credential));
+    let failures = mint::revoke_all(client, &minted).await;
+    for f in failures {
+        runner.warning("Token not revoked", &f);
+    }
+}
+
+/// Masks, then outputs, state and summary, and the `agent` handed to the later steps;
+/// revokes everything (and stops the agent) if they cannot be written. `left` are main's
+/// own tokens it could not revoke: they go to post too.
 async fn deliver<W: Write>(
     runner: &Runner<W>,
     client: &Client,
     outcome: &Outcome,
     left: &[SavedToken],
     skip_token_revoke: bool,
+    agent: Option<&(&Prepared, refresh::Agent)>,
 ) -> i32 {
     // Masks first: nothing below may print a token before the runner knows to hide it.
     for t in &outcome.tokens {
@@ -312,14 +362,19 @@ async fn deliver<W: Write>(
     for t in left {
         runner.mask(&t.token);
     }
-    if let Err(e) = finish(runner, outcome, left, skip_token_revoke) {
-        runner.error("Could not write the step's outputs", &format!("{e:#}"));
-        let mut minted: Vec<_> = outcome.tokens.iter().map(Minted::credential).collect();
-        minted.extend(left.iter().map(SavedToken::credential));
-        let failures = mint::revoke_all(client, &minted).await;
-        for f in failures {
-            runner.warning("Token not revoked", &f);
+    let handed = finish(runner, outcome, left, skip_token_revoke).and_then(|()| match agent {
+        Some((prepared, agent)) => {
+            let owners: Vec<&str> = outcome.tokens.iter().map(|t| t.owner.as_str()).collect();
+            refresh::hand_over(runner, prepared, agent, &owners)
         }
+        None => Ok(()),
+    });
+    if let Err(e) = handed {
+        runner.error("Could not write the step's outputs", &format!("{e:#}"));
+        if let Some((_, agent)) = agent {
+            refresh::stop_quietly(runner, &agent.folder).await;
+        }
+        revoke_undelivered(runner, client, outcome, left).await;
         return 1;
     }
     0

@@ -1,7 +1,8 @@
 //! The post step.
 //!
-//! Revokes the tokens main created, unless told not to or they have expired. Never fails
-//! the job, unless it is cancelled.
+//! Stops main's token agent when it started one (see [`super::refresh`]), then revokes
+//! the tokens main created, unless told not to or they have expired. Never fails the
+//! job, unless it is cancelled.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 
-use super::inputs;
 use super::runner::{Runner, SavedToken, ACT_POST_NO_STATE};
 use super::stage::act_drops_post_state;
+use super::{inputs, refresh};
 use crate::cancel::Signal;
 use crate::env::Env;
 use crate::github::{Client, Credential, Settings};
@@ -33,29 +34,46 @@ pub async fn run<W: Write + Send + 'static>(
     settings: Settings,
     signals: impl Stream<Item = Signal> + Unpin,
 ) -> i32 {
-    let Some(live) = to_revoke(&runner, env) else {
+    let agent = refresh::saved_folder(&runner, env);
+    let live = to_revoke(&runner, env);
+    if agent.is_none() && live.is_none() {
+        return 0;
+    }
+    let client = client(&runner, env, settings);
+    if let Some(folder) = agent {
+        refresh::stop(&runner, &folder, client.as_ref()).await;
+    }
+    let (Some(live), Some(client)) = (live, client) else {
         return 0;
     };
+    let tokens: Vec<Credential> = live.iter().map(SavedToken::credential).collect();
+    revoke(&runner, &client, &tokens, signals).await
+}
+
+/// The client post revokes with; `None` after a warning when it cannot be made.
+fn client<W: Write + Send + 'static>(
+    runner: &Arc<Runner<W>>,
+    env: Env<'_>,
+    settings: Settings,
+) -> Option<Client> {
     let api_url = match inputs::api_url(env) {
         Ok(u) => u,
         Err(e) => {
             runner.warning("Token not revoked", &e.to_string());
-            return 0;
+            return None;
         }
     };
     let log = {
-        let r = Arc::clone(&runner);
+        let r = Arc::clone(runner);
         mint::log_sink(move |line: &str| r.info(line))
     };
-    let client = match Client::new(&api_url, None, &Proxy::from_env(env), settings, log) {
-        Ok(c) => c,
+    match Client::new(&api_url, None, &Proxy::from_env(env), settings, log) {
+        Ok(c) => Some(c),
         Err(e) => {
             runner.warning("Token not revoked", &format!("{e:#}"));
-            return 0;
+            None
         }
-    };
-    let tokens: Vec<Credential> = live.iter().map(SavedToken::credential).collect();
-    revoke(&runner, &client, &tokens, signals).await
+    }
 }
 
 /// The tokens main saved that post is to revoke, masked; `None` when there are none

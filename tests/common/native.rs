@@ -1,4 +1,4 @@
-//! The native action as a release lays it out, built by `.ci/native` into a test's own directory, and the tools that run it (node, Wine).
+//! The native action as a release lays it out, built by `.ci/native` into a test's own directory, the tools that run it (node, Wine), and the token agent its main starts (`refresh`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,4 +99,24 @@ pub fn host_triple() -> String {
         .find_map(|l| l.strip_prefix("host: "))
         .expect("rustc names the host")
         .to_string()
+}
+
+/// The pid of the token agent that main's log (`refresh`) names.
+pub fn agent_pid(log: &str) -> Option<u32> {
+    log.split("A token agent (pid ")
+        .nth(1)?
+        .split(')')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Is the process `pid` gone (or a zombie no one has reaped yet)?
+pub fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
 }

@@ -173,6 +173,15 @@ pub struct Ran {
 }
 
 impl Ran {
+    /// What a finished process did, from its output.
+    pub fn of(out: std::process::Output) -> Self {
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
     /// The first stdout line that starts with `prefix` (a workflow command such as
     /// `::error`); the test fails, showing stdout, when there is none.
     pub fn line(&self, prefix: &str) -> &str {

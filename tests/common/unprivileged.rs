@@ -94,7 +94,15 @@ impl Unprivileged {
     /// The binary with `args`, to be started without `CAP_SYS_PTRACE` (as `nobody` when
     /// the test runs as root).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = match &self.setpriv {
+        let mut command = self.command_of(&self.bin);
+        command.args(args);
+        command
+    }
+
+    /// `program` (another than the binary: node, a shell), to be started as
+    /// [`Unprivileged::command`] starts the binary.
+    pub fn command_of(&self, program: &Path) -> Command {
+        match &self.setpriv {
             Some(setpriv) => {
                 let mut c = Command::new(setpriv);
                 c.args([
@@ -105,13 +113,11 @@ impl Unprivileged {
                     "--bounding-set=-all",
                     "--",
                 ])
-                .arg(&self.bin);
+                .arg(program);
                 c
             }
-            None => Command::new(&self.bin),
-        };
-        command.args(args);
-        command
+            None => Command::new(program),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The GitHub Actions runner protocol, all of it.
 //!
 //! The step's environment (inputs, state, debug), workflow commands and masks on stdout,
-//! and file commands (outputs, state, summary).
+//! and file commands (outputs, state, summary, the later steps' environment and path).
 //!
 //! This module knows nothing of GitHub's API. Every value it prints inside a
 //! workflow command is escaped, so that no input can start a command of its
@@ -33,16 +33,21 @@ pub struct FileCommands {
     pub output: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub summary: Option<PathBuf>,
+    pub env: Option<PathBuf>,
+    pub path: Option<PathBuf>,
 }
 
 impl FileCommands {
-    /// Reads `GITHUB_OUTPUT`, `GITHUB_STATE` and `GITHUB_STEP_SUMMARY` from `env`.
+    /// Reads `GITHUB_OUTPUT`, `GITHUB_STATE`, `GITHUB_STEP_SUMMARY`, `GITHUB_ENV` and
+    /// `GITHUB_PATH` from `env`.
     pub fn from_env(env: Env<'_>) -> Self {
         let path = |name: &str| var(env, name).map(PathBuf::from);
         Self {
             output: path("GITHUB_OUTPUT"),
             state: path("GITHUB_STATE"),
             summary: path("GITHUB_STEP_SUMMARY"),
+            env: path("GITHUB_ENV"),
+            path: path("GITHUB_PATH"),
         }
     }
 }
@@ -187,6 +192,20 @@ impl<W: Write> Runner<W> {
         Self::file_command(&self.files.state, "GITHUB_STATE", entries)
     }
 
+    /// Sets variables for the job's later steps, all in one write to `GITHUB_ENV`.
+    pub fn set_env(&self, entries: &[(&str, &str)]) -> Result<()> {
+        Self::file_command(&self.files.env, "GITHUB_ENV", entries)
+    }
+
+    /// Puts `dir` first on the later steps' `PATH` (a line of `GITHUB_PATH`). A path
+    /// with a line break in it would be read as two: refused.
+    pub fn add_path(&self, dir: &str) -> Result<()> {
+        if dir.contains(['\n', '\r']) {
+            bail!("the folder {dir:?} has a line break in it: GITHUB_PATH cannot take it");
+        }
+        Self::append(&self.files.path, "GITHUB_PATH", &format!("{dir}\n"))
+    }
+
     /// Appends markdown to the job summary. A job without a summary file just gets none.
     pub fn append_summary(&self, markdown: &str) -> Result<()> {
         if self.files.summary.is_none() {
@@ -256,6 +275,46 @@ mod tests {
             text,
             format!("token<<{delim}\nabc\n{delim}\nmulti<<{delim}\na\nb\n{delim}\n")
         );
+    }
+
+    #[test]
+    fn the_later_steps_environment_is_heredocs_and_their_path_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (env, path) = (dir.path().join("env"), dir.path().join("path"));
+        let files = FileCommands {
+            env: Some(env.clone()),
+            path: Some(path.clone()),
+            ..Default::default()
+        };
+        let r = Runner::new(Vec::new(), files, false);
+        r.set_env(&[("APP_TOKEN_AGENT", "/tmp/a/agent.sock"), ("V", "x\ny")])
+            .unwrap();
+        r.add_path("/opt/app token/bin").unwrap();
+        r.add_path("/second").unwrap();
+        let text = std::fs::read_to_string(env).unwrap();
+        let delim = text.lines().next().unwrap().split("<<").nth(1).unwrap();
+        assert!(delim.starts_with("ghadelimiter_"), "{text}");
+        assert_eq!(
+            text,
+            format!(
+                "APP_TOKEN_AGENT<<{delim}\n/tmp/a/agent.sock\n{delim}\nV<<{delim}\nx\ny\n{delim}\n"
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "/opt/app token/bin\n/second\n"
+        );
+        let e = r.add_path("/a\n/b").unwrap_err().to_string();
+        assert!(e.contains("line break"), "{e}");
+        assert!(r.add_path("/a\r").is_err());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "/opt/app token/bin\n/second\n",
+            "nothing written for a refused path"
+        );
+        let none = runner(false);
+        assert!(none.set_env(&[("A", "b")]).is_err());
+        assert!(none.add_path("/x").is_err());
     }
 
     #[test]
