@@ -54,7 +54,13 @@ function launch(step) {
     stdio: 'inherit',
     // The step, and this launcher's mark beside it: the binary reads APP_TOKEN_STEP only
     // with the mark, so that a job's own APP_TOKEN_STEP cannot change the image's step.
-    env: { ...process.env, APP_TOKEN_STEP: step, APP_TOKEN_LAUNCHER: 'native/launch.js' },
+    // Its parent too (the runner's worker): a token agent that main leaves ends with it.
+    env: {
+      ...process.env,
+      APP_TOKEN_STEP: step,
+      APP_TOKEN_LAUNCHER: 'native/launch.js',
+      APP_TOKEN_RUNNER_PID: String(process.ppid),
+    },
   });
   if (process.platform === 'win32') {
     // The binary shares the console and gets the runner's Ctrl-C and Ctrl-Break

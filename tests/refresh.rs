@@ -485,3 +485,72 @@ fn post_without_an_agent_or_its_ledger_warns_and_touches_nothing_else() {
     assert!(kept.join("ledger.json").exists(), "left alone");
     anything.assert_calls(0);
 }
+
+/// The runner reads `RUNNER_TRACKING_ID` from `/proc/PID/environ` to end a job's leftover
+/// processes, which the agent (not dumpable) does not let it: so the agent watches the
+/// launcher's parent, the runner's worker, and ends with it, revoking first.
+#[test]
+fn an_agent_whose_job_process_is_gone_revokes_and_ends() {
+    let Some(job) = Job::new("refresh with the job's process gone", false) else {
+        return;
+    };
+    // The runner's worker: a node that starts the launcher, then lives on until killed
+    // (node, not a shell: a shell drops the `INPUT_APP-ID`-style variables).
+    let out = job.home.path().join("main.out");
+    let script = format!(
+        "const fs = require('fs');\n\
+         const r = require('child_process').spawnSync(process.execPath, [{main:?}], {{ encoding: 'utf8' }});\n\
+         fs.writeFileSync({out:?}, r.stdout + r.stderr);\n\
+         fs.writeFileSync({done:?}, 'done');\n\
+         setInterval(() => {{}}, 1000000);",
+        main = job.action.dir().join("main.js").display().to_string(),
+        out = out.display().to_string(),
+        done = format!("{}.done", out.display()),
+    );
+    let worker = Command::new(&job.node)
+        .args(["-e", &script])
+        .current_dir(job.home.path())
+        .env_clear()
+        .envs(job.env(false))
+        .spawn()
+        .expect("the worker starts");
+    let mut worker = scopeguard_kill(worker);
+    eventually("main ended", || {
+        job.home.path().join("main.out.done").exists()
+    });
+    let stdout = std::fs::read_to_string(&out).expect("main's output");
+    let pid = agent_pid(&stdout).unwrap_or_else(|| panic!("no agent's pid in:\n{stdout}"));
+    job.agent.set(Some(pid));
+    let folder = job.folder();
+    assert!(!gone(pid), "the agent serves while the job runs");
+    let (token, _) = token_and_password(&job.later_step(TOKEN_AND_GIT));
+    assert!(job.tokens.live(&token));
+    // The agent renews main's token: one of its own to revoke at the end.
+    job.wait_for_tokens(2);
+    worker.0.kill().expect("the worker is killed");
+    let _ = worker.0.wait();
+    eventually("the agent ended with its job", || gone(pid));
+    // Main's own token is post's to revoke (no post ran); every token the agent minted
+    // was revoked, and its folder removed.
+    let main_token = job.tokens.minted()[0].token.clone();
+    for minted in job.tokens.minted() {
+        if minted.token != main_token {
+            assert!(minted.revoked, "{} was not revoked", minted.token);
+        }
+    }
+    assert!(!folder.exists(), "the agent removed its folder");
+}
+
+/// A child killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn scopeguard_kill(child: std::process::Child) -> KillOnDrop {
+    KillOnDrop(child)
+}

@@ -20,6 +20,7 @@ use super::stage::launched_natively;
 use crate::agent::endpoint::{address, base_folder, is_agent_folder, make_folder};
 use crate::agent::order::variables_read;
 use crate::agent::spawn::Started;
+use crate::agent::watch::{watched_pid, RUNNER_PID_VARIABLE};
 use crate::agent::{git, ledger_file, Answer, Ask, First, Front, Order, Unanswered};
 use crate::env::{var, Env};
 use crate::github::{Client, Credential};
@@ -83,6 +84,8 @@ pub struct Prepared {
     base: PathBuf,
     /// Under nektos/act, which does not end what a job leaves behind.
     under_act: bool,
+    /// The runner's worker, as the native launcher names it: the agent ends with it.
+    runner_pid: Option<u32>,
 }
 
 /// Checks, before any request, what an agent of `lifetime` for the API at `api_url`
@@ -122,6 +125,7 @@ pub fn prepare(env: Env<'_>, lifetime: Duration, api_url: &str) -> Result<Prepar
         git,
         base: base_folder(env),
         under_act: under_act(env),
+        runner_pid: watched_pid(var(env, RUNNER_PID_VARIABLE).as_deref()),
     })
 }
 
@@ -142,6 +146,7 @@ pub async fn start(prepared: &Prepared, tokens: &[Minted]) -> Result<Agent, Stri
         args: Vec::new(),
         first: tokens.iter().map(First::of).collect(),
         lifetime_secs: prepared.lifetime.as_secs(),
+        watch_pid: prepared.runner_pid,
         folder: folder.clone(),
     };
     match crate::agent::spawn::start(&prepared.program, &order).await {

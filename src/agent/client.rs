@@ -38,8 +38,10 @@ pub async fn ask(address: &str, ask: &Ask) -> Result<Answer, Unanswered> {
         .await
         .map_err(|e| Unanswered::NoAgent(format!("no agent answers at {shown}: {e}")))?;
     let exchange = async {
-        stream.write_all(encode(ask).as_bytes()).await?;
-        stream.flush().await?;
+        // An agent that refuses this peer answers without reading the question, and may
+        // have closed before it is written: its answer is read all the same.
+        let _ = stream.write_all(encode(ask).as_bytes()).await;
+        let _ = stream.flush().await;
         let mut line = Vec::new();
         BufReader::new(&mut stream)
             .take(MAX_ANSWER as u64 + 1)

@@ -20,6 +20,7 @@ pub mod order;
 pub mod protocol;
 pub mod serve;
 pub mod spawn;
+pub mod watch;
 
 pub use client::{ask, Unanswered, AGENT_VARIABLE};
 pub use keeper::{First, Keeper};
@@ -78,10 +79,10 @@ mod tests {
             Ok(std::time::Duration::from_secs(5400))
         );
         assert_eq!(
-            parse_lifetime("60s"),
-            Ok(std::time::Duration::from_secs(60))
+            parse_lifetime("10s"),
+            Ok(std::time::Duration::from_secs(10))
         );
-        for bad in ["", "h", "8", "8d", "-1h", "59s", "841h", "1.5h"] {
+        for bad in ["", "h", "8", "8d", "-1h", "9s", "841h", "1.5h"] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
     }

@@ -42,6 +42,9 @@ pub struct Order {
     pub first: Vec<First>,
     /// How long the agent serves at most, in seconds.
     pub lifetime_secs: u64,
+    /// A process whose end is the job's end, and so the agent's (see [`super::watch`]).
+    #[serde(default)]
+    pub watch_pid: Option<u32>,
     /// The agent's own folder (see [`super::endpoint::make_folder`]).
     pub folder: PathBuf,
 }
@@ -123,6 +126,7 @@ mod tests {
             args: vec![],
             first: vec![],
             lifetime_secs: 1,
+            watch_pid: None,
             folder: PathBuf::new(),
         };
         assert_eq!(order.env()("KEY").as_deref(), Some("pem"));

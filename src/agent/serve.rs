@@ -41,6 +41,8 @@ pub enum Ending {
     Lifetime,
     /// What it served ended (`exec`'s command).
     Done,
+    /// The job's process (see [`super::watch`]) is gone.
+    JobEnded,
 }
 
 impl Ending {
@@ -50,6 +52,7 @@ impl Ending {
             Ending::Signal(s) => format!("{} received", s.name()),
             Ending::Lifetime => "its lifetime ran out".into(),
             Ending::Done => "its command ended".into(),
+            Ending::JobEnded => "the job's process is gone".into(),
         }
     }
 }
@@ -297,10 +300,17 @@ pub fn run_ordered(rebuild: Rebuild) -> i32 {
         ));
         say(&format!("{READY} {}", std::process::id()));
         let lifetime = Duration::from_secs(order.lifetime_secs);
+        let job_ended = async {
+            match order.watch_pid {
+                Some(pid) => super::watch::gone(pid).await,
+                None => std::future::pending().await,
+            }
+        };
         let until = async {
             tokio::select! {
                 signal = signals.recv() => Ending::Signal(signal),
                 () = tokio::time::sleep(lifetime) => Ending::Lifetime,
+                () = job_ended => Ending::JobEnded,
             }
         };
         let ending = serve(&keeper, &listener, &order.folder, until).await;

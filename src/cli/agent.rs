@@ -179,6 +179,7 @@ pub(super) async fn command(
         args: argv,
         first: Vec::new(),
         lifetime_secs: lifetime.as_secs(),
+        watch_pid: None,
         folder: folder.clone(),
     };
     let program = std::env::current_exe()
