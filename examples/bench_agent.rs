@@ -17,12 +17,12 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::measure::*;
+use common::native::shell_vars;
 use common::tokens::Tokens;
 use common::*;
 
@@ -33,28 +33,10 @@ const COMMAND: &str = "cargo build --release --bins && cargo run --release --exa
 /// The wall time of `bin ARGS` with `env` and `stdin`, which must exit 0.
 fn timed(bin: &Path, args: &[&str], env: &[(String, String)], stdin: &str) -> Duration {
     let started = Instant::now();
-    let mut child = Command::new(bin)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().cloned())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| abort(&format!("cannot start {}: {e}", bin.display())));
-    if let Some(mut input) = child.stdin.take() {
-        let _ = input.write_all(stdin.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| abort(&format!("{args:?}: {e}")));
+    let ran = run_binary(bin, args, env, stdin);
     let wall = started.elapsed();
-    if !out.status.success() || out.stdout.is_empty() && !args.is_empty() && args[0] != "--version"
-    {
-        abort(&format!(
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+    if ran.code != 0 {
+        abort(&format!("{args:?} failed: {}", ran.stderr));
     }
     wall
 }
@@ -70,18 +52,6 @@ fn rss_kib(pid: i32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// `NAME='VALUE'; export NAME;` lines, read back.
-fn shell_vars(stdout: &str) -> Vec<(String, String)> {
-    stdout
-        .lines()
-        .filter_map(|line| {
-            let (name, rest) = line.split_once('=')?;
-            let value = rest.strip_prefix('\'')?.split("'; export ").next()?;
-            Some((name.to_string(), value.replace(r"'\''", "'")))
-        })
-        .collect()
 }
 
 fn row(name: &str, walls: &[Duration], floor: Duration) {

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::git_server::{git, run_git, GitServer};
+use crate::common::native::shell_vars;
 use crate::common::tokens::{State, Tokens};
 use crate::common::{
     dumpable, not_checked, Cli, FakeGitHub, Unprivileged, APP_ID, BIN, KEY_PKCS1, REQUIRE_PROC,
@@ -37,18 +38,6 @@ fn alive(pid: i32) -> bool {
     exists
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
-}
-
-/// `NAME='VALUE'; export NAME;` lines, read back.
-fn shell_vars(stdout: &str) -> Vec<(String, String)> {
-    stdout
-        .lines()
-        .filter_map(|line| {
-            let (name, rest) = line.split_once('=')?;
-            let value = rest.strip_prefix('\'')?.split("'; export ").next()?;
-            Some((name.to_string(), value.replace(r"'\''", "'")))
-        })
-        .collect()
 }
 
 /// `app-token agent` for `owner`'s `site`, its folder under `runtime`.
@@ -192,22 +181,10 @@ fn an_agent_that_cannot_mint_is_not_left_running() {
     }
 }
 
-/// The fake minting for acme's `site` through `tokens`, and `site` served over git; `None`
-/// (NOT CHECKED said) without git.
+/// The fake GitHub minting for acme's `site` (id 101), served over git (see
+/// [`crate::common::git_server::serving`]).
 fn serving(tokens: &Tokens, what: &str) -> Option<(FakeGitHub, GitServer)> {
-    let gh = FakeGitHub::start();
-    gh.minting(tokens, "acme", &[(101, "site")]);
-    match gh.git_server(tokens, "acme/site") {
-        Some(server) => Some((gh, server)),
-        None => {
-            not_checked(
-                what,
-                "git, or its http-backend, is missing",
-                "APP_TOKEN_REQUIRE_GIT",
-            );
-            None
-        }
-    }
+    crate::common::git_server::serving(tokens, "acme", (101, "site"), what)
 }
 
 /// Hermetic git (see [`git`]) with the agent's variables: `APP_TOKEN_AGENT` and git's

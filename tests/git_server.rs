@@ -14,7 +14,7 @@ use crate::common::git_server::{
     basic, git, parse_cgi, run_git, CgiAnswer, GitRequest, GitServer, REALM,
 };
 use crate::common::tokens::{rfc3339, State, Tokens};
-use crate::common::{not_checked, Cli, FakeGitHub, APP_ID, BIN, KEY_PKCS1};
+use crate::common::{Cli, FakeGitHub, APP_ID, BIN, KEY_PKCS1};
 
 /// The fake's token lifetime where a test waits for one to expire: long enough for a
 /// clone on a loaded machine (one helper run, three requests) to finish well inside it.
@@ -23,22 +23,10 @@ const LIFETIME: Duration = Duration::from_secs(15);
 /// Long enough that no test sees one of these expire.
 const LONG: Duration = Duration::from_secs(600);
 
-/// The fake GitHub minting through `tokens` for acme's `site` (id 11), serving it over git;
-/// `None` (and NOT CHECKED said) when git is missing.
+/// The fake GitHub minting for acme's `site` (id 11), served over git (see
+/// [`crate::common::git_server::serving`]).
 fn serving(tokens: &Tokens, what: &str) -> Option<(FakeGitHub, GitServer)> {
-    let gh = FakeGitHub::start();
-    gh.minting(tokens, "acme", &[(11, "site")]);
-    match gh.git_server(tokens, "acme/site") {
-        Some(server) => Some((gh, server)),
-        None => {
-            not_checked(
-                what,
-                "git, or its http-backend, is missing",
-                "APP_TOKEN_REQUIRE_GIT",
-            );
-            None
-        }
-    }
+    crate::common::git_server::serving(tokens, "acme", (11, "site"), what)
 }
 
 /// `git` (see [`git`]) with `config` given through `GIT_CONFIG_COUNT`, `_KEY_n`, `_VALUE_n`.

@@ -359,3 +359,26 @@ impl FakeGitHub {
             .any(|prefix| path.starts_with(prefix))
     }
 }
+
+/// A fake GitHub minting through `tokens` for `owner`'s `repo` (`(id, name)`), that
+/// repository served over git; `None`, NOT CHECKED said for `what`, when git is missing.
+pub fn serving(
+    tokens: &Tokens,
+    owner: &str,
+    repo: (u64, &str),
+    what: &str,
+) -> Option<(FakeGitHub, GitServer)> {
+    let gh = FakeGitHub::start();
+    gh.minting(tokens, owner, &[repo]);
+    match gh.git_server(tokens, &format!("{owner}/{}", repo.1)) {
+        Some(server) => Some((gh, server)),
+        None => {
+            super::not_checked(
+                what,
+                "git, or its http-backend, is missing",
+                "APP_TOKEN_REQUIRE_GIT",
+            );
+            None
+        }
+    }
+}

@@ -120,3 +120,15 @@ pub fn gone(pid: u32) -> bool {
             .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
 }
+
+/// The `NAME='VALUE'; export NAME;` lines `app-token agent` prints, read back.
+pub fn shell_vars(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.split_once('=')?;
+            let value = rest.strip_prefix('\'')?.split("'; export ").next()?;
+            Some((name.to_string(), value.replace(r"'\''", "'")))
+        })
+        .collect()
+}
