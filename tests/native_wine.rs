@@ -346,7 +346,7 @@ fn run_to_files(w: &Wine, program: &Path, args: &[&str], env: &[(String, String)
 
 /// `app-token agent` starts a detached agent on a named pipe (its order written to the
 /// agent's stdin, its `ready PID` read from its stdout, the starter then gone); `token`
-/// gets the fake's token from it; the pipe's DACL, read back, is protected and admits
+/// gets the fake's token from it, as does every one of a burst of clients at once; the pipe's DACL, read back, is protected and admits
 /// this user alone; `agent --stop` makes it revoke and end.
 #[test]
 fn the_agent_serves_tokens_on_a_pipe_only_its_user_may_open() {
@@ -411,6 +411,30 @@ fn the_agent_serves_tokens_on_a_pipe_only_its_user_may_open() {
     let token = run_to_files(w, &w.exe(), &["token"], &env);
     assert_eq!(token.code, 0, "{token:?}");
     assert_eq!(token.stdout, format!("{FINAL_TOKEN}\n"), "{token:?}");
+    minted.assert_calls(1);
+    // A burst of clients, as a push's git credential fills: each is answered, every
+    // one from the one token. (A pipe has one instance waiting at a time: a client
+    // that finds none waits for one, and one whose instance the agent dropped while
+    // it answered another saw the pipe closed.)
+    let burst: Vec<Ran> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..24)
+            .map(|_| s.spawn(|| run_to_files(w, &w.exe(), &["token"], &env)))
+            .collect();
+        clients
+            .into_iter()
+            .map(|c| c.join().expect("a client"))
+            .collect()
+    });
+    let unanswered: Vec<&Ran> = burst
+        .iter()
+        .filter(|r| r.code != 0 || r.stdout != format!("{FINAL_TOKEN}\n"))
+        .collect();
+    assert!(
+        unanswered.is_empty(),
+        "{} of {} unanswered: {unanswered:?}",
+        unanswered.len(),
+        burst.len()
+    );
     minted.assert_calls(1);
 
     let shown = run_to_files(w, &w.pipe_dacl, &[&address], &[]);

@@ -6,9 +6,10 @@ use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::{AsRawHandle as _, FromRawHandle as _, OwnedHandle};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
-use windows_sys::Win32::Foundation::{LocalFree, HANDLE};
+use windows_sys::Win32::Foundation::{LocalFree, ERROR_PIPE_BUSY, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
 };
@@ -22,6 +23,9 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::{only_user_sddl, Stream};
+
+/// How long a client waits while every instance of the pipe is busy.
+const BUSY_LIMIT: Duration = Duration::from_secs(10);
 
 /// Memory Windows allocated with LocalAlloc, freed when dropped.
 struct Local(*mut c_void);
@@ -209,12 +213,27 @@ impl Listener {
     }
 
     /// The next connection, and whether its client runs as this process's user.
+    ///
+    /// Cancel-safe: serve's `select!` drops this whenever another branch is ready first,
+    /// and the instance waiting then goes back to its slot, still open, so that a client
+    /// who opened it meanwhile is answered (dropped, it would see the pipe closed).
     pub async fn accept(&self) -> io::Result<(Box<dyn Stream>, bool)> {
         let server = match self.next.lock().map(|mut n| n.take()) {
             Ok(Some(server)) => server,
             _ => self.instance(false)?,
         };
-        server.connect().await?;
+        let mut waiting = Waiting {
+            slot: &self.next,
+            server: Some(server),
+        };
+        let connected = match &waiting.server {
+            Some(server) => server.connect().await,
+            None => Err(io::Error::other("no instance of the pipe")),
+        };
+        // Connected, or broken: not put back.
+        let server = waiting.server.take();
+        connected?;
+        let server = server.ok_or_else(|| io::Error::other("no instance of the pipe"))?;
         if let Ok(mut next) = self.next.lock() {
             *next = Some(self.instance(false)?);
         }
@@ -223,7 +242,35 @@ impl Listener {
     }
 }
 
-/// A connection to the agent at `address`.
+/// An instance waiting for its client, put back in its slot if the wait is dropped.
+struct Waiting<'a> {
+    slot: &'a Mutex<Option<NamedPipeServer>>,
+    server: Option<NamedPipeServer>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let (Some(server), Ok(mut slot)) = (self.server.take(), self.slot.lock()) {
+            slot.get_or_insert(server);
+        }
+    }
+}
+
+/// A connection to the agent at `address`; while every instance is busy (the agent
+/// has yet to open the next one for a burst of clients), tried again for a while, as
+/// Windows pipe clients do.
 pub async fn connect(address: &str) -> io::Result<Box<dyn Stream>> {
-    Ok(Box::new(ClientOptions::new().open(address)?))
+    let started = Instant::now();
+    loop {
+        match ClientOptions::new().open(address) {
+            Ok(client) => return Ok(Box::new(client)),
+            Err(e)
+                if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)
+                    && started.elapsed() < BUSY_LIMIT =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
