@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(first.min_left(), Duration::minutes(10));
         assert_eq!(first.renew_left(), Duration::minutes(20));
         assert_eq!(first.settle(), Duration::seconds(5));
-        assert_eq!(renew_at(&[first.clone()], at(0, 0)), at(40, 0));
+        assert_eq!(renew_at(std::slice::from_ref(&first), at(0, 0)), at(40, 0));
         let held = vec![first];
         assert_eq!(choose(&held, at(0, 5)), Choice::Hand(0));
         assert_eq!(choose(&held, at(49, 59)), Choice::Hand(0));
