@@ -314,10 +314,14 @@ fn the_command_line_under_wine() {
 /// `program args` under Wine, its output into files and its end waited for, not its
 /// output's: a program that starts the agent ends while the agent, detached, runs on.
 fn run_to_files(w: &Wine, program: &Path, args: &[&str], env: &[(String, String)]) -> Ran {
+    waited_into_files(w.command(program, args, env))
+}
+
+/// What `command` printed into files, once it has ended (within two minutes).
+fn waited_into_files(mut command: Command) -> Ran {
     let files = tempfile::tempdir().expect("a temporary directory");
     let (stdout, stderr) = (files.path().join("out"), files.path().join("err"));
-    let mut child = w
-        .command(program, args, env)
+    let mut child = command
         .stdout(std::fs::File::create(&stdout).expect("the stdout file"))
         .stderr(std::fs::File::create(&stderr).expect("the stderr file"))
         .spawn()
@@ -327,11 +331,10 @@ fn run_to_files(w: &Wine, program: &Path, args: &[&str], env: &[(String, String)
         if let Some(status) = child.try_wait().expect("wine's status") {
             break status;
         }
-        if started.elapsed() > Duration::from_secs(60) {
+        if started.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
             panic!(
-                "{} {args:?} did not end within a minute: {}",
-                program.display(),
+                "{command:?} did not end within two minutes: {}",
                 std::fs::read_to_string(&stderr).unwrap_or_default()
             );
         }
@@ -346,8 +349,9 @@ fn run_to_files(w: &Wine, program: &Path, args: &[&str], env: &[(String, String)
 
 /// `app-token agent` starts a detached agent on a named pipe (its order written to the
 /// agent's stdin, its `ready PID` read from its stdout, the starter then gone); `token`
-/// gets the fake's token from it, as does every one of a burst of clients at once; the pipe's DACL, read back, is protected and admits
-/// this user alone; `agent --stop` makes it revoke and end.
+/// gets the fake's token from it, as does every one of a burst of clients at once; the
+/// pipe's DACL, read back, is protected and admits this user alone; `agent --stop` makes
+/// it revoke and end.
 #[test]
 fn the_agent_serves_tokens_on_a_pipe_only_its_user_may_open() {
     let Some(w) = wine("the token agent under Wine") else {
@@ -657,21 +661,10 @@ fn node_env(w: &Wine, env: Vec<(String, String)>, step: &Step) -> Vec<(String, S
 /// Wine fails to open a pipe as its stdout (`Error: open EBADF`); a file works, and the
 /// binary, inheriting node's handles, writes there too.
 fn run_node(w: &Wine, node: &Path, dir: &Path, script: &str, env: &[(String, String)]) -> Ran {
-    let files = tempfile::tempdir().expect("a temporary directory");
-    let (stdout, stderr) = (files.path().join("out"), files.path().join("err"));
     let script = windows_path(&dir.join(script));
-    let status = w
-        .command(node, &[&script], env)
-        .current_dir(std::env::temp_dir())
-        .stdout(std::fs::File::create(&stdout).expect("the stdout file"))
-        .stderr(std::fs::File::create(&stderr).expect("the stderr file"))
-        .status()
-        .expect("wine runs");
-    Ran {
-        code: status.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
-    }
+    let mut command = w.command(node, &[&script], env);
+    command.current_dir(std::env::temp_dir());
+    waited_into_files(command)
 }
 
 #[test]
