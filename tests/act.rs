@@ -9,13 +9,15 @@
 //! `--network host`. When a part is missing the test says NOT CHECKED, and fails
 //! instead under `APP_TOKEN_REQUIRE_ACT=1`, as `.ci/run` sets it.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::docker::image;
 use crate::common::native::{self, NativeAction};
+use crate::common::tokens::Tokens;
 use crate::common::*;
 use app_token::action::runner::ACT_POST_NO_STATE;
 
@@ -160,9 +162,70 @@ fn in_container() -> Vec<String> {
     .to_vec()
 }
 
-/// Runs act in `dir` with the key as a secret and `platform` (where the job runs);
-/// gives (exit status, all it printed).
-fn run_act(act: &Path, dir: &Path, home: &Path, platform: &[String]) -> (Option<i32>, String) {
+/// act running, its output gathered as it comes.
+struct Running {
+    child: std::process::Child,
+    out: Arc<Mutex<String>>,
+    err: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    started: Instant,
+}
+
+/// Gathers what `from` prints into `into`, line by line.
+fn gather(
+    from: impl Read + Send + 'static,
+    into: &Arc<Mutex<String>>,
+) -> std::thread::JoinHandle<()> {
+    let into = Arc::clone(into);
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            let mut text = into.lock().expect("act's output");
+            text.push_str(&line);
+            text.push('\n');
+        }
+    })
+}
+
+impl Drop for Running {
+    /// act does not outlive a test that fails while it runs.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Running {
+    /// All act printed so far (its stdout, then its stderr).
+    fn log(&self) -> String {
+        let out = self.out.lock().expect("act's stdout").clone();
+        let err = self.err.lock().expect("act's stderr").clone();
+        format!("{out}{err}")
+    }
+
+    /// Waits for act (at most [`ACT_LIMIT`] in all); gives its exit status and all it printed.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("act's status") {
+                break status.code();
+            }
+            if self.started.elapsed() > ACT_LIMIT {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        (status, self.log())
+    }
+}
+
+/// Starts act in `dir` with the key as a secret and `platform` (where the job runs).
+fn start_act(act: &Path, dir: &Path, home: &Path, platform: &[String]) -> Running {
     std::fs::create_dir_all(home).expect("act's home");
     let mut child = Command::new(act)
         .current_dir(dir)
@@ -182,36 +245,24 @@ fn run_act(act: &Path, dir: &Path, home: &Path, platform: &[String]) -> (Option<
         .stderr(Stdio::piped())
         .spawn()
         .expect("act starts");
-    let mut stdout = child.stdout.take().expect("act's stdout");
-    let mut stderr = child.stderr.take().expect("act's stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("act's status") {
-            break status.code();
-        }
-        if started.elapsed() > ACT_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let text = format!(
-        "{}{}",
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default()
-    );
-    (status, text)
+    let (out, err) = (Arc::default(), Arc::default());
+    let readers = vec![
+        gather(child.stdout.take().expect("act's stdout"), &out),
+        gather(child.stderr.take().expect("act's stderr"), &err),
+    ];
+    Running {
+        child,
+        out,
+        err,
+        readers,
+        started: Instant::now(),
+    }
+}
+
+/// Runs act in `dir` with the key as a secret and `platform` (where the job runs);
+/// gives (exit status, all it printed).
+fn run_act(act: &Path, dir: &Path, home: &Path, platform: &[String]) -> (Option<i32>, String) {
+    start_act(act, dir, home, platform).finish()
 }
 
 /// act leaves the job's container behind when a job fails or is stopped: remove it
@@ -287,6 +338,17 @@ fn native_under_act(
     gh: &FakeGitHub,
     edit: impl FnOnce(String) -> String,
 ) -> Option<(Option<i32>, String)> {
+    let (running, _dirs) = start_native_under_act(what, gh, edit)?;
+    Some(running.finish())
+}
+
+/// [`native_under_act`] started: act running, and the workspace and act's home, which
+/// must outlive it.
+fn start_native_under_act(
+    what: &str,
+    gh: &FakeGitHub,
+    edit: impl FnOnce(String) -> String,
+) -> Option<(Running, [tempfile::TempDir; 2])> {
     let Some(act) = act_binary() else {
         not_checked(
             what,
@@ -320,7 +382,8 @@ fn native_under_act(
     std::fs::write(workflows.join("token.yml"), edit(with_checkout)).expect("the workflow");
     let home = tempfile::tempdir().expect("act's home");
     let platform = ["-P", "ubuntu-latest=-self-hosted"].map(String::from);
-    Some(run_act(&act, dir.path(), home.path(), &platform))
+    let running = start_act(&act, dir.path(), home.path(), &platform);
+    Some((running, [dir, home]))
 }
 
 /// The native action under act's host executor: act passes state to a JavaScript
@@ -468,6 +531,10 @@ fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
         log.contains("Under act: act runs the post step (after a failure or Ctrl-C too)"),
         "main says what act does with the agent:\n{log}"
     );
+    assert!(
+        log.contains("if act itself is killed before post, the agent sees within 2 s"),
+        "main says what the agent does when act is killed:\n{log}"
+    );
     let pid = native::agent_pid(&log).unwrap_or_else(|| panic!("no agent's pid in:\n{log}"));
     assert!(
         log.contains("The token agent revoked 0 token(s) it minted, and ended."),
@@ -481,5 +548,104 @@ fn under_act_the_native_actions_agent_serves_later_steps_and_post_stops_it() {
             "the agent outlived act's job"
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Processes a test ends when it ends, however it ends: the agent (SIGTERM: it revokes),
+/// and a step act left running when it was killed.
+struct Leftovers {
+    agent: Option<u32>,
+    step: PathBuf,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        if let Some(pid) = self.agent.filter(|&pid| !native::gone(pid)) {
+            // SAFETY: kill(2) of the agent this test's job started.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+        let step = std::fs::read_to_string(&self.step).unwrap_or_default();
+        if let Ok(pid) = step.trim().parse::<i32>() {
+            // SAFETY: kill(2) of the step's sleep, which wrote its own pid.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Waits at most `limit` for `done`; gives how long it took, or panics saying `what`.
+fn within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let since = Instant::now();
+    while !done() {
+        assert!(since.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    since.elapsed()
+}
+
+/// act SIGKILLed after main, while a later step runs: post never runs. Under act's host
+/// executor the launcher's parent is act itself, which the agent watches: once act is
+/// gone, the agent revokes every token it minted and ends, within seconds, not at the
+/// end of its lifetime; main's own token is post's, and lives until it expires.
+#[test]
+fn under_act_killed_before_post_the_agent_revokes_what_it_minted_and_ends() {
+    let gh = FakeGitHub::start();
+    // Tokens that live 10 s: the agent renews main's after some 7 s, a token of its own.
+    let tokens = Tokens::new(Duration::from_secs(10));
+    gh.minting(&tokens, "acme", &[(101, "site")]);
+    let marks = tempfile::tempdir().expect("a folder for the step's pid");
+    let step = marks.path().join("step.pid");
+    let ran = start_native_under_act("the agent when act is killed", &gh, |w| {
+        w.replace(
+            "          github-api-url:",
+            "          refresh: true\n          github-api-url:",
+        )
+        .replace(
+            "          echo \"token=${{ steps.app.outputs.token }}\"\n",
+            &format!(
+                "          echo $$ > '{}'\n          exec sleep 120\n",
+                step.display()
+            ),
+        )
+    });
+    let Some((mut act, _dirs)) = ran else {
+        return;
+    };
+    let mut leftovers = Leftovers {
+        agent: None,
+        step: step.clone(),
+    };
+    within(
+        ACT_LIMIT,
+        "main started an agent, and the next step runs",
+        || step.exists() && native::agent_pid(&act.log()).is_some(),
+    );
+    let log = act.log();
+    let pid = native::agent_pid(&log).unwrap_or_else(|| panic!("no agent's pid in:\n{log}"));
+    leftovers.agent = Some(pid);
+    assert!(
+        log.contains("if act itself is killed before post, the agent sees within 2 s"),
+        "main says what the agent does when act is killed:\n{log}"
+    );
+    within(
+        Duration::from_secs(30),
+        "the agent minted a token of its own",
+        || tokens.mints() >= 2,
+    );
+    assert!(!native::gone(pid), "the agent serves while act runs");
+
+    let act_pid = act.child.id();
+    act.child.kill().expect("act is SIGKILLed");
+    let _ = act.child.wait();
+    let took = within(Duration::from_secs(10), "the agent ended with act", || {
+        native::gone(pid)
+    });
+    eprintln!("act (pid {act_pid}) SIGKILLed: the agent (pid {pid}) ended {took:?} later");
+    let log = act.log();
+    assert!(!log.contains("The token agent revoked"), "post ran:\n{log}");
+    // Every token the agent minted was revoked; main's own is post's, and post never ran.
+    let minted = tokens.minted();
+    assert!(!minted[0].revoked, "main's token, revoked by no one");
+    for token in &minted[1..] {
+        assert!(token.revoked, "{} was not revoked: {minted:?}", token.token);
     }
 }

@@ -190,16 +190,37 @@ pub fn hand_over<W: Write>(
         describe_lifetime(prepared.lifetime)
     ));
     if prepared.under_act {
-        runner.info(&format!(
-            "Under act: act runs the post step (after a failure or Ctrl-C too), which stops \
-             the agent; but act does not end what a job leaves behind, so if act itself is \
-             killed before post, the agent serves on until its lifetime ends ({}). Stop it \
-             then with `APP_TOKEN_AGENT='{}' app-token agent --stop`.",
-            describe_lifetime(prepared.lifetime),
-            agent.started.address
+        runner.info(&act_note(
+            prepared.runner_pid,
+            prepared.lifetime,
+            &agent.started.address,
         ));
     }
     Ok(())
+}
+
+/// What act does with the agent at `address`, which watches `watched` (the launcher's
+/// parent: under act's host executor, act itself) or nothing, and lives at most
+/// `lifetime`: act runs post, which stops it; if act is killed before post, the agent
+/// ends with the watched process, or else only when its lifetime ends.
+pub fn act_note(watched: Option<u32>, lifetime: Duration, address: &str) -> String {
+    let post = "Under act: act runs the post step (after a failure or Ctrl-C too), which stops \
+                the agent";
+    match watched {
+        Some(pid) => format!(
+            "{post}; if act itself is killed before post, the agent sees within {} s that \
+             the process that started this step (pid {pid}: act, under its host executor) is \
+             gone, revokes every token it minted, and ends. This step's own token is post's \
+             to revoke: without post it stays valid until it expires.",
+            crate::agent::watch::WATCH_EVERY.as_secs()
+        ),
+        None => format!(
+            "{post}; but act does not end what a job leaves behind, so if act itself is \
+             killed before post, the agent serves on until its lifetime ends ({}). Stop it \
+             then with `APP_TOKEN_AGENT='{address}' app-token agent --stop`.",
+            describe_lifetime(lifetime)
+        ),
+    }
 }
 
 /// Asks the agent at `folder` to stop, for a step that failed after starting it; what it
@@ -351,6 +372,39 @@ mod tests {
         // A bad value is that value's error, natively or not.
         let bad = asked(&env_of(&[("INPUT_REFRESH", "yes")])).unwrap_err();
         assert!(bad.message.contains("give `true`, `false`"), "{bad}");
+    }
+
+    #[test]
+    fn under_act_the_note_says_the_agent_ends_with_act_when_it_watches_it() {
+        let hour = Duration::from_secs(3600);
+        let watched = act_note(Some(4242), hour, "/tmp/a/agent.sock");
+        assert!(
+            watched
+                .starts_with("Under act: act runs the post step (after a failure or Ctrl-C too)"),
+            "{watched}"
+        );
+        assert!(
+            watched.contains("if act itself is killed before post, the agent sees within 2 s"),
+            "{watched}"
+        );
+        assert!(
+            watched.contains("(pid 4242: act, under its host executor)"),
+            "{watched}"
+        );
+        assert!(
+            watched.contains("revokes every token it minted, and ends"),
+            "{watched}"
+        );
+        assert!(!watched.contains("serves on"), "{watched}");
+        let unwatched = act_note(None, hour, "/tmp/a/agent.sock");
+        assert!(
+            unwatched.contains("the agent serves on until its lifetime ends (1h)"),
+            "{unwatched}"
+        );
+        assert!(
+            unwatched.contains("`APP_TOKEN_AGENT='/tmp/a/agent.sock' app-token agent --stop`"),
+            "{unwatched}"
+        );
     }
 
     #[test]
