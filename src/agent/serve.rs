@@ -24,7 +24,7 @@ use super::order::{Order, Rebuild, MAX_ORDER_BYTES};
 use super::protocol::{decode, encode, Answer, Ask, MAX_ASK};
 use super::spawn::READY;
 use crate::cancel::Signal;
-use crate::mint::{Revocation, Session, Witness};
+use crate::mint::{Revocation, Session, Unopened, Witness};
 
 /// How long a client has to ask its question.
 pub const ASK_LIMIT: Duration = Duration::from_secs(5);
@@ -275,8 +275,8 @@ pub fn run_ordered(rebuild: Rebuild) -> i32 {
         let witness: Arc<dyn Witness> = Arc::new(LogWitness);
         let session = match Session::open(&config.app_id, config.key, plan.target, witness) {
             Ok(session) => session,
-            Err(e) => {
-                say(&format!("error: {e:?}"));
+            Err(Unopened::Key(e) | Unopened::Client(e)) => {
+                say(&format!("error: {e:#}"));
                 return 1;
             }
         };
