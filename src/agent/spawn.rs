@@ -74,6 +74,11 @@ pub async fn start(program: &Path, order: &Order) -> Result<Started, String> {
         .open(order.folder.join(LOG_FILE))
         .map_err(|e| format!("cannot open the agent's log: {e}"))?;
     let mut command = Command::new(program);
+    // Not the step's working directory: on Windows a process's working directory cannot
+    // be removed, and the job's workspace is cleaned while the agent may still run.
+    if let Some(base) = order.folder.parent() {
+        command.current_dir(base);
+    }
     command
         .arg(SERVE_ARG)
         .env_clear()
