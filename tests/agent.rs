@@ -602,3 +602,23 @@ fn the_agent_keeps_the_key_out_of_its_arguments_environment_and_folder_and_is_no
         );
     }
 }
+
+#[test]
+fn an_agent_whose_runtime_folder_is_too_deep_for_a_socket_listens_in_the_temporary_folder() {
+    let gh = FakeGitHub::start();
+    let tokens = Tokens::new(Duration::from_secs(600));
+    gh.minting(&tokens, "acme", &[(101, "site")]);
+    // A self-hosted runner's RUNNER_TEMP can be deeper than a socket's path may be long
+    // (108 bytes on Linux, 104 on macOS).
+    let runtime = tempfile::tempdir().expect("a runtime folder");
+    let deep = runtime.path().join("d".repeat(100));
+    std::fs::create_dir(&deep).expect("a deep folder");
+    let agent = start_agent(&gh, &deep, &[]);
+    assert!(agent.address.len() <= 103, "{}", agent.address);
+    assert!(!agent.address.starts_with(&deep.display().to_string()));
+    assert!(tokens.live(&token_from(&agent)));
+    let ran = Cli::new(&["agent", "--stop"])
+        .env("APP_TOKEN_AGENT", &agent.address)
+        .run();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+}

@@ -33,13 +33,38 @@ fn random_name() -> io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The longest socket path every unix takes: `sun_path` holds 108 bytes on Linux and
+/// 104 on macOS, the terminating NUL included.
+pub const MAX_SOCKET_PATH: usize = 103;
+
+/// How long the socket's path is in a fresh folder under `base`.
+fn socket_path_len(base: &Path) -> usize {
+    // base, '/', the folder's name (the prefix and 32 hex digits), '/', the socket's name.
+    base.as_os_str().len() + 1 + PREFIX.len() + 32 + 1 + SOCKET_FILE.len()
+}
+
 /// The folder fresh folders go in: the runner's temporary folder in a job, else the
-/// user's runtime folder, else the system's temporary folder.
+/// user's runtime folder, else the system's temporary folder; on unix, the first of those
+/// under which the socket's path fits in [`MAX_SOCKET_PATH`] (a self-hosted runner's
+/// `RUNNER_TEMP` can be deep), and `/tmp` when none does.
 pub fn base_folder(env: Env<'_>) -> PathBuf {
-    var(env, "RUNNER_TEMP")
-        .or_else(|| var(env, "XDG_RUNTIME_DIR"))
+    let candidates: Vec<PathBuf> = [var(env, "RUNNER_TEMP"), var(env, "XDG_RUNTIME_DIR")]
+        .into_iter()
+        .flatten()
         .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
+        .chain([std::env::temp_dir()])
+        .collect();
+    if cfg!(windows) {
+        // A pipe's name does not depend on the folder's path.
+        return candidates
+            .into_iter()
+            .next()
+            .unwrap_or_else(std::env::temp_dir);
+    }
+    candidates
+        .into_iter()
+        .find(|base| socket_path_len(base) <= MAX_SOCKET_PATH)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
 /// A new folder under `base` only this user can enter (mode 0700 on unix).
@@ -171,6 +196,18 @@ mod tests {
         let env = |name: &str| (name == "XDG_RUNTIME_DIR").then(|| "/run/user/1000".to_string());
         assert_eq!(base_folder(&env), PathBuf::from("/run/user/1000"));
         assert_eq!(base_folder(&|_: &str| None), std::env::temp_dir());
+        // A base too deep for a socket's path gives way to the next.
+        let deep = format!("/{}", "d".repeat(60));
+        let env = |name: &str| match name {
+            "RUNNER_TEMP" => Some(deep.clone()),
+            "XDG_RUNTIME_DIR" => Some("/run/user/1000".to_string()),
+            _ => None,
+        };
+        #[cfg(unix)]
+        {
+            assert_eq!(base_folder(&env), PathBuf::from("/run/user/1000"));
+            assert_eq!(socket_path_len(Path::new(&deep)), 61 + 1 + 16 + 32 + 1 + 10);
+        }
     }
 
     #[test]
