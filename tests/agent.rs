@@ -75,8 +75,9 @@ fn token_from(agent: &Agent) -> String {
 #[test]
 fn an_agent_hands_out_live_tokens_past_their_hour_and_revokes_every_one_when_stopped() {
     let gh = FakeGitHub::start();
-    // Tokens live 12 s: handed out while more than 2 s are left, renewed at 4 s left.
-    let tokens = Tokens::new(Duration::from_secs(12));
+    // Tokens live 12 s: handed out while more than 2 s are left, renewed at 4 s left, and
+    // only once 0.3 s old (a fortieth of their life), while GitHub refuses one for 0.25 s.
+    let tokens = Tokens::new(Duration::from_secs(12)).refusing_fresh(Duration::from_millis(250));
     gh.minting(&tokens, "acme", &[(101, "site")]);
     let runtime = tempfile::tempdir().expect("a runtime folder");
     let agent = start_agent(&gh, runtime.path(), &[]);
@@ -95,7 +96,11 @@ fn an_agent_hands_out_live_tokens_past_their_hour_and_revokes_every_one_when_sto
     let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {
         let token = token_from(&agent);
-        assert!(tokens.live(&token), "handed out a token GitHub refuses");
+        assert_eq!(
+            tokens.state(&token),
+            State::Live,
+            "handed out a token GitHub refuses"
+        );
         if !seen.contains(&token) {
             seen.push(token);
         }
