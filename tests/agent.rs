@@ -627,3 +627,55 @@ fn an_agent_whose_runtime_folder_is_too_deep_for_a_socket_listens_in_the_tempora
         .run();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
 }
+
+#[test]
+fn a_burst_during_an_outage_costs_github_one_mint() {
+    let gh = FakeGitHub::start();
+    let tokens = Tokens::new(Duration::from_secs(6));
+    let (mut mint, _revoke) = gh.minting(&tokens, "acme", &[(101, "site")]);
+    let runtime = tempfile::tempdir().expect("a runtime folder");
+    let agent = start_agent(&gh, runtime.path(), &[]);
+    let first = tokens
+        .minted()
+        .last()
+        .expect("the first token")
+        .token
+        .clone();
+    // SAFETY: signals to the agent this test started.
+    unsafe { libc::kill(agent.pid, libc::SIGSTOP) };
+    tokens.wait_until_expired(&first);
+    // GitHub refuses every token from now on.
+    mint.delete();
+    let refused = gh.server.mock(|when, then| {
+        when.method(httpmock::Method::POST).path(format!(
+            "/app/installations/{}/access_tokens",
+            crate::common::INSTALLATION
+        ));
+        then.status(403)
+            .header("content-type", "application/json")
+            .body(r#"{"message":"Resource not accessible by integration"}"#);
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(agent.pid, libc::SIGCONT) };
+    let asked: Vec<_> = (0..20)
+        .map(|_| {
+            Cli::new(&["token"])
+                .env("APP_TOKEN_AGENT", &agent.address)
+                .command()
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("app-token token starts")
+        })
+        .collect();
+    for child in asked {
+        let out = child.wait_with_output().expect("app-token token ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("Resource not accessible by integration"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(refused.calls(), 1, "one mint for the whole burst");
+}

@@ -75,7 +75,13 @@ struct Slot {
 struct SlotState {
     request: Request,
     held: Vec<Held>,
+    /// The last mint that failed, when, and why: held for [`FAILURE_HOLD`].
+    failed: Option<(std::time::Instant, String)>,
 }
+
+/// How long a failed mint's answer stands for every request that waited on it (and any
+/// that comes meanwhile): a burst during an outage costs GitHub one mint, not one each.
+pub const FAILURE_HOLD: StdDuration = StdDuration::from_secs(5);
 
 /// Every owner's tokens, and the session that mints them.
 pub struct Keeper {
@@ -122,7 +128,11 @@ impl Keeper {
                 };
                 Slot {
                     owner: given.map_or_else(|| request.owner.clone(), |f| f.owner.clone()),
-                    state: Mutex::new(SlotState { request, held }),
+                    state: Mutex::new(SlotState {
+                        request,
+                        held,
+                        failed: None,
+                    }),
                 }
             })
             .collect();
@@ -171,8 +181,23 @@ impl Keeper {
         }
     }
 
-    /// Mints the next token for `state`'s request, and resolves the request by it.
+    /// Mints the next token for `state`'s request, and resolves the request by it; within
+    /// [`FAILURE_HOLD`] of a failed mint, gives its failure again without asking GitHub.
     async fn mint(&self, state: &mut SlotState) -> Result<(), String> {
+        if let Some((at, why)) = &state.failed {
+            if at.elapsed() < FAILURE_HOLD {
+                return Err(why.clone());
+            }
+        }
+        let minted = self.mint_anew(state).await;
+        state.failed = minted
+            .as_ref()
+            .err()
+            .map(|why| (std::time::Instant::now(), why.clone()));
+        minted
+    }
+
+    async fn mint_anew(&self, state: &mut SlotState) -> Result<(), String> {
         let outcome = self
             .session
             .mint(std::slice::from_ref(&state.request))
